@@ -1,0 +1,22 @@
+"""Headless core of the GloResNet second reader (no Qt, no viewer imports).
+
+Data flow, one scan:
+
+``volume.load_volume`` reads a NIfTI file with nibabel and reorients it once to closest canonical
+RAS+ (a ``Volume``: data (X, Y, Z) float32 + affine in mm). ``preprocessing.preprocess`` is THE
+preprocessing (trilinear resampling of the whole volume to 128^3, align_corners=True, then z-score;
+paper Eq. 3-4) with settings read from the model card. ``network.resnet10`` is the 3D ResNet-10
+classifier. ``checkpoint`` loads weights (safetensors) + model card (JSON), verifying the hash and
+every field it depends on. ``inference.analyse_steps`` runs test-time augmentation (identity and
+left-right flip, mean of softmax; Eq. 12) and ``gradcam`` (pytorch-grad-cam on ``layer4``) as a
+cancellable generator and maps the heatmap back onto the scan's own grid.
+
+Training: ``synthetic`` makes a redistributable simulated cohort, ``train`` trains from a manifest
+and writes a weights folder that the app, ``predict`` and batch scoring load unchanged.
+
+Import direction: ``main -> viewer -> model``. Nothing here imports PyQt6, pyqtgraph or viewer.
+"""
+from pathlib import Path
+
+#: The demonstration weights bundled with the app (trained on simulated data; see resources/README.md).
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "resources" / "weights" / "demo"

@@ -1,0 +1,204 @@
+"""Analysis of one scan: preprocessing, TTA (paper Eq. 12) and Grad-CAM, as a cancellable generator.
+
+:func:`analyse_steps` is a plain generator: it yields :class:`Progress` between steps and returns
+an :class:`AnalysisResult` (``StopIteration.value``). The GUI wraps it in a worker thread and stops
+iterating to cancel (napari/superqt ``GeneratorWorker`` pattern); :func:`analyse` drives it to the
+end for scripts. Device choice is the caller's (:func:`select_device`), never hidden in here.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Generator
+
+import numpy as np
+import torch
+
+from model.checkpoint import LoadedModel
+from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
+from model.preprocessing import preprocess, resample_to_grid
+from model.volume import Volume
+
+INJURY = 1
+#: Tensor dimension of the anatomical left-right axis in an (N, C, X, Y, Z) RAS+ batch.
+LR_DIM = 2
+
+
+def select_device(requested: str = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available else CPU; ``"cpu"``; ``"cuda"`` (ValueError if absent)."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was requested but no CUDA device is available")
+    if requested not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {requested!r} (use auto, cpu or cuda)")
+    return torch.device(requested)
+
+
+def flip_lr(x: torch.Tensor) -> torch.Tensor:
+    """Mirror an (N, C, X, Y, Z) RAS+ batch across the left-right axis (X)."""
+    return torch.flip(x, dims=(LR_DIM,))
+
+
+@dataclass
+class Progress:
+    """A step of an analysis: ``fraction`` in [0, 1] done, ``message`` for the status line."""
+
+    fraction: float
+    message: str
+
+
+@dataclass
+class AnalysisResult:
+    """What one analysis shows the reader.
+
+    Attributes
+    ----------
+    probability : float
+        P(injury) = mean over TTA passes of softmax index 1 (Eq. 12).
+    pass_probabilities : tuple of float
+        P(injury) of the identity pass and of the left-right flipped pass.
+    heatmap : np.ndarray or None, shape (X, Y, Z), float32 in [0, 1]
+        Grad-CAM on the volume's RAS+ grid (``affine``), mean of both passes (flipped one flipped
+        back); None when Grad-CAM was not asked for.
+    affine : np.ndarray, shape (4, 4)
+        Voxel -> world (mm) of ``heatmap`` (the displayed volume's affine).
+    threshold, indeterminate_band : float
+        From the model card.
+    model_name, model_version, weights_sha256 : str
+    demonstration : bool
+    device : str
+    timings_s : dict
+        Seconds per step (``preprocess``, ``inference``, ``gradcam``, ``total``).
+    """
+
+    probability: float
+    pass_probabilities: tuple
+    heatmap: np.ndarray | None
+    affine: np.ndarray
+    threshold: float
+    indeterminate_band: float
+    model_name: str
+    model_version: str
+    weights_sha256: str
+    demonstration: bool
+    device: str
+    timings_s: dict = field(default_factory=dict)
+
+    @property
+    def disagreement(self) -> float:
+        """|P(identity) - P(flipped)|: how much the two TTA passes disagree (an uncertainty cue)."""
+        return float(abs(self.pass_probabilities[0] - self.pass_probabilities[1]))
+
+    @property
+    def flag(self) -> str:
+        """``"above threshold"``, ``"indeterminate"`` (within the band) or ``"below threshold"``."""
+        if abs(self.probability - self.threshold) < self.indeterminate_band:
+            return "indeterminate"
+        return "above threshold" if self.probability >= self.threshold else "below threshold"
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (no heatmap array)."""
+        return {
+            "p_injury": round(self.probability, 6),
+            "p_injury_identity": round(float(self.pass_probabilities[0]), 6),
+            "p_injury_flipped": round(float(self.pass_probabilities[1]), 6),
+            "tta_disagreement": round(self.disagreement, 6),
+            "decision_threshold": self.threshold,
+            "indeterminate_band": self.indeterminate_band,
+            "flag": self.flag,
+            "model": self.model_name,
+            "model_version": self.model_version,
+            "weights_sha256": self.weights_sha256,
+            "demonstration_weights": self.demonstration,
+            "device": self.device,
+            "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
+        }
+
+
+def analyse_steps(
+    volume: Volume, loaded: LoadedModel, with_cam: bool = True
+) -> Generator[Progress, None, AnalysisResult]:
+    """Analyse one scan step by step.
+
+    Parameters
+    ----------
+    volume : Volume
+        RAS+ volume from :func:`model.volume.load_volume`.
+    loaded : LoadedModel
+        Weights and card; the network's device is used.
+    with_cam : bool
+        Compute Grad-CAM (the probability is the same either way).
+
+    Yields
+    ------
+    Progress
+
+    Returns
+    -------
+    AnalysisResult
+    """
+    model, card = loaded.model, loaded.card
+    device = next(model.parameters()).device
+    model.eval()
+    t0 = time.perf_counter()
+    timings = {}
+    yield Progress(0.0, "Preprocessing: resampling to 128³ and z-scoring")
+    x = preprocess(volume.data, card.preprocessing).to(device)
+    timings["preprocess"] = time.perf_counter() - t0
+    inputs = (x, flip_lr(x))
+
+    if with_cam:
+        probs, maps = [], []
+        with gradcam_session(model, card.gradcam_layer) as cam:
+            for i, inp in enumerate(inputs):
+                yield Progress(0.1 + 0.4 * i, f"Network + Grad-CAM, TTA pass {i + 1} of 2")
+                p, m = cam_pass(cam, inp, target_class=INJURY)
+                probs.append(float(p[INJURY]))
+                maps.append(m)
+        t1 = time.perf_counter()
+        timings["inference_and_gradcam"] = t1 - t0 - timings["preprocess"]
+        yield Progress(0.9, "Mapping the heatmap onto the scan")
+        # The flipped pass saw a mirrored input: mirror its map back before averaging (Eq. 12).
+        grid_mean = 0.5 * (maps[0] + np.flip(maps[1], axis=0))
+        net_map = upsample_cell_centred(grid_mean, card.preprocessing.target_shape)
+        heatmap = resample_to_grid(net_map, volume.shape, card.preprocessing)
+        np.clip(heatmap, 0.0, 1.0, out=heatmap)
+        timings["heatmap_mapping"] = time.perf_counter() - t1
+    else:
+        yield Progress(0.1, "Network, both TTA passes")
+        with torch.inference_mode():
+            logits = model(torch.cat(inputs, dim=0))
+        probs = torch.softmax(logits.float(), dim=1)[:, INJURY].cpu().tolist()
+        timings["inference"] = time.perf_counter() - t0 - timings["preprocess"]
+        heatmap = None
+    timings["total"] = time.perf_counter() - t0
+    yield Progress(1.0, "Done")
+    return AnalysisResult(
+        probability=float(np.mean(probs)),
+        pass_probabilities=(float(probs[0]), float(probs[1])),
+        heatmap=heatmap,
+        affine=volume.affine.copy(),
+        threshold=card.decision_threshold,
+        indeterminate_band=card.indeterminate_band,
+        model_name=card.name,
+        model_version=card.version,
+        weights_sha256=card.weights_sha256,
+        demonstration=card.demonstration,
+        device=str(device),
+        timings_s=timings,
+    )
+
+
+def run_to_end(gen: Generator):
+    """Drive a step generator to completion and return its value."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def analyse(volume: Volume, loaded: LoadedModel, with_cam: bool = True) -> AnalysisResult:
+    """:func:`analyse_steps` run to the end."""
+    return run_to_end(analyse_steps(volume, loaded, with_cam=with_cam))

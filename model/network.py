@@ -1,0 +1,125 @@
+"""GloResNet's encoder and head: a 3D ResNet-10 with MedicalNet-compatible state-dict keys.
+
+Architecture (METHOD.md table; paper Eq. 5-7): stem Conv3d(1, 64, 7, stride 2, pad 3, no bias) + BN
++ ReLU + MaxPool3d(3, 2, 1); four stages of one BasicBlock each with 64, 128, 256, 512 channels and
+strides 1, 2, 2, 2 (no dilation); type-"B" shortcuts (1x1x1 conv + BN) where the shape changes;
+global average pooling -> 512-D feature -> Linear(512, 2). 14,356,546 parameters.
+
+Parameter names match MedicalNet (``conv1``, ``bn1``, ``layer1.0.conv1`` ...,
+``layer2.0.downsample.0/1``) so its encoder weights load key-for-key
+(:func:`model.checkpoint.load_medicalnet_encoder`).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+#: Number of parameters of :func:`resnet10` with two classes (METHOD.md).
+RESNET10_PARAMETERS = 14_356_546
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3x3 convolutions with BN, identity or type-B (1x1x1 conv + BN) shortcut."""
+
+    expansion = 1
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv3d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm3d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv3d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm3d(planes)
+        self.downsample = None
+        if stride != 1 or in_planes != planes:
+            self.downsample = nn.Sequential(
+                nn.Conv3d(in_planes, planes, 1, stride=stride, bias=False),
+                nn.BatchNorm3d(planes),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class ResNet3d(nn.Module):
+    """3D ResNet for single-channel volumes.
+
+    Parameters
+    ----------
+    layers : sequence of 4 int
+        Blocks per stage ((1, 1, 1, 1) for ResNet-10).
+    num_classes : int
+    in_channels : int
+
+    Notes
+    -----
+    ``forward(x)`` takes (N, C, X, Y, Z) float32 and returns logits (N, num_classes).
+    ``forward_features`` returns the pooled 512-D feature (N, 512); ``forward_head`` maps it to logits.
+    """
+
+    def __init__(self, layers=(1, 1, 1, 1), num_classes: int = 2, in_channels: int = 1):
+        super().__init__()
+        self.in_planes = 64
+        self.conv1 = nn.Conv3d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm3d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool3d(3, stride=2, padding=1)
+        self.layer1 = self._make_layer(64, layers[0], stride=1)
+        self.layer2 = self._make_layer(128, layers[1], stride=2)
+        self.layer3 = self._make_layer(256, layers[2], stride=2)
+        self.layer4 = self._make_layer(512, layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool3d(1)
+        self.fc = nn.Linear(512 * BasicBlock.expansion, num_classes)
+        self.num_features = 512 * BasicBlock.expansion
+        self.reset_parameters()
+
+    def _make_layer(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
+        mods = [BasicBlock(self.in_planes, planes, stride)]
+        self.in_planes = planes
+        mods += [BasicBlock(planes, planes, 1) for _ in range(1, blocks)]
+        return nn.Sequential(*mods)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Kaiming-normal convolutions, unit BN, head weights N(0, 0.01) and zero bias (Eq. 8)."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=generator)
+            elif isinstance(m, nn.BatchNorm3d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        self.reset_head(generator)
+
+    def reset_head(self, generator: torch.Generator | None = None) -> None:
+        """Fresh classification head: weights N(0, 0.01), bias 0 (paper Eq. 8)."""
+        nn.init.normal_(self.fc.weight, 0.0, 0.01, generator=generator)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, X, Y, Z) -> pooled features (N, 512)."""
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return torch.flatten(self.avgpool(x), 1)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, 512) -> logits (N, num_classes)."""
+        return self.fc(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def resnet10(num_classes: int = 2, in_channels: int = 1) -> ResNet3d:
+    """ResNet-10 of GloResNet (METHOD.md): one BasicBlock per stage, 14,356,546 parameters."""
+    return ResNet3d((1, 1, 1, 1), num_classes=num_classes, in_channels=in_channels)
+
+
+#: Architectures a model card may name, and their factories.
+ARCHITECTURES = {"resnet10": resnet10}
+
+
+def encoder_keys(model: nn.Module) -> list[str]:
+    """State-dict keys of the encoder (everything except the ``fc`` head)."""
+    return [k for k in model.state_dict() if not k.startswith("fc.")]
