@@ -40,6 +40,37 @@ def flip_lr(x: torch.Tensor) -> torch.Tensor:
     return torch.flip(x, dims=(LR_DIM,))
 
 
+@torch.no_grad()
+def tta_probabilities(model: torch.nn.Module, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """P(injury) of each item for the identity and the left-right flipped pass (paper Eq. 12).
+
+    Both passes of the whole batch run in one forward call of 2N items.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        In eval mode.
+    x : torch.Tensor, shape (N, 1, X, Y, Z)
+        Preprocessed RAS+ inputs on the model's device.
+
+    Returns
+    -------
+    p_identity, p_flipped : np.ndarray, shape (N,), float64
+        Their mean is the reported P(injury).
+    """
+    logits = model(torch.cat([x, flip_lr(x)], dim=0))
+    p = torch.softmax(logits.float(), dim=1)[:, INJURY].cpu().numpy().astype(np.float64)
+    n = x.shape[0]
+    return p[:n], p[n:]
+
+
+def flag_for(p: float, threshold: float, band: float) -> str:
+    """``"above threshold"``, ``"indeterminate"`` (|p - threshold| < band) or ``"below threshold"``."""
+    if abs(p - threshold) < band:
+        return "indeterminate"
+    return "above threshold" if p >= threshold else "below threshold"
+
+
 @dataclass
 class Progress:
     """A step of an analysis: ``fraction`` in [0, 1] done, ``message`` for the status line."""
@@ -93,9 +124,7 @@ class AnalysisResult:
     @property
     def flag(self) -> str:
         """``"above threshold"``, ``"indeterminate"`` (within the band) or ``"below threshold"``."""
-        if abs(self.probability - self.threshold) < self.indeterminate_band:
-            return "indeterminate"
-        return "above threshold" if self.probability >= self.threshold else "below threshold"
+        return flag_for(self.probability, self.threshold, self.indeterminate_band)
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no heatmap array)."""
@@ -167,9 +196,8 @@ def analyse_steps(
         timings["heatmap_mapping"] = time.perf_counter() - t1
     else:
         yield Progress(0.1, "Network, both TTA passes")
-        with torch.inference_mode():
-            logits = model(torch.cat(inputs, dim=0))
-        probs = torch.softmax(logits.float(), dim=1)[:, INJURY].cpu().tolist()
+        p_identity, p_flipped = tta_probabilities(model, x)
+        probs = [float(p_identity[0]), float(p_flipped[0])]
         timings["inference"] = time.perf_counter() - t0 - timings["preprocess"]
         heatmap = None
     timings["total"] = time.perf_counter() - t0

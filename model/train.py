@@ -36,7 +36,7 @@ from model.checkpoint import CARD_FILE, load_medicalnet_encoder, new_card, save_
 from model.dataset import ManifestError, class_weights, preprocess_cases, read_manifest
 from model.errors import GloResNetError
 from model.fileio import write_bytes_atomic
-from model.inference import INJURY, flip_lr, select_device
+from model.inference import flip_lr, select_device, tta_probabilities
 from model.network import resnet10
 from model.preprocessing import PreprocessConfig
 
@@ -93,16 +93,14 @@ def random_flip_lr(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) 
     return x
 
 
-@torch.no_grad()
 def predict_tta(model: torch.nn.Module, inputs: torch.Tensor, device, batch_size: int = 4) -> np.ndarray:
     """P(injury) with TTA (Eq. 12) for preprocessed inputs (N, 1, X, Y, Z); returns (N,) float."""
     model.eval()
     out = []
     for start in range(0, len(inputs), batch_size):
-        x = inputs[start:start + batch_size].to(device)
-        p = 0.5 * (torch.softmax(model(x), 1) + torch.softmax(model(flip_lr(x)), 1))
-        out.append(p[:, INJURY].float().cpu())
-    return torch.cat(out).numpy() if out else np.empty(0)
+        p_identity, p_flipped = tta_probabilities(model, inputs[start:start + batch_size].to(device))
+        out.append(0.5 * (p_identity + p_flipped))
+    return np.concatenate(out) if out else np.empty(0)
 
 
 def binary_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -> dict:

@@ -258,16 +258,43 @@ def load_volume(path: str | Path, compute_hash: bool = True) -> Volume:
     if not is_nifti_path(path):
         raise ScanError(path, "not a NIfTI file (expected a name ending in .nii or .nii.gz)")
     try:
-        img = nib.load(str(path))
-    except (nib.filebasedimages.ImageFileError, OSError, EOFError, ValueError, zlib.error) as exc:
-        raise ScanError(path, f"cannot be read as NIfTI ({_short(exc)})") from exc
-    if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
-        raise ScanError(path, f"not a NIfTI image (nibabel read it as {type(img).__name__})")
-
-    vol = volume_from_image(img, path)
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ScanError(path, "the file disappeared before it could be read") from exc
+    except OSError as exc:
+        raise ScanError(path, f"cannot be read ({_short(exc)})") from exc
+    vol = volume_from_bytes(raw, path)
     if compute_hash:
-        vol.sha256 = sha256_file(path)
+        vol.sha256 = hashlib.sha256(raw).hexdigest()
     return vol
+
+
+def volume_from_bytes(raw: bytes, path: str | Path) -> Volume:
+    """Parse the bytes of a ``.nii`` or ``.nii.gz`` file (read once, so a hash of ``raw`` describes
+    exactly what was analysed even if the file changes afterwards).
+
+    Raises
+    ------
+    ScanError
+    """
+    path = Path(path)
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise ScanError(path, f"the compressed data is truncated or damaged ({_short(exc)})") from exc
+    if len(raw) < 348:
+        raise ScanError(path, f"cannot be read as NIfTI (only {len(raw)} bytes; a NIfTI header alone is 348)")
+    img = None
+    for klass in (nib.Nifti1Image, nib.Nifti2Image):
+        try:
+            img = klass.from_bytes(raw)
+            break
+        except (nib.filebasedimages.ImageFileError, nib.spatialimages.HeaderDataError, ValueError, EOFError) as exc:
+            error = exc
+    if img is None:
+        raise ScanError(path, f"cannot be read as NIfTI ({_short(error)})")
+    return volume_from_image(img, path)
 
 
 def volume_from_image(img: nib.Nifti1Image, path: str | Path | None = None) -> Volume:

@@ -42,3 +42,19 @@ def random_weights(tmp_path_factory):
     save_weights(folder, resnet10(), new_card("random-test", "0.0", demonstration=True,
                                               training={"command": "tests/conftest.py", "data": "none"}))
     return folder
+
+
+@pytest.fixture(scope="session")
+def small_weights(tmp_path_factory):
+    """Random ResNet-10 weights whose card asks for a 32^3 input grid: fast for batch tests."""
+    import torch
+
+    from model.checkpoint import new_card, save_weights
+    from model.network import resnet10
+    from model.preprocessing import PreprocessConfig
+
+    torch.manual_seed(1)
+    folder = tmp_path_factory.mktemp("weights") / "small"
+    save_weights(folder, resnet10(), new_card("small-test", "0.0", PreprocessConfig(target_shape=(32, 32, 32)),
+                                              demonstration=True, training={"command": "tests/conftest.py"}))
+    return folder

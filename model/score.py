@@ -1,0 +1,373 @@
+"""Batch scoring: a folder of scans -> a worklist (CSV), as a cancellable generator and a CLI.
+
+``python -m model.score FOLDER --out results.csv [--weights DIR] [--device cpu|cuda] [--cams DIR]``
+
+:func:`discover` finds scans recursively (``.nii``/``.nii.gz``); in a BIDS dataset only
+``sub-*/[ses-*/]anat/*_T2w.nii[.gz]`` outside ``derivatives/`` and ``sourcedata/``, with subject and
+session columns. :func:`score_steps` scores them: loader threads read, hash, check and preprocess
+the next scans while the network works on the current ones (a bounded window, so memory stays flat),
+every failure becomes a row with its reason, and cases already scored with the same weights (matched
+by the input file's SHA-256 and the weights' SHA-256) are kept and skipped. Stop iterating to cancel:
+everything finished so far is kept. The GUI's batch dialog wraps the same generator.
+
+Exit codes of the CLI: 0 every file scored, 1 some files failed (reasons in the CSV), 2 usage error
+(bad arguments, missing folder, unusable weights), 130 interrupted (partial results written).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import re
+import sys
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Generator, Iterable
+
+import numpy as np
+import torch
+
+from model import DEFAULT_WEIGHTS_DIR
+from model.checkpoint import LoadedModel, load_weights
+from model.errors import GloResNetError, ScanError
+from model.fileio import save_nifti_atomic, write_bytes_atomic
+from model.inference import analyse, flag_for, select_device, tta_probabilities
+from model.preprocessing import preprocess
+from model.quality import quality_warnings
+from model.volume import is_nifti_path, load_volume
+
+log = logging.getLogger("model.score")
+
+#: Worklist columns, in order (documented in README.md).
+COLUMNS = [
+    "file", "subject", "session", "status", "p_injury", "p_injury_identity", "p_injury_flipped",
+    "tta_disagreement", "flag", "quality_warnings", "reason", "input_sha256", "weights_sha256",
+    "model", "cam_file", "scored_utc",
+]
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_SKIP_DIRS = {"derivatives", "sourcedata", "code"}
+_ENTITY = re.compile(r"(?:^|[_/])(sub|ses)-([A-Za-z0-9]+)")
+
+
+@dataclass(frozen=True)
+class ScanEntry:
+    """A scan found in a folder: its path, path relative to the folder, and BIDS entities."""
+
+    path: Path
+    relpath: str
+    subject: str = ""
+    session: str = ""
+
+
+def is_bids(folder: Path) -> bool:
+    """A folder is treated as BIDS when it has dataset_description.json or sub-* folders."""
+    return (folder / "dataset_description.json").is_file() or any(
+        p.is_dir() and p.name.startswith("sub-") for p in folder.iterdir()
+    )
+
+
+def discover(folder: str | Path, bids: bool | None = None) -> list[ScanEntry]:
+    """Scans under ``folder``, sorted by relative path.
+
+    Parameters
+    ----------
+    folder : str or Path
+    bids : bool or None
+        None detects it (:func:`is_bids`). In BIDS mode only ``*_T2w`` files inside ``anat``
+        folders are kept, and ``derivatives``/``sourcedata``/``code`` are skipped.
+
+    Raises
+    ------
+    NotADirectoryError
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: not a folder")
+    bids = is_bids(folder) if bids is None else bids
+    found = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        parts = rel.parts
+        if any(p.startswith(".") for p in parts) or not path.is_file() or not is_nifti_path(path):
+            continue
+        if bids:
+            if parts[0] in _SKIP_DIRS or "anat" not in parts[:-1]:
+                continue
+            if not re.search(r"_T2w\.nii(\.gz)?$", path.name):
+                continue
+        entities = dict(_ENTITY.findall(rel.as_posix()))
+        found.append(ScanEntry(path, rel.as_posix(), entities.get("sub", ""), entities.get("ses", "")))
+    return found
+
+
+def read_worklist(path: str | Path) -> list[dict]:
+    """Rows of a worklist CSV written by :func:`write_worklist` (empty list when absent)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def write_worklist(path: str | Path, rows: Iterable[dict]) -> None:
+    """Write worklist rows as CSV (columns :data:`COLUMNS`) atomically."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
+
+
+@dataclass
+class _Loaded:
+    entry: ScanEntry
+    sha256: str = ""
+    volume: object = None
+    inputs: torch.Tensor | None = None
+    warnings: list = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class ScoreEvent:
+    """One finished case: ``row`` (worklist dict), ``done``/``total`` counts, ``skipped``."""
+
+    row: dict
+    done: int
+    total: int
+    skipped: bool
+
+
+@dataclass
+class ScoreSummary:
+    """Counts at the end of a run (or at cancel)."""
+
+    total: int
+    scored: int = 0
+    skipped: int = 0
+    failed: int = 0
+    rows: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _cam_name(entry: ScanEntry) -> str:
+    rel = entry.relpath
+    for suffix in (".nii.gz", ".nii"):
+        if rel.lower().endswith(suffix):
+            rel = rel[: -len(suffix)]
+            break
+    return rel + "_cam.nii.gz"
+
+
+def _row(entry: ScanEntry, **values) -> dict:
+    row = {c: "" for c in COLUMNS}
+    row.update(file=entry.relpath, subject=entry.subject, session=entry.session)
+    row.update({k: v for k, v in values.items()})
+    return row
+
+
+def score_steps(
+    entries: list[ScanEntry],
+    loaded: LoadedModel,
+    *,
+    previous: list[dict] | None = None,
+    cams_dir: str | Path | None = None,
+    batch_size: int | None = None,
+    loader_threads: int = 2,
+    prefetch: int = 4,
+) -> Generator[ScoreEvent, None, ScoreSummary]:
+    """Score ``entries`` one by one (or in batches on CUDA), yielding an event per finished case.
+
+    Parameters
+    ----------
+    entries : list of ScanEntry
+        From :func:`discover`.
+    loaded : LoadedModel
+        Weights; the network's device is used.
+    previous : list of dict, optional
+        Rows of an earlier worklist; a case whose input SHA-256 and weights SHA-256 match a row
+        with status ``scored`` is not scored again (that row is kept, ``skipped=True``).
+    cams_dir : path, optional
+        Write each Grad-CAM heatmap here as ``<relative path>_cam.nii.gz`` on the input's grid.
+        Never defaults to the input folder.
+    batch_size : int, optional
+        Cases per forward pass; default 4 on CUDA, 1 on CPU (no gain there). Ignored with cams.
+    loader_threads, prefetch : int
+        Loader threads, and how many cases may be loaded ahead (bounds memory).
+
+    Yields
+    ------
+    ScoreEvent
+
+    Returns
+    -------
+    ScoreSummary
+    """
+    t0 = time.perf_counter()
+    model, card = loaded.model, loaded.card
+    device = next(model.parameters()).device
+    batch_size = batch_size or (4 if device.type == "cuda" else 1)
+    weights_sha = card.weights_sha256
+    done_before = {r["input_sha256"]: r for r in (previous or [])
+                   if r.get("status") == "scored" and r.get("weights_sha256") == weights_sha and r.get("input_sha256")}
+    with_cam = cams_dir is not None
+    summary = ScoreSummary(total=len(entries))
+
+    def load(entry: ScanEntry) -> _Loaded:
+        item = _Loaded(entry)
+        try:
+            volume = load_volume(entry.path)
+        except ScanError as exc:
+            item.error = exc.reason
+            return item
+        except MemoryError:
+            item.error = "too large to load into memory"
+            return item
+        item.sha256 = volume.sha256
+        if item.sha256 in done_before:
+            return item
+        item.warnings = quality_warnings(volume)
+        if with_cam:
+            item.volume = volume
+        else:
+            item.inputs = preprocess(volume.data, card.preprocessing)
+        return item
+
+    pool = ThreadPoolExecutor(max_workers=max(1, loader_threads), thread_name_prefix="scan-loader")
+    pending: deque[Future] = deque()
+    queue = iter(entries)
+
+    def refill():
+        while len(pending) < max(prefetch, batch_size):
+            entry = next(queue, None)
+            if entry is None:
+                return
+            pending.append(pool.submit(load, entry))
+
+    def finish(row: dict, skipped: bool = False) -> ScoreEvent:
+        summary.rows.append(row)
+        status = "skipped" if skipped else row["status"]
+        setattr(summary, status, getattr(summary, status) + 1)
+        return ScoreEvent(row=row, done=len(summary.rows), total=summary.total, skipped=skipped)
+
+    try:
+        refill()
+        while pending:
+            batch: list[_Loaded] = []
+            while pending and len(batch) < batch_size:
+                item = pending.popleft().result()
+                refill()
+                if item.error:
+                    yield finish(_row(item.entry, status="failed", reason=item.error, weights_sha256=weights_sha,
+                                      model=f"{card.name} {card.version}"))
+                elif item.sha256 in done_before:
+                    old = dict(done_before[item.sha256])
+                    old.update(file=item.entry.relpath, subject=item.entry.subject, session=item.entry.session)
+                    yield finish(old, skipped=True)
+                else:
+                    batch.append(item)
+            if not batch:
+                continue
+            stamp = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+            if with_cam:
+                results = []
+                for item in batch:
+                    result = analyse(item.volume, loaded, with_cam=True)
+                    cam_path = Path(cams_dir) / _cam_name(item.entry)
+                    save_nifti_atomic(item.volume.source_image(result.heatmap), cam_path)
+                    results.append((result.pass_probabilities, str(cam_path)))
+                    item.volume = None
+            else:
+                x = torch.cat([item.inputs for item in batch]).to(device)
+                p_identity, p_flipped = tta_probabilities(model, x)
+                results = [((a, b), "") for a, b in zip(p_identity, p_flipped)]
+            for item, ((p1, p2), cam_file) in zip(batch, results):
+                p = 0.5 * (p1 + p2)
+                yield finish(_row(
+                    item.entry, status="scored", p_injury=f"{p:.6f}", p_injury_identity=f"{p1:.6f}",
+                    p_injury_flipped=f"{p2:.6f}", tta_disagreement=f"{abs(p1 - p2):.6f}",
+                    flag=flag_for(p, card.decision_threshold, card.indeterminate_band),
+                    quality_warnings="; ".join(item.warnings), input_sha256=item.sha256,
+                    weights_sha256=weights_sha, model=f"{card.name} {card.version}", cam_file=cam_file,
+                    scored_utc=stamp,
+                ))
+    finally:
+        for fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m model.score", description="Score every scan in a folder into a worklist CSV.")
+    p.add_argument("folder", type=Path, help="folder searched recursively for .nii/.nii.gz (BIDS-aware)")
+    p.add_argument("--out", required=True, type=Path, help="worklist CSV; if it exists, scored cases are skipped")
+    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--cams", type=Path, help="folder for Grad-CAM heatmaps (NIfTI on each input's grid)")
+    p.add_argument("--batch-size", type=int, help="cases per forward pass (default: 4 on CUDA, 1 on CPU)")
+    p.add_argument("--loader-threads", type=int, default=2)
+    p.add_argument("--no-bids", action="store_true", help="take every NIfTI file even in a BIDS folder")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    def usage(message: str) -> int:
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+    if not args.folder.is_dir():
+        return usage(f"{args.folder}: not a folder")
+    if args.out.suffix.lower() != ".csv":
+        return usage(f"{args.out}: --out must be a .csv file")
+    if args.cams is not None and args.cams.resolve() == args.folder.resolve():
+        return usage(f"{args.cams}: refusing to write heatmaps into the input folder itself; pick another folder")
+    try:
+        device = select_device(args.device)
+        loaded = load_weights(args.weights, device)
+    except (ValueError, GloResNetError) as exc:
+        return usage(str(exc))
+    entries = discover(args.folder, bids=False if args.no_bids else None)
+    if not entries:
+        return usage(f"{args.folder}: no .nii or .nii.gz files found")
+    previous = read_worklist(args.out)
+    gen = score_steps(entries, loaded, previous=previous, cams_dir=args.cams, batch_size=args.batch_size,
+                      loader_threads=args.loader_threads)
+    rows, counts = [], {"scored": 0, "failed": 0, "skipped": 0}
+    bar = tqdm(total=len(entries), unit="scan", desc="scoring")
+    last_save = time.monotonic()
+    try:
+        for event in gen:
+            rows.append(event.row)
+            counts["skipped" if event.skipped else event.row["status"]] += 1
+            bar.update(1)
+            bar.set_postfix(counts)
+            if time.monotonic() - last_save > 30:
+                write_worklist(args.out, rows)
+                last_save = time.monotonic()
+    except KeyboardInterrupt:
+        gen.close()
+        bar.close()
+        write_worklist(args.out, rows)
+        print(f"interrupted: {len(rows)} of {len(entries)} cases written to {args.out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    bar.close()
+    write_worklist(args.out, rows)
+    print(f"{args.out}: {counts['scored']} scored, {counts['skipped']} skipped (already scored with these weights), "
+          f"{counts['failed']} failed")
+    return EXIT_SOME_FAILED if counts["failed"] else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
