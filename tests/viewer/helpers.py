@@ -1,0 +1,71 @@
+"""Viewer test helpers: tiny asymmetric scans, real mouse and wheel events, waiting for a scan."""
+from __future__ import annotations
+
+import numpy as np
+from PyQt6.QtCore import QEvent, QPoint, QPointF, Qt
+from PyQt6.QtGui import QMouseEvent, QWheelEvent
+from PyQt6.QtWidgets import QApplication
+
+from model.volume import volume_from_array
+from viewer.display import Scan, default_window
+
+WAIT_MS = 60_000
+
+
+def open_and_wait(qtbot, window, path):
+    """Open ``path`` in ``window`` and wait until it is shown."""
+    with qtbot.waitSignal(window.scan_loaded, timeout=WAIT_MS):
+        window.open_path(path)
+    return window.state.scan
+
+
+def asymmetric_scan(shape=(12, 16, 10), spacing_mm=(1.0, 1.0, 1.0), seed=0) -> Scan:
+    """A tiny seeded RAS+ scan with a bright block towards patient Right, Anterior, Superior.
+
+    Every axis is asymmetric, so a flip or a transpose of the display changes what is seen.
+    """
+    rng = np.random.default_rng(seed)
+    data = rng.uniform(10, 20, size=shape).astype(np.float32)
+    x, y, z = shape
+    data[x - x // 3:, y - y // 3:, z - z // 3:] = 100.0  # R, A, S corner
+    data[: x // 4, : y // 4, : z // 4] = 50.0             # L, P, I corner, dimmer
+    affine = np.diag([*spacing_mm, 1.0])
+    volume = volume_from_array(data, affine)
+    return Scan(volume=volume, name="asymmetric", default_window=default_window(volume.data))
+
+
+def send_mouse(widget, kind, pos, button, buttons):
+    """Send one real QMouseEvent (press/move/release) to ``widget`` at local ``pos``."""
+    local = QPointF(pos)
+    glob = QPointF(widget.mapToGlobal(QPoint(int(pos.x()), int(pos.y()))))
+    ev = QMouseEvent(kind, local, glob, button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, ev)
+
+
+def right_drag(widget, start, delta, steps=5):
+    """Right-button drag from ``start`` by ``delta`` (QPointF, pixels) on ``widget``."""
+    R, none = Qt.MouseButton.RightButton, Qt.MouseButton.NoButton
+    send_mouse(widget, QEvent.Type.MouseButtonPress, start, R, R)
+    for s in range(1, steps + 1):
+        send_mouse(widget, QEvent.Type.MouseMove, start + delta * (s / steps), none, R)
+    send_mouse(widget, QEvent.Type.MouseButtonRelease, start + delta, R, none)
+
+
+def wheel(widget, pos, notches=1):
+    """Turn the mouse wheel ``notches`` (positive = away from the user) over ``widget`` at ``pos``."""
+    glob = QPointF(widget.mapToGlobal(QPoint(int(pos.x()), int(pos.y()))))
+    ev = QWheelEvent(QPointF(pos), glob, QPoint(0, 0), QPoint(0, 120 * notches), Qt.MouseButton.NoButton,
+                     Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, ev)
+
+
+def make_result(volume, heatmap=None, probability=0.7, demonstration=False):
+    """A real ``AnalysisResult`` for ``volume`` without running the network."""
+    from model.inference import AnalysisResult
+
+    return AnalysisResult(
+        probability=probability, pass_probabilities=(probability - 0.05, probability + 0.05), heatmap=heatmap,
+        affine=volume.affine.copy(), threshold=0.5, indeterminate_band=0.1, model_name="fake",
+        model_version="1.0", weights_sha256="ab" * 32, demonstration=demonstration, device="cpu",
+        timings_s={"total": 0.1},
+    )

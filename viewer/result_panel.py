@@ -1,0 +1,290 @@
+"""The side panel: analysis progress, the result of the current scan, and the heatmap controls.
+
+The result part shows P(injury) as a percentage, the two test-time-augmentation passes, the flag
+against the model card's threshold, which weights produced it, and the card's intended-use text,
+which is always visible while a result is shown. Demonstration weights get a banner.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QFont, QImage, QPixmap
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from viewer.state import ViewerState
+
+DEMONSTRATION_TEXT = "Demonstration weights — trained on simulated data, not for clinical use"
+HEATMAP_CAPTION = "Heatmap: where the model looked (Grad-CAM), not a lesion outline"
+IDLE_TEXT = "Press Analyse (Ctrl+R) to estimate P(injury) for this scan."
+NO_SCAN_TEXT = "Open a scan (Ctrl+O) to analyse it."
+CANCELLED_TEXT = "Analysis cancelled"
+FLAG_COLOURS = {"above threshold": "#ff8a65", "indeterminate": "#ffd54f", "below threshold": "#9ccc65"}
+
+
+def format_probability(p: float) -> str:
+    """P(injury) as shown: a percentage with one decimal, e.g. ``0.4567 -> '45.7 %'``."""
+    return f"{100.0 * float(p):.1f} %"
+
+
+class ResultPanel(QWidget):
+    """Progress, result and heatmap controls, driven by a :class:`ViewerState`.
+
+    Attributes
+    ----------
+    probability_label : QLabel
+        P(injury), :func:`format_probability`.
+    message_label : QLabel
+        Idle / cancelled / failed message (shown when no result is).
+    intended_use_label, demo_banner : QLabel
+    overlay_checkbox : QCheckBox
+    opacity_slider : QSlider
+        0-100 (%).
+    progress_bar : QProgressBar
+    cancel_button : QToolButton
+        Bound to the main window's Cancel action (:meth:`set_cancel_action`).
+    """
+
+    def __init__(self, state: ViewerState, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.setObjectName("ResultPanel")
+
+        # -- analyse button (bound to the main window's action) --------------------------------
+        self.analyse_button = QToolButton()
+        self.analyse_button.setObjectName("AnalyseButton")
+        self.analyse_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.analyse_button.setMinimumHeight(34)
+
+        # -- progress ------------------------------------------------------------------------
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setTextVisible(False)
+        self.progress_bar.setFixedHeight(10)
+        self.progress_label = QLabel()
+        self.progress_label.setWordWrap(True)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.progress_box = QWidget()
+        pl = QVBoxLayout(self.progress_box)
+        pl.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.progress_bar, 1)
+        row.addWidget(self.cancel_button)
+        pl.addLayout(row)
+        pl.addWidget(self.progress_label)
+        self.progress_box.setVisible(False)
+
+        # -- result --------------------------------------------------------------------------
+        self.message_label = QLabel(NO_SCAN_TEXT)
+        self.message_label.setWordWrap(True)
+        self.message_label.setObjectName("MessageLabel")
+
+        self.demo_banner = QLabel(DEMONSTRATION_TEXT)
+        self.demo_banner.setWordWrap(True)
+        self.demo_banner.setObjectName("DemoBanner")
+        self.demo_banner.setStyleSheet(
+            "QLabel { background: #f9a825; color: #1a1a1a; font-weight: bold; padding: 6px; border-radius: 3px; }"
+        )
+
+        caption = QLabel("P(injury)")
+        caption.setObjectName("ProbabilityCaption")
+        self.probability_label = QLabel()
+        self.probability_label.setObjectName("ProbabilityLabel")
+        big = QFont(self.probability_label.font())
+        big.setPointSize(30)
+        big.setBold(True)
+        self.probability_label.setFont(big)
+        self.probability_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.flag_label = QLabel()
+        self.flag_label.setWordWrap(True)
+
+        self.details = {}
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(10)
+        grid.setVerticalSpacing(2)
+        for row_i, (key, title) in enumerate([
+            ("identity", "Identity pass"),
+            ("flipped", "Left-right flipped pass"),
+            ("disagreement", "TTA disagreement"),
+            ("model", "Model"),
+            ("weights", "Weights SHA-256"),
+            ("device", "Device, time"),
+        ]):
+            name = QLabel(title)
+            name.setObjectName("DetailName")
+            value = QLabel()
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            grid.addWidget(name, row_i, 0, Qt.AlignmentFlag.AlignTop)
+            grid.addWidget(value, row_i, 1)
+            self.details[key] = value
+        grid.setColumnStretch(1, 1)
+
+        self.intended_use_label = QLabel()
+        self.intended_use_label.setWordWrap(True)
+        self.intended_use_label.setObjectName("IntendedUse")
+        use_box = QGroupBox("Intended use")
+        ul = QVBoxLayout(use_box)
+        ul.setContentsMargins(6, 4, 6, 6)
+        ul.addWidget(self.intended_use_label)
+
+        self.result_box = QWidget()
+        rl = QVBoxLayout(self.result_box)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.setSpacing(6)
+        rl.addWidget(self.demo_banner)
+        rl.addWidget(caption)
+        rl.addWidget(self.probability_label)
+        rl.addWidget(self.flag_label)
+        rl.addLayout(grid)
+        rl.addWidget(use_box)
+        self.result_box.setVisible(False)
+
+        # -- heatmap controls ----------------------------------------------------------------
+        self.overlay_checkbox = QCheckBox("Show heatmap (H)")
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setToolTip("Heatmap opacity")
+        self.opacity_value = QLabel()
+        self.opacity_value.setMinimumWidth(36)
+        caption_hm = QLabel(HEATMAP_CAPTION)
+        caption_hm.setWordWrap(True)
+        caption_hm.setObjectName("HeatmapCaption")
+        self.heatmap_caption = caption_hm
+        self.heatmap_box = QGroupBox("Heatmap")
+        hl = QVBoxLayout(self.heatmap_box)
+        hl.setContentsMargins(6, 4, 6, 6)
+        hl.addWidget(self.overlay_checkbox)
+        self.colour_bar = QLabel()
+        self.colour_bar.setToolTip("Heatmap colours from low (transparent) to high Grad-CAM values")
+        bar_row = QHBoxLayout()
+        bar_row.addWidget(QLabel("low"))
+        bar_row.addWidget(self.colour_bar, 1)
+        bar_row.addWidget(QLabel("high"))
+        hl.addLayout(bar_row)
+        orow = QHBoxLayout()
+        orow.addWidget(QLabel("Opacity"))
+        orow.addWidget(self.opacity_slider, 1)
+        orow.addWidget(self.opacity_value)
+        hl.addLayout(orow)
+        hl.addWidget(caption_hm)
+
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+
+        title = QLabel("Second reader")
+        tf = QFont(title.font())
+        tf.setPointSize(tf.pointSize() + 2)
+        tf.setBold(True)
+        title.setFont(tf)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 8)
+        layout.setSpacing(8)
+        layout.addWidget(title)
+        layout.addWidget(self.analyse_button)
+        layout.addWidget(self.progress_box)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self.result_box)
+        layout.addWidget(line)
+        layout.addWidget(self.heatmap_box)
+        layout.addStretch(1)
+
+        self.overlay_checkbox.toggled.connect(state.set_overlay_visible)
+        self.opacity_slider.valueChanged.connect(lambda v: state.set_overlay_opacity(v / 100.0))
+        state.overlay_changed.connect(self._on_overlay_changed)
+        state.result_changed.connect(self._on_result_changed)
+        state.scan_changed.connect(self._on_scan_changed)
+        self._on_overlay_changed()
+        self._on_result_changed(state.result)
+
+    def set_actions(self, analyse_action, cancel_action) -> None:
+        """Bind the Analyse and Cancel buttons to the main window's actions (one action, many buttons)."""
+        self.analyse_button.setDefaultAction(analyse_action)
+        self.analyse_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.cancel_button.setDefaultAction(cancel_action)
+        self.cancel_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+
+    def set_heatmap_lut(self, lut: np.ndarray) -> None:
+        """Show the heatmap colours (RGBA lookup table, (n, 4) uint8) over a grey ramp, as drawn."""
+        n = lut.shape[0]
+        alpha = lut[:, 3:4].astype(float) / 255.0
+        grey = np.linspace(40, 200, n)[:, None]
+        rgb = (lut[:, :3] * alpha + grey * (1 - alpha)).astype(np.uint8)
+        strip = np.ascontiguousarray(np.repeat(rgb[None], 12, axis=0))
+        image = QImage(strip.data, n, 12, 3 * n, QImage.Format.Format_RGB888).copy()
+        self.colour_bar.setPixmap(QPixmap.fromImage(image))
+        self.colour_bar.setScaledContents(True)
+        self.colour_bar.setFixedHeight(12)
+        self.colour_bar.setMinimumWidth(60)
+
+    # -- progress / messages (called by the main window) ------------------------------------------
+    def show_progress(self, fraction: float, message: str) -> None:
+        self.progress_box.setVisible(True)
+        self.progress_bar.setValue(int(round(100 * max(0.0, min(1.0, fraction)))))
+        self.progress_label.setText(message)
+
+    def hide_progress(self) -> None:
+        self.progress_box.setVisible(False)
+        self.progress_bar.setValue(0)
+        self.progress_label.clear()
+
+    def show_message(self, text: str) -> None:
+        """Show ``text`` where the result goes (used for idle, cancelled and failed)."""
+        self.message_label.setText(text)
+        self.message_label.setVisible(True)
+
+    # -- state -> panel ---------------------------------------------------------------------------
+    def _on_scan_changed(self, scan) -> None:
+        self.show_message(NO_SCAN_TEXT if scan is None else IDLE_TEXT)
+
+    def _on_overlay_changed(self) -> None:
+        self.overlay_checkbox.blockSignals(True)
+        self.overlay_checkbox.setChecked(self.state.overlay_visible)
+        self.overlay_checkbox.blockSignals(False)
+        value = int(round(100 * self.state.overlay_opacity))
+        self.opacity_slider.blockSignals(True)
+        self.opacity_slider.setValue(value)
+        self.opacity_slider.blockSignals(False)
+        self.opacity_value.setText(f"{value} %")
+
+    def _on_result_changed(self, result) -> None:
+        has = result is not None
+        self.result_box.setVisible(has)
+        self.heatmap_box.setEnabled(has and result.heatmap is not None)
+        if not has:
+            return
+        card = self.state.result_card
+        self.message_label.setVisible(False)
+        self.demo_banner.setVisible(bool(result.demonstration))
+        self.probability_label.setText(format_probability(result.probability))
+        colour = FLAG_COLOURS.get(result.flag, "#e0e0e0")
+        band = result.indeterminate_band
+        self.flag_label.setText(
+            f"<span style='color:{colour}; font-weight:bold'>{result.flag.capitalize()}</span>"
+            f"  (threshold {format_probability(result.threshold)}, indeterminate within ±{100 * band:.1f} points)"
+        )
+        p_id, p_flip = result.pass_probabilities
+        self.details["identity"].setText(format_probability(p_id))
+        self.details["flipped"].setText(format_probability(p_flip))
+        self.details["disagreement"].setText(f"{100 * result.disagreement:.1f} points")
+        self.details["model"].setText(f"{result.model_name} v{result.model_version}")
+        self.details["weights"].setText(result.weights_sha256[:12])
+        total = result.timings_s.get("total")
+        self.details["device"].setText(f"{result.device}" + (f", {total:.1f} s" if total is not None else ""))
+        self.intended_use_label.setText(card.intended_use if card is not None else "(no model card)")
