@@ -1,8 +1,14 @@
-"""Training data: the manifest CSV, validated before any training starts, and the preprocessed cache.
+"""Training data: a manifest CSV or a BIDS folder, validated before any training starts, and the
+preprocessed cache.
 
-Manifest format: a CSV with header ``path,label[,subject]``; ``path`` relative to the CSV's folder
-or absolute; ``label`` 0 (normal) or 1 (injury); ``subject`` groups scans of one infant so they are
-never split across training and evaluation (defaults to the file name without extension).
+Manifest format: a CSV with header ``path,label[,subject,session,group]``; ``path`` relative to the
+CSV's folder or absolute; ``label`` 0 (normal) or 1 (injury); ``subject`` groups scans of one infant
+so they are never split across folds (defaults to the file name without extension); ``session`` and
+``group`` (e.g. site) are carried into the out-of-fold predictions.
+
+BIDS: ``*_T2w`` scans found by :func:`model.score.discover`; the label comes from a numeric column
+(e.g. dHCP ``radiology_score``) of ``sub-*/sub-*_sessions.tsv`` (per session) or, failing that,
+``participants.tsv``; ``value >= injury_threshold`` is injury.
 """
 from __future__ import annotations
 
@@ -24,11 +30,13 @@ class ManifestError(GloResNetError):
 
 @dataclass(frozen=True)
 class Case:
-    """One row of a manifest."""
+    """One labelled scan."""
 
     path: Path
     label: int
     subject: str
+    session: str = ""
+    group: str = ""
 
 
 def read_manifest(manifest: str | Path) -> list[Case]:
@@ -64,19 +72,86 @@ def read_manifest(manifest: str | Path) -> list[Case]:
             problems.append(f"line {line}: file not found: {path}")
             continue
         subject = (row.get("subject") or "").strip() or path.name.split(".")[0]
-        cases.append(Case(path=path, label=int(label_text), subject=subject))
-    labels_by_subject: dict[str, set] = {}
-    for c in cases:
-        labels_by_subject.setdefault(c.subject, set()).add(c.label)
-    for subject, labels in sorted(labels_by_subject.items()):
-        if len(labels) > 1:
-            problems.append(f"subject {subject} has scans with both labels")
-    if cases and len({c.label for c in cases}) < 2:
-        problems.append(f"only one class present (label {cases[0].label}); training needs normal and injury cases")
+        cases.append(Case(path=path, label=int(label_text), subject=subject,
+                          session=(row.get("session") or "").strip(), group=(row.get("group") or "").strip()))
     if not rows:
         problems.append("no rows")
+    _check_cases(cases, problems)
     if problems:
         raise ManifestError(f"{manifest}: " + "; ".join(problems[:20]) + (" ..." if len(problems) > 20 else ""))
+    return cases
+
+
+def _check_cases(cases: list[Case], problems: list[str]) -> None:
+    """Append problems that concern the set of cases: duplicates, label conflicts, one class."""
+    seen_paths, seen_visits = {}, {}
+    for c in cases:
+        if c.path.resolve() in seen_paths:
+            problems.append(f"{c.path} is listed twice")
+        seen_paths[c.path.resolve()] = c
+        visit = (c.subject, c.session)
+        if visit in seen_visits:
+            problems.append(f"duplicate subject {c.subject}" + (f" session {c.session}" if c.session else "")
+                            + f": {seen_visits[visit].path.name} and {c.path.name}")
+        seen_visits[visit] = c
+    if cases and len({c.label for c in cases}) < 2:
+        problems.append(f"only one class present (label {cases[0].label}); training needs normal and injury cases")
+
+
+def _read_tsv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def read_bids(folder: str | Path, labels_from: str, injury_threshold: float) -> list[Case]:
+    """Labelled T2w scans of a BIDS dataset.
+
+    Parameters
+    ----------
+    folder : str or Path
+        BIDS root with ``participants.tsv`` and/or ``sub-*/sub-*_sessions.tsv``.
+    labels_from : str
+        Numeric column holding the score (e.g. ``radiology_score``).
+    injury_threshold : float
+        ``score >= injury_threshold`` is injury (dHCP radiology score >= 3 in the paper).
+
+    Raises
+    ------
+    ManifestError
+        No scans, no score for a scan, non-numeric scores, or the problems of a manifest.
+    """
+    from model.score import discover  # one discovery implementation for scoring and training
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ManifestError(f"{folder}: BIDS folder not found")
+    participants = {}
+    if (folder / "participants.tsv").is_file():
+        participants = {r.get("participant_id", ""): r for r in _read_tsv(folder / "participants.tsv")}
+    problems, cases = [], []
+    entries = discover(folder, bids=True)
+    if not entries:
+        raise ManifestError(f"{folder}: no sub-*/[ses-*/]anat/*_T2w.nii[.gz] scans found")
+    sessions_cache: dict[str, dict] = {}
+    for e in entries:
+        sub, ses = f"sub-{e.subject}", (f"ses-{e.session}" if e.session else "")
+        if sub not in sessions_cache:
+            tsv = folder / sub / f"{sub}_sessions.tsv"
+            sessions_cache[sub] = {r.get("session_id", ""): r for r in _read_tsv(tsv)} if tsv.is_file() else {}
+        row = sessions_cache[sub].get(ses) if ses else None
+        value = (row or {}).get(labels_from) or participants.get(sub, {}).get(labels_from)
+        if value in (None, "", "n/a", "NA"):
+            problems.append(f"no {labels_from} for {sub}{' ' + ses if ses else ''}")
+            continue
+        try:
+            score = float(value)
+        except ValueError:
+            problems.append(f"{labels_from} of {sub} is not a number ({value!r})")
+            continue
+        cases.append(Case(path=e.path, label=int(score >= injury_threshold), subject=sub, session=ses))
+    _check_cases(cases, problems)
+    if problems:
+        raise ManifestError(f"{folder}: " + "; ".join(problems[:20]) + (" ..." if len(problems) > 20 else ""))
     return cases
 
 

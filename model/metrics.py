@@ -1,0 +1,81 @@
+"""Classification metrics for the cross-validation report (scikit-learn), with bootstrap intervals.
+
+Sensitivity = recall of the injury class, specificity = recall of the normal class, MCC =
+Matthews correlation coefficient, AUC = area under the ROC curve of P(injury). The 95% intervals
+are percentile bootstrap intervals over subjects (resampling with replacement, seeded).
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, recall_score, roc_auc_score
+
+METRICS = ("accuracy", "sensitivity", "specificity", "f1", "mcc", "auc")
+
+
+def binary_metrics(labels, probs, threshold: float = 0.5) -> dict:
+    """Accuracy, sensitivity, specificity, F1, MCC at ``threshold``, and AUC (None with one class).
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (N,)
+        0 normal, 1 injury.
+    probs : array-like of float, shape (N,)
+        P(injury).
+    """
+    labels = np.asarray(labels).astype(int)
+    probs = np.asarray(probs, dtype=float)
+    pred = (probs >= threshold).astype(int)
+    out = {
+        "n": int(len(labels)),
+        "n_injury": int(labels.sum()),
+        "accuracy": float(accuracy_score(labels, pred)),
+        "sensitivity": float(recall_score(labels, pred, pos_label=1, zero_division=0)),
+        "specificity": float(recall_score(labels, pred, pos_label=0, zero_division=0)),
+        "f1": float(f1_score(labels, pred, zero_division=0)),
+        "mcc": float(matthews_corrcoef(labels, pred)),
+    }
+    out["auc"] = float(roc_auc_score(labels, probs)) if len(np.unique(labels)) == 2 else None
+    return out
+
+
+def bootstrap_ci(labels, probs, groups=None, n_boot: int = 2000, seed: int = 0, threshold: float = 0.5) -> dict:
+    """Percentile bootstrap 95% interval of every metric, resampling subjects.
+
+    Parameters
+    ----------
+    groups : array-like, optional
+        Subject of each row; all rows of a subject are resampled together.
+
+    Returns
+    -------
+    dict
+        ``{metric: [low, high]}`` (None where a resample never had both classes).
+    """
+    labels = np.asarray(labels).astype(int)
+    probs = np.asarray(probs, dtype=float)
+    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
+    unique = np.unique(groups)
+    rows_of = {g: np.flatnonzero(groups == g) for g in unique}
+    rng = np.random.default_rng(seed)
+    samples = {m: [] for m in METRICS}
+    for _ in range(n_boot):
+        pick = rng.choice(unique, size=len(unique), replace=True)
+        idx = np.concatenate([rows_of[g] for g in pick])
+        if len(np.unique(labels[idx])) < 2:
+            continue
+        m = binary_metrics(labels[idx], probs[idx], threshold)
+        for key in METRICS:
+            samples[key].append(m[key])
+    return {k: ([float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else None) for k, v in samples.items()}
+
+
+def summarise_folds(per_fold: list[dict]) -> dict:
+    """Mean and sample SD (ddof=1) over folds of every metric: ``{metric: {"mean", "sd"}}``."""
+    out = {}
+    for key in METRICS:
+        values = [f[key] for f in per_fold if f.get(key) is not None]
+        out[key] = {
+            "mean": float(np.mean(values)) if values else None,
+            "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+        }
+    return out
