@@ -46,6 +46,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from sklearn.model_selection import StratifiedGroupKFold
 from torch.nn.parallel import DistributedDataParallel
+from safetensors.torch import save_file
 from tqdm import tqdm
 
 from model import plots
@@ -278,6 +279,8 @@ class Trainer:
                 with open(tmp, "wb") as fh:
                     np.save(fh, feats)
             write_bytes_atomic(done, _json(result))
+            with atomic_output(self.ckpt_dir / f"{name}.safetensors") as tmp:
+                save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
             (self.ckpt_dir / f"{name}_last.pt").unlink(missing_ok=True)
             result["features"] = feats
         self.ddp.barrier()
@@ -389,7 +392,7 @@ class Trainer:
             hits = [v["hit"] for v in pointing.values()]
             chance = [v["mask_fraction"] for v in pointing.values()]
             metrics["gradcam_pointing_game"] = {
-                "definition": "fraction of correctly flagged injured cases whose Grad-CAM maximum lies inside the injury mask",
+                "definition": "fraction of correctly flagged injured cases whose Grad-CAM maximum within the brain lies inside the injury mask",
                 "n_cases": len(hits), "hit_rate": float(np.mean(hits)) if hits else None,
                 "chance_rate": float(np.mean(chance)) if chance else None,
                 "chance_definition": "mean fraction of the brain (non-background voxels) covered by the injury mask",
@@ -500,7 +503,8 @@ def pointing_game(model, cases: list[Case], probs: np.ndarray, cfg: PreprocessCo
     """Grad-CAM pointing game on correctly flagged injured cases (those with a mask).
 
     The heatmap (averaged over both TTA passes, on the scan's grid) counts as a hit when its
-    maximum voxel lies inside the ground-truth injury mask. ``mask_fraction`` (mask volume / brain
+    maximum within the brain (voxels above the scan's background value) lies inside the
+    ground-truth injury mask. ``mask_fraction`` (mask volume / brain
     volume) is the hit rate of a random point in the brain, for comparison.
 
     Returns
@@ -523,9 +527,13 @@ def pointing_game(model, cases: list[Case], probs: np.ndarray, cfg: PreprocessCo
         vol = load_volume(case.path, compute_hash=False)
         mask = load_volume(mask_path, compute_hash=False).data > 0.5
         heat = analyse(vol, loaded, with_cam=True).heatmap
-        peak = np.unravel_index(int(np.argmax(heat)), heat.shape)
         brain = vol.data > vol.data.min()
-        out[i] = {"hit": bool(mask[peak]), "mask_fraction": float(mask[brain].mean()) if brain.any() else 0.0}
+        if not brain.any():
+            continue
+        # Maximum inside the brain: outside it the map is meaningless, and on a coarse feature grid
+        # the upsampled map has plateaus whose first voxel (np.argmax) is a corner of the field of view.
+        peak = np.unravel_index(int(np.argmax(np.where(brain, heat, -1.0))), heat.shape)
+        out[i] = {"hit": bool(mask[peak]), "mask_fraction": float(mask[brain].mean())}
     return out
 
 

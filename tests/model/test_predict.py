@@ -55,3 +55,15 @@ def test_refuses_to_overwrite_the_input_or_an_existing_file(serag_t2, random_wei
 def test_usage_error_exits_2():
     proc = subprocess.run([sys.executable, "-m", "model.predict"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+def test_atomic_outputs_follow_the_umask_not_mkstemps_0600(tmp_path):
+    import os
+
+    from model.fileio import write_bytes_atomic
+    old = os.umask(0o022)
+    try:
+        write_bytes_atomic(tmp_path / "r.csv", b"a,b\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.csv").stat().st_mode & 0o777 == 0o644

@@ -272,3 +272,28 @@ def test_random_flip_is_left_right():
     x = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).reshape(2, 1, 3, 2, 2)
     out = random_flip_lr(x, torch.Generator().manual_seed(0), p=1.0)
     torch.testing.assert_close(out, x.flip(2))
+
+
+def test_pointing_game_takes_the_maximum_inside_the_brain(tmp_path, monkeypatch):
+    """A coarse map has plateaus reaching the field-of-view corners; only the brain counts."""
+    from types import SimpleNamespace
+
+    from model.dataset import Case
+    from model.preprocessing import PreprocessConfig
+
+    data = np.zeros((10, 10, 10), np.float32)
+    data[3:7, 3:7, 3:7] = 100.0  # the brain
+    mask = np.zeros((10, 10, 10), np.float32)
+    mask[5:7, 5:7, 5:7] = 1.0  # the injury
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "sub-01_T2w.nii.gz")
+    (tmp_path / "masks").mkdir()
+    nib.save(nib.Nifti1Image(mask, np.eye(4)), tmp_path / "masks" / "sub-01_desc-injury_mask.nii.gz")
+    heat = np.zeros((10, 10, 10), np.float32)
+    heat[0:2, 0:2, 0:2] = 1.0  # plateau in the background corner
+    heat[6, 6, 6] = 0.9  # highest point inside the brain, in the lesion
+    import model.inference
+    monkeypatch.setattr(model.inference, "analyse", lambda vol, loaded, with_cam: SimpleNamespace(heatmap=heat))
+    case = Case(path=tmp_path / "sub-01_T2w.nii.gz", label=1, subject="sub-01")
+    out = train_module.pointing_game(None, [case], np.array([0.9]), PreprocessConfig(), tmp_path / "masks")
+    assert out[0]["hit"] is True
+    assert out[0]["mask_fraction"] == pytest.approx(8 / 64)
