@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pyqtgraph as pg
-from PyQt6.QtGui import QColor, QPalette
+from PyQt6.QtGui import QColor, QIcon, QPalette
 from PyQt6.QtWidgets import QApplication, QMessageBox
 
 import model
@@ -35,6 +35,21 @@ QLabel#IntendedUse { color: #e0e0e0; }
 QLabel#ConventionLabel { color: #ffd54f; font-weight: bold; }
 QWidget#OrthoView { background: #101010; }
 QLabel#ScanLabel { color: #e0e0e0; }
+QLabel#ObliqueLabel { color: #1a1a1a; background: #ffb74d; font-weight: bold; padding: 1px 6px; border-radius: 3px; }
+QLabel#WarningBanner { color: #1a1a1a; background: #ff8a65; font-weight: bold; padding: 6px; border-radius: 3px; }
+QLabel#HintLabel { color: #9e9e9e; font-size: 9pt; }
+QFrame#InfoPanel { background: #0b0b0b; }
+QFrame#InfoPanel QLabel { background: transparent; }
+QLabel#InfoTitle { color: #64b5f6; font-weight: bold; }
+QLabel#InfoValue { color: #f0f0f0; font-family: monospace; }
+QLineEdit#CopyableValue { background: transparent; font-family: monospace; }
+QSlider#SliceSlider { background: #101010; max-height: 14px; }
+QSlider#SliceSlider::groove:horizontal { height: 3px; background: #3a3a3a; margin: 0 6px; }
+QSlider#SliceSlider::sub-page:horizontal { background: #6b6b6b; margin-left: 6px; }
+QSlider#SliceSlider::handle:horizontal { background: #c8c8c8; width: 8px; margin: -5px 0; border-radius: 2px; }
+QToolButton:checked { background: #1e5f9e; border: 1px solid #2a7ac4; border-radius: 3px; }
+QTabBar::tab { padding: 4px 14px; }
+QStatusBar QLabel { padding: 0 4px; }
 """
 
 
@@ -113,14 +128,20 @@ def build(argv: list):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication(list(argv))
-    app.setApplicationName("GloResNet second reader")
+    from viewer.settings import set_application_identity
+
+    set_application_identity(app)
+    app.setDesktopFileName("gloresnet")  # matches the installed gloresnet.desktop (python -m viewer.desktop_entry)
     configure_pyqtgraph()
     apply_dark_theme(app)
 
-    from viewer.main_window import MainWindow  # after the pyqtgraph configuration
+    from viewer.main_window import ICON_PATH, MainWindow  # after the pyqtgraph configuration
 
+    if ICON_PATH.is_file():
+        app.setWindowIcon(QIcon(str(ICON_PATH)))
     window = MainWindow(weights_dir=args.weights, device=args.device)
-    window.resize(1500, 900)
+    if window.settings.window_geometry() is None:
+        window.resize(1500, 900)
     window.show()
     if args.scan:
         window.open_path(args.scan)

@@ -21,7 +21,7 @@ sagittal   X (R)        Y (A)       Z (S)     superior at top; anterior on the s
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -191,7 +191,7 @@ def window_levels(level: float, width: float) -> tuple:
 
 @dataclass(frozen=True)
 class Scan:
-    """A volume ready for display: the data, a name for the title bar, and its default window.
+    """A volume ready for display: the data, a name for the title bar, and its display facts.
 
     Attributes
     ----------
@@ -200,8 +200,173 @@ class Scan:
         What the title bar and reports call it (the file name, or "Simulated sample ...").
     default_window : (float, float)
         (level, width) from :func:`default_window`, computed off the GUI thread.
+    presets : dict
+        (level, width) of each :data:`WINDOW_PRESETS` key (:func:`window_presets`); may be empty.
+    head_mask : np.ndarray of bool or None, shape (X, Y, Z)
+        :func:`head_mask`; None shows the heatmap everywhere.
+    quality : tuple of str
+        :func:`model.quality.quality_warnings` of the volume.
     """
 
     volume: object
     name: str
     default_window: tuple
+    presets: dict = field(default_factory=dict)
+    head_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
+    quality: tuple = ()
+
+
+def make_scan(volume, name: str) -> Scan:
+    """Everything the display needs about ``volume``, computed once (call it off the GUI thread)."""
+    from model.quality import quality_warnings
+
+    mask = head_mask(volume.data)
+    presets = window_presets(volume.data, mask)
+    return Scan(volume=volume, name=name, default_window=presets["auto"], presets=presets, head_mask=mask,
+                quality=tuple(quality_warnings(volume)))
+
+
+# -- window presets ---------------------------------------------------------------------------
+#: Window presets: key -> menu text. ``auto`` is the default window of every scan.
+WINDOW_PRESETS = {
+    "auto": "Automatic (1st–99th percentile)",
+    "full": "Full range",
+    "neonatal_t2": "Neonatal T2 brain",
+}
+#: Percentiles of the voxels inside the head that bound the neonatal T2 brain window.
+NEONATAL_T2_PERCENTILES = (5.0, 90.0)
+WINDOW_PRESET_TIPS = {
+    "auto": "1st to 99th percentile of the non-zero voxels (the default window)",
+    "full": "Lowest to highest intensity in the scan",
+    "neonatal_t2": (
+        "T2 intensities have no fixed units, so this preset is relative to this scan: from the "
+        f"{NEONATAL_T2_PERCENTILES[0]:g}th to the {NEONATAL_T2_PERCENTILES[1]:g}th percentile of the voxels inside "
+        "the head. Grey and white matter fill the grey scale; CSF, the brightest tissue on T2, saturates to white."
+    ),
+}
+
+
+def window_from_range(low: float, high: float) -> tuple:
+    """(level, width) of the intensity range ``[low, high]`` (width at least 1e-6)."""
+    return 0.5 * (low + high), max(high - low, 1e-6)
+
+
+def window_presets(data: np.ndarray, mask: np.ndarray | None = None) -> dict:
+    """The (level, width) of every preset in :data:`WINDOW_PRESETS` for one scan.
+
+    Parameters
+    ----------
+    data : np.ndarray, shape (X, Y, Z)
+    mask : np.ndarray of bool, optional
+        Voxels inside the head (:func:`head_mask`); the neonatal preset uses its percentiles.
+
+    Returns
+    -------
+    dict
+        ``{"auto": (level, width), "full": ..., "neonatal_t2": ...}``.
+    """
+    inside = data[mask] if mask is not None and mask.any() else data[data != 0]
+    if inside.size == 0:
+        inside = data.ravel()
+    lo, hi = (float(v) for v in np.percentile(inside, NEONATAL_T2_PERCENTILES))
+    if not hi > lo:
+        lo, hi = float(inside.min()), float(inside.max())
+    return {
+        "auto": default_window(data),
+        "full": window_from_range(float(data.min()), float(data.max())),
+        "neonatal_t2": window_from_range(lo, hi),
+    }
+
+
+# -- head mask and heatmap peak -------------------------------------------------------------------
+#: A voxel is inside the head when it is brighter than the background by this fraction of the
+#: robust (99th percentile) intensity range; the background is the scan's lowest value.
+HEAD_FRACTION = 0.02
+
+
+def head_mask(data: np.ndarray) -> np.ndarray:
+    """Voxels inside the head: above the background value, holes filled (display only).
+
+    The background of a brain-extracted or skull-on T2 is its lowest value (plus noise); a voxel is
+    inside when it exceeds ``min + HEAD_FRACTION * (p99 - min)``. Enclosed dark regions are filled
+    (:func:`scipy.ndimage.binary_fill_holes`), so dark tissue inside the head keeps its heatmap.
+    Used to hide the Grad-CAM haze outside the head on screen; exported heatmaps stay unmasked.
+
+    Parameters
+    ----------
+    data : np.ndarray, shape (X, Y, Z)
+
+    Returns
+    -------
+    np.ndarray of bool, shape (X, Y, Z)
+    """
+    from scipy.ndimage import binary_fill_holes
+
+    background = float(data.min())
+    robust_top = float(np.percentile(data, 99.0))
+    threshold = background + HEAD_FRACTION * max(robust_top - background, 0.0)
+    mask = data > threshold
+    if not mask.any():
+        return np.ones(data.shape, bool)
+    return binary_fill_holes(mask)
+
+
+def heatmap_peak(heatmap: np.ndarray, mask: np.ndarray | None = None) -> tuple:
+    """Voxel (i, j, k) of the heatmap maximum, inside ``mask`` when one is given (and not empty)."""
+    if mask is not None and mask.any():
+        masked = np.where(mask, heatmap, -np.inf)
+        flat = int(np.argmax(masked))
+    else:
+        flat = int(np.argmax(heatmap))
+    return tuple(int(v) for v in np.unravel_index(flat, heatmap.shape))
+
+
+#: Layouts of the plane views: key -> menu text.
+LAYOUTS = {"1x3": "Three planes side by side", "2x2": "2 × 2 with cursor and result", "1x1": "One plane maximised"}
+
+
+# -- cursor readout -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Readout:
+    """What the cursor points at.
+
+    Attributes
+    ----------
+    index_ijk : tuple of int
+        Voxel on the RAS+ grid.
+    world_mm : tuple of float
+        World position (mm, RAS+) of the voxel centre.
+    intensity : float
+    heatmap : float or None
+        Grad-CAM value at the voxel (None without a shown result).
+    inside_head : bool
+        Whether the voxel is inside the display mask (the heatmap is hidden outside).
+    """
+
+    index_ijk: tuple
+    world_mm: tuple
+    intensity: float
+    heatmap: float | None
+    inside_head: bool
+
+    def location_text(self, scan_name: str = "") -> str:
+        """One line for the clipboard, e.g. ``scan.nii.gz voxel (i, j, k) = (58, 79, 63); RAS (x, y, z) = ...``."""
+        i, j, k = self.index_ijk
+        x, y, z = self.world_mm
+        text = f"voxel (i, j, k) = ({i}, {j}, {k}); RAS (x, y, z) = ({x:.1f}, {y:.1f}, {z:.1f}) mm; intensity {self.intensity:.4g}"
+        if self.heatmap is not None:
+            text += f"; heatmap {self.heatmap:.3f}"
+        return f"{scan_name}: {text}" if scan_name else text
+
+
+def cursor_readout(volume, index_ijk, heatmap: np.ndarray | None = None, mask: np.ndarray | None = None) -> Readout:
+    """:class:`Readout` of voxel ``index_ijk`` of ``volume`` (``heatmap`` on the same grid, optional)."""
+    ijk = tuple(int(v) for v in index_ijk)
+    world = tuple(float(v) + 0.0 for v in volume.world_mm(ijk))  # + 0.0: no "-0.0"
+    return Readout(
+        index_ijk=ijk,
+        world_mm=world,
+        intensity=float(volume.data[ijk]),
+        heatmap=None if heatmap is None else float(heatmap[ijk]),
+        inside_head=True if mask is None else bool(mask[ijk]),
+    )

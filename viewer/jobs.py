@@ -1,4 +1,4 @@
-"""The viewer's long-running jobs as plain generators (no Qt): open a scan, open the sample, analyse.
+"""The viewer's long-running jobs as plain generators (no Qt): open a scan, the sample, weights; analyse; report.
 
 Each job yields :class:`model.inference.Progress` between steps and returns its outcome through
 ``StopIteration.value``; :class:`viewer.worker.GeneratorWorker` runs it off the GUI thread and
@@ -16,7 +16,7 @@ from model.checkpoint import LoadedModel, load_weights
 from model.errors import GloResNetError
 from model.inference import AnalysisResult, Progress, analyse_steps
 from model.volume import Volume, load_volume, volume_from_image
-from viewer.display import Scan, default_window
+from viewer.display import make_scan
 
 #: Seed of the simulated sample shown by File > Open sample and at start-up.
 SAMPLE_SEED = 7
@@ -45,7 +45,7 @@ def open_scan_steps(path: str | Path):
 
     Returns
     -------
-    Scan
+    viewer.display.Scan
 
     Raises
     ------
@@ -54,8 +54,8 @@ def open_scan_steps(path: str | Path):
     path = Path(path)
     yield Progress(0.0, f"Reading {path.name}")
     volume = load_volume(path)
-    yield Progress(0.8, "Computing the display window")
-    return Scan(volume=volume, name=path.name, default_window=default_window(volume.data))
+    yield Progress(0.7, "Computing the display window and the head mask")
+    return make_scan(volume, path.name)
 
 
 def open_sample_steps(seed: int = SAMPLE_SEED):
@@ -74,8 +74,8 @@ def open_sample_steps(seed: int = SAMPLE_SEED):
             f"The simulated sample is not available in this installation ({exc}); open a scan with File > Open"
         ) from exc
     volume = volume_from_image(sample_image(seed=seed))
-    yield Progress(0.8, "Computing the display window")
-    return Scan(volume=volume, name=f"Simulated sample (seed {seed})", default_window=default_window(volume.data))
+    yield Progress(0.7, "Computing the display window and the head mask")
+    return make_scan(volume, f"Simulated sample (seed {seed})")
 
 
 @dataclass
@@ -121,3 +121,30 @@ def analysis_job_steps(volume: Volume, weights_dir: str | Path, device, loaded: 
     # ``yield from`` forwards close(): cancelling here closes analyse_steps and releases its hooks.
     result = yield from analyse_steps(volume, loaded, with_cam=True)
     return AnalysisOutcome(volume=volume, loaded=loaded, result=result)
+
+
+def load_model_steps(folder: str | Path, device):
+    """Load a weights folder chosen by the reader (Model > Load weights).
+
+    Returns
+    -------
+    LoadedModel
+
+    Raises
+    ------
+    NoWeightsError, model.errors.CheckpointError
+        With the folder and what does not match (card, hash, tensors).
+    """
+    folder = Path(folder)
+    yield Progress(0.0, f"Loading weights from {folder.name}")
+    if not folder.exists():
+        raise NoWeightsError(folder)
+    return load_weights(folder, device)
+
+
+def report_job_steps(path: str | Path, report):
+    """Write a :class:`model.report.Report` as PDF (matplotlib, no GUI). Returns the page count."""
+    from model.report import write_report
+
+    yield Progress(0.0, f"Writing the report {Path(path).name}")
+    return write_report(path, report)

@@ -1,8 +1,14 @@
 """The side panel: analysis progress, the result of the current scan, and the heatmap controls.
 
-The result part shows P(injury) as a percentage, the two test-time-augmentation passes, the flag
-against the model card's threshold, which weights produced it, and the card's intended-use text,
-which is always visible while a result is shown. Demonstration weights get a banner.
+The result part shows P(injury) as a percentage, the flag against the model card's threshold and
+its indeterminate band, the disagreement of the two test-time-augmentation passes as the
+uncertainty, which weights produced it, and the card's intended-use text, which is always visible
+while a result is shown. Demonstration weights get a banner. In reader-first mode the result stays
+hidden (and the heatmap off) until the reader has recorded an impression.
+
+The heatmap controls choose the colormap (perceptually uniform), the threshold below which the map
+is transparent, the opacity and contour lines; the colour bar starts at the threshold and is drawn
+with the same lookup table as the views (``model.report.heatmap_lut``).
 """
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QFont, QImage, QPixmap
 from PyQt6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFrame,
     QGridLayout,
     QGroupBox,
@@ -24,19 +31,18 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from viewer.state import ViewerState
+from model.report import HEATMAP_CAPTION, HEATMAP_COLORMAPS, format_probability, heatmap_lut
+from viewer.state import MAX_HEATMAP_THRESHOLD, ViewerState
+
+__all__ = ["ResultPanel", "format_probability", "HEATMAP_CAPTION"]
 
 DEMONSTRATION_TEXT = "Demonstration weights — trained on simulated data, not for clinical use"
-HEATMAP_CAPTION = "Heatmap: where the model looked (Grad-CAM), not a lesion outline"
 IDLE_TEXT = "Press Analyse (Ctrl+R) to estimate P(injury) for this scan."
 NO_SCAN_TEXT = "Open a scan (Ctrl+O) to analyse it."
 CANCELLED_TEXT = "Analysis cancelled"
+HIDDEN_TEXT = ("The AI result is ready and hidden until you record your impression "
+               "(reader-first mode): Reader > Normal / Injury / Unsure.")
 FLAG_COLOURS = {"above threshold": "#ff8a65", "indeterminate": "#ffd54f", "below threshold": "#9ccc65"}
-
-
-def format_probability(p: float) -> str:
-    """P(injury) as shown: a percentage with one decimal, e.g. ``0.4567 -> '45.7 %'``."""
-    return f"{100.0 * float(p):.1f} %"
 
 
 class ResultPanel(QWidget):
@@ -119,7 +125,7 @@ class ResultPanel(QWidget):
         for row_i, (key, title) in enumerate([
             ("identity", "Identity pass"),
             ("flipped", "Left-right flipped pass"),
-            ("disagreement", "TTA disagreement"),
+            ("disagreement", "Uncertainty"),
             ("model", "Model"),
             ("weights", "Weights SHA-256"),
             ("device", "Device, time"),
@@ -154,34 +160,55 @@ class ResultPanel(QWidget):
         rl.addWidget(use_box)
         self.result_box.setVisible(False)
 
+        # -- reader's decision (a widget set by the main window goes here) ----------------------
+        self.reader_slot = QVBoxLayout()
+        self.reader_slot.setContentsMargins(0, 0, 0, 0)
+
         # -- heatmap controls ----------------------------------------------------------------
         self.overlay_checkbox = QCheckBox("Show heatmap (H)")
+        self.colormap_combo = QComboBox()
+        self.colormap_combo.addItems(HEATMAP_COLORMAPS)
+        self.colormap_combo.setToolTip("Perceptually uniform colormaps (brightness rises with the value)")
+        self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
+        self.threshold_slider.setRange(0, int(round(100 * MAX_HEATMAP_THRESHOLD)))
+        self.threshold_slider.setToolTip("Heatmap values below the threshold are transparent")
+        self.threshold_value = QLabel()
+        self.threshold_value.setMinimumWidth(36)
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setToolTip("Heatmap opacity")
         self.opacity_value = QLabel()
         self.opacity_value.setMinimumWidth(36)
+        self.contours_checkbox = QCheckBox("Contour lines at the threshold")
         caption_hm = QLabel(HEATMAP_CAPTION)
         caption_hm.setWordWrap(True)
         caption_hm.setObjectName("HeatmapCaption")
         self.heatmap_caption = caption_hm
         self.heatmap_box = QGroupBox("Heatmap")
-        hl = QVBoxLayout(self.heatmap_box)
+        hl = QGridLayout(self.heatmap_box)
         hl.setContentsMargins(6, 4, 6, 6)
-        hl.addWidget(self.overlay_checkbox)
+        hl.setVerticalSpacing(4)
+        hl.addWidget(self.overlay_checkbox, 0, 0, 1, 2)
+        hl.addWidget(self.colormap_combo, 0, 2, 1, 2)
         self.colour_bar = QLabel()
-        self.colour_bar.setToolTip("Heatmap colours from low (transparent) to high Grad-CAM values")
-        bar_row = QHBoxLayout()
-        bar_row.addWidget(QLabel("low"))
-        bar_row.addWidget(self.colour_bar, 1)
-        bar_row.addWidget(QLabel("high"))
-        hl.addLayout(bar_row)
-        orow = QHBoxLayout()
-        orow.addWidget(QLabel("Opacity"))
-        orow.addWidget(self.opacity_slider, 1)
-        orow.addWidget(self.opacity_value)
-        hl.addLayout(orow)
-        hl.addWidget(caption_hm)
+        self.colour_bar.setToolTip("Heatmap colours from the threshold (left) to the highest Grad-CAM value (right)")
+        self.colour_bar_low = QLabel()
+        self.colour_bar_low.setObjectName("DetailName")
+        high = QLabel("1.00")
+        high.setObjectName("DetailName")
+        hl.addWidget(self.colour_bar_low, 1, 0)
+        hl.addWidget(self.colour_bar, 1, 1, 1, 2)
+        hl.addWidget(high, 1, 3)
+        hl.addWidget(QLabel("Threshold"), 2, 0)
+        hl.addWidget(self.threshold_slider, 2, 1, 1, 2)
+        hl.addWidget(self.threshold_value, 2, 3)
+        hl.addWidget(QLabel("Opacity"), 3, 0)
+        hl.addWidget(self.opacity_slider, 3, 1, 1, 2)
+        hl.addWidget(self.opacity_value, 3, 3)
+        hl.addWidget(self.contours_checkbox, 4, 0, 1, 4)
+        hl.addWidget(caption_hm, 5, 0, 1, 4)
+        hl.setColumnStretch(1, 1)
+        hl.setColumnStretch(2, 1)
 
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
@@ -201,17 +228,30 @@ class ResultPanel(QWidget):
         layout.addWidget(self.progress_box)
         layout.addWidget(self.message_label)
         layout.addWidget(self.result_box)
+        layout.addLayout(self.reader_slot)
         layout.addWidget(line)
         layout.addWidget(self.heatmap_box)
         layout.addStretch(1)
 
         self.overlay_checkbox.toggled.connect(state.set_overlay_visible)
         self.opacity_slider.valueChanged.connect(lambda v: state.set_overlay_opacity(v / 100.0))
+        self.threshold_slider.valueChanged.connect(lambda v: state.set_overlay_threshold(v / 100.0))
+        self.colormap_combo.currentTextChanged.connect(state.set_overlay_colormap)
+        self.contours_checkbox.toggled.connect(state.set_overlay_contours)
         state.overlay_changed.connect(self._on_overlay_changed)
         state.result_changed.connect(self._on_result_changed)
+        state.reader_changed.connect(self._on_result_changed)
         state.scan_changed.connect(self._on_scan_changed)
+        self._lut_key = None
         self._on_overlay_changed()
         self._on_result_changed(state.result)
+
+    def colormap_names(self) -> list:
+        return [self.colormap_combo.itemText(i) for i in range(self.colormap_combo.count())]
+
+    def set_reader_widget(self, widget: QWidget) -> None:
+        """Put the reader's decision controls between the result and the heatmap controls."""
+        self.reader_slot.addWidget(widget)
 
     def set_actions(self, analyse_action, cancel_action) -> None:
         """Bind the Analyse and Cancel buttons to the main window's actions (one action, many buttons)."""
@@ -221,7 +261,12 @@ class ResultPanel(QWidget):
         self.cancel_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
 
     def set_heatmap_lut(self, lut: np.ndarray) -> None:
-        """Show the heatmap colours (RGBA lookup table, (n, 4) uint8) over a grey ramp, as drawn."""
+        """Show the heatmap colours (RGBA lookup table, (n, 4) uint8) over a grey ramp, as drawn.
+
+        Only the part of the table at and above the threshold is shown, so the bar starts at it.
+        """
+        start = int(np.ceil(self.state.overlay_threshold * (lut.shape[0] - 1)))
+        lut = lut[start:]
         n = lut.shape[0]
         alpha = lut[:, 3:4].astype(float) / 255.0
         grey = np.linspace(40, 200, n)[:, None]
@@ -254,19 +299,36 @@ class ResultPanel(QWidget):
         self.show_message(NO_SCAN_TEXT if scan is None else IDLE_TEXT)
 
     def _on_overlay_changed(self) -> None:
-        self.overlay_checkbox.blockSignals(True)
-        self.overlay_checkbox.setChecked(self.state.overlay_visible)
-        self.overlay_checkbox.blockSignals(False)
-        value = int(round(100 * self.state.overlay_opacity))
-        self.opacity_slider.blockSignals(True)
-        self.opacity_slider.setValue(value)
-        self.opacity_slider.blockSignals(False)
+        st = self.state
+        value = int(round(100 * st.overlay_opacity))
+        threshold = int(round(100 * st.overlay_threshold))
+        for widget, setter, v in (
+            (self.overlay_checkbox, self.overlay_checkbox.setChecked, st.overlay_visible),
+            (self.opacity_slider, self.opacity_slider.setValue, value),
+            (self.threshold_slider, self.threshold_slider.setValue, threshold),
+            (self.colormap_combo, self.colormap_combo.setCurrentText, st.overlay_colormap),
+            (self.contours_checkbox, self.contours_checkbox.setChecked, st.overlay_contours),
+        ):
+            widget.blockSignals(True)
+            setter(v)
+            widget.blockSignals(False)
         self.opacity_value.setText(f"{value} %")
+        self.threshold_value.setText(f"{st.overlay_threshold:.2f}")
+        self.colour_bar_low.setText(f"{st.overlay_threshold:.2f}")
+        key = (st.overlay_colormap, st.overlay_threshold)
+        if key != self._lut_key:
+            self._lut_key = key
+            self.set_heatmap_lut(heatmap_lut(*key))
 
-    def _on_result_changed(self, result) -> None:
+    def _on_result_changed(self, *_args) -> None:
+        result = self.state.result
         has = result is not None
-        self.result_box.setVisible(has)
-        self.heatmap_box.setEnabled(has and result.heatmap is not None)
+        visible = self.state.result_visible
+        self.result_box.setVisible(visible)
+        self.heatmap_box.setEnabled(visible and result.heatmap is not None)
+        if has and not visible:
+            self.show_message(HIDDEN_TEXT)
+            return
         if not has:
             return
         card = self.state.result_card
@@ -282,7 +344,10 @@ class ResultPanel(QWidget):
         p_id, p_flip = result.pass_probabilities
         self.details["identity"].setText(format_probability(p_id))
         self.details["flipped"].setText(format_probability(p_flip))
-        self.details["disagreement"].setText(f"{100 * result.disagreement:.1f} points")
+        self.details["disagreement"].setText(f"{100 * result.disagreement:.1f} points (TTA disagreement)")
+        self.details["disagreement"].setToolTip(
+            "How much the identity and the left-right flipped pass disagree: a large value means the "
+            "probability depends on the orientation of the input, so trust it less")
         self.details["model"].setText(f"{result.model_name} v{result.model_version}")
         self.details["weights"].setText(result.weights_sha256[:12])
         total = result.timings_s.get("total")

@@ -10,10 +10,14 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from viewer.display import Scan
+from model.audit import IMPRESSIONS
+from model.report import DEFAULT_HEATMAP_THRESHOLD, HEATMAP_COLORMAPS
+from viewer.display import LAYOUTS, PLANES, Scan, heatmap_peak
 
 #: Smallest window width, as a fraction of the default width (keeps levels strictly increasing).
 MIN_WIDTH_FRACTION = 1e-3
+#: Highest heatmap threshold the reader can choose (something must stay visible).
+MAX_HEATMAP_THRESHOLD = 0.95
 
 
 class ViewerState(QObject):
@@ -28,20 +32,30 @@ class ViewerState(QObject):
         Cursor voxel ``(i, j, k)`` on the RAS+ grid.
     window_changed(float, float)
         Window ``(level, width)`` in the scan's intensity units.
+    invert_changed(bool)
+        Greyscale inverted (True) or not.
     radiological_changed(bool)
         True = radiological convention (patient left on screen right).
     overlay_changed()
-        Heatmap visibility or opacity changed.
+        Heatmap visibility, opacity, colormap, threshold or contour lines changed.
     result_changed(object)
         :class:`model.inference.AnalysisResult` of the current scan, or None.
+    layout_changed(str, str)
+        Layout key of :data:`viewer.display.LAYOUTS` and the plane shown by the one-plane layout.
+    reader_changed()
+        Reader-first mode, the reader's impression or the last recorded decision changed; whether
+        the AI result may be shown (:attr:`result_visible`) may have changed with it.
     """
 
     scan_changed = pyqtSignal(object)
     cursor_changed = pyqtSignal(object)
     window_changed = pyqtSignal(float, float)
+    invert_changed = pyqtSignal(bool)
     radiological_changed = pyqtSignal(bool)
     overlay_changed = pyqtSignal()
     result_changed = pyqtSignal(object)
+    layout_changed = pyqtSignal(str, str)
+    reader_changed = pyqtSignal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -49,10 +63,19 @@ class ViewerState(QObject):
         self._cursor = (0, 0, 0)
         self._level, self._width = 0.0, 1.0
         self._radiological = True
+        self._invert = False
         self._overlay_visible = True
         self._overlay_opacity = 0.5
+        self._overlay_colormap = HEATMAP_COLORMAPS[0]
+        self._overlay_threshold = DEFAULT_HEATMAP_THRESHOLD
+        self._overlay_contours = False
         self._result = None
         self._result_card = None
+        self._peak = None
+        self._layout, self._single_plane = "1x3", PLANES[0]
+        self._reader_first = False
+        self._impression: str | None = None
+        self._last_decision: dict | None = None
 
     # -- scan -------------------------------------------------------------------------------
     @property
@@ -64,14 +87,24 @@ class ViewerState(QObject):
         """The displayed ``model.volume.Volume`` (None before a scan is opened)."""
         return None if self._scan is None else self._scan.volume
 
+    @property
+    def head_mask(self):
+        """Voxels inside the head (bool (X, Y, Z)) where the heatmap is shown; None = everywhere."""
+        return None if self._scan is None else self._scan.head_mask
+
     def set_scan(self, scan: Scan | None) -> None:
-        """Show another scan: clears the result, centres the cursor, applies the default window."""
+        """Show another scan: clears the result and the reader's impression and decision, centres
+        the cursor, applies the default window (inversion stays)."""
         self.clear_result()
         self._scan = scan
         if scan is not None:
             self._cursor = tuple(int(n) // 2 for n in scan.volume.shape)
             self._level, self._width = (float(x) for x in scan.default_window)
+        reader_was_set = self._impression is not None or self._last_decision is not None
+        self._impression, self._last_decision = None, None
         self.scan_changed.emit(scan)
+        if reader_was_set:
+            self.reader_changed.emit()
 
     # -- cursor -----------------------------------------------------------------------------
     @property
@@ -102,6 +135,7 @@ class ViewerState(QObject):
         return self._level, self._width
 
     def set_window(self, level: float, width: float) -> None:
+        """Window centre ``level`` and ``width`` in intensity units (width floored, see MIN_WIDTH_FRACTION)."""
         floor = MIN_WIDTH_FRACTION * (self._scan.default_window[1] if self._scan is not None else 1.0)
         level, width = float(level), max(float(width), floor)
         if (level, width) != (self._level, self._width):
@@ -112,6 +146,40 @@ class ViewerState(QObject):
         """Back to the automatic window (1st-99th percentile of non-zero voxels)."""
         if self._scan is not None:
             self.set_window(*self._scan.default_window)
+
+    def apply_window_preset(self, key: str) -> None:
+        """Apply a window preset of the scan (:data:`viewer.display.WINDOW_PRESETS`).
+
+        Raises
+        ------
+        KeyError
+            The scan has no preset ``key``.
+        """
+        if self._scan is None:
+            return
+        presets = self._scan.presets or {"auto": self._scan.default_window}
+        self.set_window(*presets[key])
+
+    def matching_preset(self) -> str | None:
+        """Key of the preset equal to the current window, or None (a custom window)."""
+        if self._scan is None:
+            return None
+        presets = self._scan.presets or {"auto": self._scan.default_window}
+        for key, (level, width) in presets.items():
+            if np.isclose(level, self._level, rtol=1e-6, atol=1e-9) and np.isclose(width, self._width, rtol=1e-6):
+                return key
+        return None
+
+    @property
+    def invert(self) -> bool:
+        """True: greyscale inverted (dark = bright)."""
+        return self._invert
+
+    def set_invert(self, on: bool) -> None:
+        on = bool(on)
+        if on != self._invert:
+            self._invert = on
+            self.invert_changed.emit(on)
 
     # -- display convention -----------------------------------------------------------------
     @property
@@ -145,11 +213,117 @@ class ViewerState(QObject):
             self._overlay_opacity = opacity
             self.overlay_changed.emit()
 
+    @property
+    def overlay_colormap(self) -> str:
+        """Matplotlib name of the heatmap colormap (one of ``model.report.HEATMAP_COLORMAPS``)."""
+        return self._overlay_colormap
+
+    def set_overlay_colormap(self, name: str) -> None:
+        """Raises ValueError for a colormap that is not offered."""
+        if name not in HEATMAP_COLORMAPS:
+            raise ValueError(f"unknown heatmap colormap {name!r}; use one of {HEATMAP_COLORMAPS}")
+        if name != self._overlay_colormap:
+            self._overlay_colormap = name
+            self.overlay_changed.emit()
+
+    @property
+    def overlay_threshold(self) -> float:
+        """Heatmap values below this are transparent (0..``MAX_HEATMAP_THRESHOLD``)."""
+        return self._overlay_threshold
+
+    def set_overlay_threshold(self, value: float) -> None:
+        value = float(np.clip(value, 0.0, MAX_HEATMAP_THRESHOLD))
+        if value != self._overlay_threshold:
+            self._overlay_threshold = value
+            self.overlay_changed.emit()
+
+    @property
+    def overlay_contours(self) -> bool:
+        """Draw contour lines of the heatmap at the threshold."""
+        return self._overlay_contours
+
+    def set_overlay_contours(self, on: bool) -> None:
+        on = bool(on)
+        if on != self._overlay_contours:
+            self._overlay_contours = on
+            self.overlay_changed.emit()
+
+    # -- layout -----------------------------------------------------------------------------------
+    @property
+    def layout(self) -> str:
+        """Key of :data:`viewer.display.LAYOUTS`."""
+        return self._layout
+
+    @property
+    def single_plane(self) -> str:
+        """The plane the ``"1x1"`` layout shows."""
+        return self._single_plane
+
+    def set_layout(self, layout: str, plane: str | None = None) -> None:
+        """Raises ValueError for an unknown layout or plane."""
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}; use one of {tuple(LAYOUTS)}")
+        plane = self._single_plane if plane is None else plane
+        if plane not in PLANES:
+            raise ValueError(f"unknown plane {plane!r}")
+        if (layout, plane) != (self._layout, self._single_plane):
+            self._layout, self._single_plane = layout, plane
+            self.layout_changed.emit(layout, plane)
+
+    # -- reader workflow --------------------------------------------------------------------------
+    @property
+    def reader_first(self) -> bool:
+        """Reader-first mode: the AI result stays hidden until the reader records an impression."""
+        return self._reader_first
+
+    def set_reader_first(self, on: bool) -> None:
+        on = bool(on)
+        if on != self._reader_first:
+            self._reader_first = on
+            self.reader_changed.emit()
+
+    @property
+    def impression(self) -> str | None:
+        """The reader's impression of this scan (``model.audit.IMPRESSIONS``), or None."""
+        return self._impression
+
+    def set_impression(self, impression: str | None) -> None:
+        """Raises ValueError for an impression that is not one of ``model.audit.IMPRESSIONS``."""
+        if impression is not None and impression not in IMPRESSIONS:
+            raise ValueError(f"impression must be one of {IMPRESSIONS}, got {impression!r}")
+        if impression != self._impression:
+            self._impression = impression
+            self.reader_changed.emit()
+
+    @property
+    def last_decision(self) -> dict | None:
+        """The audit entry of the last decision recorded for this scan, or None."""
+        return self._last_decision
+
+    def set_last_decision(self, entry: dict | None) -> None:
+        self._last_decision = entry
+        self.reader_changed.emit()
+
+    @property
+    def result_visible(self) -> bool:
+        """True when there is a result and the reader may see it (not held back by reader-first)."""
+        return self._result is not None and (not self._reader_first or self._impression is not None)
+
     # -- analysis result --------------------------------------------------------------------
     @property
     def result(self):
-        """``AnalysisResult`` of the displayed scan, or None."""
+        """``AnalysisResult`` of the displayed scan, or None (shown or not: see :attr:`result_visible`)."""
         return self._result
+
+    @property
+    def heatmap_peak(self) -> tuple | None:
+        """Voxel (i, j, k) of the heatmap maximum inside the head (cached per result), or None."""
+        heatmap = None if self._result is None else getattr(self._result, "heatmap", None)
+        if heatmap is None:
+            return None
+        if self._peak is None:
+            self._peak = heatmap_peak(heatmap, self.head_mask)
+        return self._peak
 
     @property
     def result_card(self):
@@ -169,10 +343,10 @@ class ViewerState(QObject):
         heatmap = getattr(result, "heatmap", None)
         if heatmap is not None and tuple(heatmap.shape) != tuple(self._scan.volume.shape):
             raise ValueError(f"heatmap shape {heatmap.shape} does not match the scan {self._scan.volume.shape}")
-        self._result, self._result_card = result, card
+        self._result, self._result_card, self._peak = result, card, None
         self.result_changed.emit(result)
 
     def clear_result(self) -> None:
         if self._result is not None:
-            self._result, self._result_card = None, None
+            self._result, self._result_card, self._peak = None, None, None
             self.result_changed.emit(None)

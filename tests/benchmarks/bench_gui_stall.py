@@ -21,6 +21,10 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+# Keep the user's real settings and audit log out of the benchmark's window.
+_TMP = __import__("tempfile").mkdtemp(prefix="bench-stall-")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_TMP, "config")
+os.environ["XDG_DATA_HOME"] = os.path.join(_TMP, "data")
 
 import numpy as np  # noqa: E402
 from PyQt6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402

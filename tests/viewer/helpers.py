@@ -69,3 +69,28 @@ def make_result(volume, heatmap=None, probability=0.7, demonstration=False):
         model_version="1.0", weights_sha256="ab" * 32, demonstration=demonstration, device="cpu",
         timings_s={"total": 0.1},
     )
+
+
+def head_scan(shape=(24, 28, 20), seed=0, spacing_mm=(1.0, 1.0, 1.0)):
+    """A small seeded scan with a zero background around an asymmetric 'head', prepared as the app
+    prepares a file (:func:`viewer.display.make_scan`: head mask, window presets, quality warnings)."""
+    from viewer.display import make_scan
+
+    rng = np.random.default_rng(seed)
+    data = np.zeros(shape, np.float32)
+    x, y, z = shape
+    data[2:-2, 2:-2, 2:-2] = rng.uniform(10, 20, size=(x - 4, y - 4, z - 4))
+    data[x - x // 3:-2, y - y // 3:-2, z - z // 3:-2] = 100.0  # R, A, S corner of the head
+    volume = volume_from_array(data, np.diag([*spacing_mm, 1.0]))
+    return make_scan(volume, "head")
+
+
+def save_nifti(path, data, affine, qform_affine=None):
+    """Write ``data`` as NIfTI at ``path`` (sform = ``affine``; a different qform when given)."""
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.asarray(data, np.float32), affine)
+    img.set_sform(affine, code=1)
+    img.set_qform(affine if qform_affine is None else qform_affine, code=1)
+    nib.save(img, str(path))
+    return path

@@ -93,7 +93,7 @@ def test_display_geometry_and_jobs_are_headless():
 
     from tests.conftest import ROOT
 
-    code = ("import sys, viewer.display, viewer.jobs\n"
+    code = ("import sys, viewer.display, viewer.jobs, viewer.export, viewer.desktop_entry\n"
             "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('PyQt6', 'pyqtgraph'))))\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -137,7 +137,7 @@ def test_las_and_ras_files_display_identical_axial_images(qtbot, window, serag_t
 
 
 def test_heatmap_overlay_shares_the_scan_rectangle_and_hides_low_values(qtbot, window):
-    from viewer.slice_view import HEATMAP_TRANSPARENT_BELOW, heatmap_lut
+    from model.report import heatmap_lut
 
     scan = asymmetric_scan(shape=(12, 16, 10), spacing_mm=(0.7, 0.9, 2.0))
     window.state.set_scan(scan)
@@ -149,8 +149,9 @@ def test_heatmap_overlay_shares_the_scan_rectangle_and_hides_low_values(qtbot, w
         assert view.overlay_item.sceneBoundingRect() == view.image_item.sceneBoundingRect()
     axial = window.ortho.views["axial"]
     assert np.array_equal(axial.overlay_item.image, heatmap[:, :, axial.slice_index].T)
-    lut = heatmap_lut()
-    assert lut[: int(HEATMAP_TRANSPARENT_BELOW * 255), 3].max() == 0 and lut[-1, 3] == 255
+    lut = heatmap_lut(window.state.overlay_colormap, window.state.overlay_threshold)
+    assert np.array_equal(axial.overlay_item.lut, lut)  # the shared colouring, transparent below the threshold
+    assert lut[: int(window.state.overlay_threshold * 255), 3].max() == 0 and lut[-1, 3] == 255
 
     window.overlay_action.trigger()  # H
     assert not window.state.overlay_visible and not axial.overlay_item.isVisible()
