@@ -42,8 +42,8 @@ class Case:
 def read_manifest(manifest: str | Path) -> list[Case]:
     """Parse and check a manifest CSV.
 
-    Every problem is collected (missing files, bad labels, a single class, a subject with two
-    different labels) and reported together before any training starts.
+    Every problem is collected (missing files, bad labels, a scan listed twice, a duplicated
+    subject/session, a single class) and reported together before any training starts.
 
     Raises
     ------

@@ -159,14 +159,30 @@ def test_same_seed_same_folds_and_numbers_on_cpu(tmp_path):
 
 
 def test_ddp_two_cpu_processes_with_gloo(tmp_path):
+    """torchrun with two gloo CPU processes trains, and rank 0 writes a loadable run.
+
+    One retry: about 1 run in 20 failed here within seconds (rendezvous, before training) on a
+    loaded 2-core machine and could not be reproduced in 14 further runs; a broken DDP path fails
+    both attempts, and the first attempt's error is shown.
+    """
+    import socket
+
     manifest = tiny_cohort(tmp_path)
-    out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-         "-m", "model.train", "--manifest", str(manifest), "--out", str(out), *TINY],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    errors = []
+    for attempt in range(2):
+        out = tmp_path / f"ddp{attempt}"
+        with socket.socket() as sock:  # a free port: a fixed one can be taken or in TIME_WAIT
+            sock.bind(("127.0.0.1", 0))
+            port = str(sock.getsockname()[1])
+        proc = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+             "-m", "model.train", "--manifest", str(manifest), "--out", str(out), *TINY],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        if proc.returncode == 0:
+            break
+        errors.append(proc.stderr[-3000:])
+    assert proc.returncode == 0, errors[0]
     card = load_weights(out).card
     assert card.training["processes"] == 2
     assert len(json.loads((out / "metrics.json").read_text())["per_fold"]) == 3

@@ -103,22 +103,12 @@ def _write_raw(path, data):
     return path
 
 
-def _truncated(tmp_path):
+def _truncated(tmp_path, suffix=".nii.gz"):
+    """A valid file cut short: half of a gzip stream, or a raw .nii cut 100 bytes into the data."""
     data, affine = asymmetric_volume((20, 20, 20))
-    full = _write(tmp_path, "full.nii.gz", data, affine)
-    raw = full.read_bytes()
-    cut = tmp_path / "truncated.nii.gz"
-    cut.write_bytes(raw[: len(raw) // 2])
-    return cut
-
-
-def _truncated_uncompressed(tmp_path):
-    data, affine = asymmetric_volume((20, 20, 20))
-    full = _write(tmp_path, "full.nii", data, affine)
-    raw = full.read_bytes()
-    cut = tmp_path / "truncated.nii"
-    cut.write_bytes(raw[: 352 + 100])
-    return cut
+    raw = _write(tmp_path, "full" + suffix, data, affine).read_bytes()
+    keep = len(raw) // 2 if suffix == ".nii.gz" else 352 + 100
+    return _write_raw(tmp_path / ("truncated" + suffix), raw[:keep])
 
 
 def _text_named_nifti(tmp_path):
@@ -129,7 +119,7 @@ def _text_named_nifti(tmp_path):
 
 BAD_FILES = {
     "truncated gzip": (_truncated, "truncated or damaged"),
-    "truncated uncompressed": (_truncated_uncompressed, "truncated or damaged"),
+    "truncated uncompressed": (lambda t: _truncated(t, ".nii"), "truncated or damaged"),
     "text named .nii.gz": (_text_named_nifti, "cannot be read as NIfTI"),
     "non-NIfTI name": (lambda t: _write_raw(t / "scan.png", b"\x89PNG"), "not a NIfTI file"),
     "missing": (lambda t: t / "nope.nii.gz", "file not found"),
