@@ -11,8 +11,11 @@ every field it depends on. ``inference.analyse_steps`` runs test-time augmentati
 left-right flip, mean of softmax; Eq. 12) and ``gradcam`` (pytorch-grad-cam on ``layer4``) as a
 cancellable generator and maps the heatmap back onto the scan's own grid.
 
-Training: ``synthetic`` makes a redistributable simulated cohort, ``train`` trains from a manifest
-and writes a weights folder that the app, ``predict`` and batch scoring load unchanged.
+Sub-packages by concern: ``training`` (``python -m model.train``: protocol, dataset, augmentation,
+metrics, plots) writes a weights folder that the app, ``predict`` and batch scoring load unchanged;
+``simulation`` makes redistributable simulated data; ``record`` holds the audit log and the PDF
+report. ``bids`` finds scans in a folder for both scoring and training. The core modules at the top
+never import ``training`` or ``simulation``.
 
 Import direction: ``main -> viewer -> model``. Nothing here imports PyQt6, pyqtgraph or viewer.
 """

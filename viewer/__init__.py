@@ -21,7 +21,7 @@ Architecture (FSLeyes display model / views / actions; napari worker pattern):
 * ``settings`` — what persists (QSettings) and where the audit log lives (QStandardPaths).
 * ``shortcuts`` — Help > Keyboard shortcuts, built from the menus when it opens.
 * ``main_window`` — actions, menus, toolbar, status bar; starts jobs, feeds results to the state,
-  records decisions in the audit log (``model.audit``) and writes exports.
+  records decisions in the audit log (``model.record.audit``) and writes exports.
 * ``app`` — command line, QApplication, pyqtgraph configuration, theme; ``desktop_entry`` installs
   the Linux launcher.
 """

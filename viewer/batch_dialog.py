@@ -56,7 +56,8 @@ from PyQt6.QtWidgets import (
 
 from model.checkpoint import load_weights
 from model.inference import Progress
-from model.score import ScanEntry, ScoreEvent, discover, is_bids, read_worklist, score_steps, write_worklist
+from model.bids import ScanEntry, discover, is_bids
+from model.score import ScoreEvent, read_worklist, score_steps, write_worklist
 from viewer.jobs import NoWeightsError
 from viewer.result_panel import FLAG_COLOURS, format_probability
 from viewer.worker import GeneratorWorker

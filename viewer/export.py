@@ -3,7 +3,7 @@
 The report shows the three planes through the heatmap maximum, oriented as on screen (the same
 :mod:`viewer.display` geometry and the reader's convention), with the same window, colormap,
 threshold and head mask; :func:`build_report` gathers the facts of the scan, the result, the model
-card and the reader's decision into a :class:`model.report.Report` for ``model.report.write_report``.
+card and the reader's decision into a :class:`model.record.report.Report` for ``model.record.report.write_report``.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.report import Report, ReportView, card_facts, result_facts, scan_facts
+from model.record.report import Report, ReportView, card_facts, result_facts, scan_facts
 from viewer.display import GEOMETRY, INDEX_NAMES, PLANES, edge_letters, h_increases_right, image_rect_mm, plane_slice, \
     voxel_to_view, window_levels
 
@@ -23,7 +23,7 @@ HEATMAP_DESCRIPTION = "GloResNet Grad-CAM heatmap 0-1, NOT masked to the head; n
 
 
 def report_views(scan, heatmap: np.ndarray | None, at_ijk, radiological: bool) -> list:
-    """The three planes through voxel ``at_ijk`` as :class:`model.report.ReportView`, oriented as on screen.
+    """The three planes through voxel ``at_ijk`` as :class:`model.record.report.ReportView`, oriented as on screen.
 
     The heatmap slices are masked to the head like the overlay (``scan.head_mask``).
     """
@@ -68,7 +68,7 @@ def reader_facts(reader_name: str, impression: str | None, decision: dict | None
 def build_report(scan, result, card, *, radiological: bool, window: tuple, invert: bool, colormap: str,
                  threshold: float, opacity: float, reader_name: str, impression: str | None, decision: dict | None,
                  peak_ijk) -> Report:
-    """Everything on the PDF report of one reading (see :mod:`model.report`)."""
+    """Everything on the PDF report of one reading (see :mod:`model.record.report`)."""
     scan_section = scan_facts(scan.volume, scan.name)
     scan_section.append(("Quality warnings", "; ".join(scan.quality) if scan.quality else "none"))
     sections = [("AI result", result_facts(result)), ("Reader", reader_facts(reader_name, impression, decision)),

@@ -1,7 +1,7 @@
 """The scan's header facts: path, shape, voxel size, orientation, data type and scaling, qform/sform,
 SHA-256, and the quality warnings -- what a reader checks before trusting the display or a score.
 
-The facts are the same text the PDF report prints (``model.report.scan_facts``); a qform/sform
+The facts are the same text the PDF report prints (``model.record.report.scan_facts``); a qform/sform
 disagreement and an oblique affine get a visible warning, and
 ``model.quality.quality_warnings`` (computed once when the scan was opened) are listed.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFormLayout, QGroupBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from model.report import scan_facts
+from model.record.report import scan_facts
 from viewer.state import ViewerState
 
 QFORM_SFORM_WARNING = ("qform and sform disagree: the file holds two different positions for the scan; "
@@ -24,7 +24,7 @@ class HeaderPanel(QWidget):
     Attributes
     ----------
     values : dict of QLabel
-        Label text of :func:`model.report.scan_facts` -> value label.
+        Label text of :func:`model.record.report.scan_facts` -> value label.
     qform_warning : QLabel
         Visible when ``HeaderInfo.qform_sform_differ``.
     warnings_label : QLabel

@@ -9,7 +9,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import QFrame, QGridLayout, QLabel, QToolButton, QVBoxLayout
 
-from model.report import format_probability
+from model.record.report import format_probability
 from viewer.display import cursor_readout
 from viewer.state import ViewerState
 

@@ -33,7 +33,7 @@ class NoWeightsError(GloResNetError):
 
 
 class SampleUnavailableError(GloResNetError):
-    """The simulated sample cannot be made (``model.synthetic`` is missing or broken)."""
+    """The simulated sample cannot be made (``model.simulation.phantom`` is missing or broken)."""
 
 
 def open_scan_steps(path: str | Path):
@@ -59,16 +59,16 @@ def open_scan_steps(path: str | Path):
 
 
 def open_sample_steps(seed: int = SAMPLE_SEED):
-    """Make the simulated neonatal T2 sample (``model.synthetic.sample_image``) for display.
+    """Make the simulated neonatal T2 sample (``model.simulation.phantom.sample_image``) for display.
 
     Raises
     ------
     SampleUnavailableError
-        When ``model.synthetic`` cannot be imported.
+        When ``model.simulation.phantom`` cannot be imported.
     """
     yield Progress(0.0, "Simulating the sample scan")
     try:
-        from model.synthetic import sample_image
+        from model.simulation.phantom import sample_image
     except ImportError as exc:
         raise SampleUnavailableError(
             f"The simulated sample is not available in this installation ({exc}); open a scan with File > Open"
@@ -143,8 +143,8 @@ def load_model_steps(folder: str | Path, device):
 
 
 def report_job_steps(path: str | Path, report):
-    """Write a :class:`model.report.Report` as PDF (matplotlib, no GUI). Returns the page count."""
-    from model.report import write_report
+    """Write a :class:`model.record.report.Report` as PDF (matplotlib, no GUI). Returns the page count."""
+    from model.record.report import write_report
 
     yield Progress(0.0, f"Writing the report {Path(path).name}")
     return write_report(path, report)

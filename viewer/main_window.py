@@ -9,7 +9,7 @@ PDF report run as generators from :mod:`viewer.jobs` in a :class:`viewer.worker.
 so the GUI thread only receives finished objects and slices arrays. Errors reach the reader as one
 line (a non-blocking message box plus the status bar); tracebacks go to the log.
 
-The reader's decisions go to the audit log (:mod:`model.audit`) at
+The reader's decisions go to the audit log (:mod:`model.record.audit`) at
 :attr:`MainWindow.audit_path`; settings persist through :class:`viewer.settings.Settings`.
 Exports never overwrite a file without asking and start in the last export folder (or Documents),
 never in the input's folder unless the reader picks it. A Batch menu can be added by
@@ -37,12 +37,12 @@ from PyQt6.QtWidgets import (
 )
 
 import model
-from model.audit import AuditLogError, append_entry, decision_record, verify_chain
+from model.record.audit import AuditLogError, append_entry, decision_record, verify_chain
 from model.checkpoint import read_card
 from model.errors import GloResNetError
 from model.fileio import atomic_output, save_nifti_atomic
 from model.inference import select_device
-from model.report import HEATMAP_COLORMAPS, card_facts
+from model.record.report import HEATMAP_COLORMAPS, card_facts
 from model.volume import is_nifti_path
 from viewer.batch_dialog import install_batch_menu
 from viewer.display import LAYOUTS, PLANES, WINDOW_PRESET_TIPS, WINDOW_PRESETS
@@ -494,7 +494,7 @@ class MainWindow(QMainWindow):
         return self._start_load(lambda: open_scan_steps(path), f"open {path.name}")
 
     def open_sample(self) -> GeneratorWorker:
-        """Open the simulated sample (``model.synthetic.sample_image``) in the background."""
+        """Open the simulated sample (``model.simulation.phantom.sample_image``) in the background."""
         return self._start_load(open_sample_steps, "open sample")
 
     def _start_load(self, make_generator, name: str) -> GeneratorWorker:

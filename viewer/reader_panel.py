@@ -2,7 +2,7 @@
 result with an optional reason, what was recorded last, and where the audit log is.
 
 The buttons are bound to the main window's Reader actions; recording (and writing the audit log,
-``model.audit``) is the main window's job. This panel only shows :class:`ViewerState`'s reader
+``model.record.audit``) is the main window's job. This panel only shows :class:`ViewerState`'s reader
 fields.
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ hidden (and the heatmap off) until the reader has recorded an impression.
 
 The heatmap controls choose the colormap (perceptually uniform), the threshold below which the map
 is transparent, the opacity and contour lines; the colour bar starts at the threshold and is drawn
-with the same lookup table as the views (``model.report.heatmap_lut``).
+with the same lookup table as the views (``model.record.report.heatmap_lut``).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from model.report import HEATMAP_CAPTION, HEATMAP_COLORMAPS, format_probability, heatmap_lut
+from model.record.report import HEATMAP_CAPTION, HEATMAP_COLORMAPS, format_probability, heatmap_lut
 from viewer.state import MAX_HEATMAP_THRESHOLD, ViewerState
 
 __all__ = ["ResultPanel", "format_probability", "HEATMAP_CAPTION"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QByteArray, QCoreApplication, QSettings, QStandardPaths
 
-from model.audit import AUDIT_FILE_NAME
+from model.record.audit import AUDIT_FILE_NAME
 
 ORGANISATION = "GloResNet"
 APPLICATION = "GloResNet second reader"

@@ -24,7 +24,7 @@ from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import QLabel, QSlider, QVBoxLayout, QWidget
 
-from model.report import heatmap_lut
+from model.record.report import heatmap_lut
 from viewer.display import (
     GEOMETRY,
     INDEX_NAMES,
@@ -163,7 +163,7 @@ class SliceView(QWidget):
     ----------
     image_item, overlay_item : pyqtgraph.ImageItem
         The scan slice (grey, explicit levels) and the heatmap slice masked to the head (RGBA LUT
-        of ``model.report.heatmap_lut``, levels 0-1), on the same image rectangle.
+        of ``model.record.report.heatmap_lut``, levels 0-1), on the same image rectangle.
     contour_item : pyqtgraph.PlotCurveItem
         Heatmap contour lines at the threshold (NaN-separated polylines in view mm).
     letters : dict of QLabel

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from model.audit import IMPRESSIONS
-from model.report import DEFAULT_HEATMAP_THRESHOLD, HEATMAP_COLORMAPS
+from model.record.audit import IMPRESSIONS
+from model.record.report import DEFAULT_HEATMAP_THRESHOLD, HEATMAP_COLORMAPS
 from viewer.display import LAYOUTS, PLANES, Scan, heatmap_peak
 
 #: Smallest window width, as a fraction of the default width (keeps levels strictly increasing).
@@ -215,7 +215,7 @@ class ViewerState(QObject):
 
     @property
     def overlay_colormap(self) -> str:
-        """Matplotlib name of the heatmap colormap (one of ``model.report.HEATMAP_COLORMAPS``)."""
+        """Matplotlib name of the heatmap colormap (one of ``model.record.report.HEATMAP_COLORMAPS``)."""
         return self._overlay_colormap
 
     def set_overlay_colormap(self, name: str) -> None:
@@ -284,11 +284,11 @@ class ViewerState(QObject):
 
     @property
     def impression(self) -> str | None:
-        """The reader's impression of this scan (``model.audit.IMPRESSIONS``), or None."""
+        """The reader's impression of this scan (``model.record.audit.IMPRESSIONS``), or None."""
         return self._impression
 
     def set_impression(self, impression: str | None) -> None:
-        """Raises ValueError for an impression that is not one of ``model.audit.IMPRESSIONS``."""
+        """Raises ValueError for an impression that is not one of ``model.record.audit.IMPRESSIONS``."""
         if impression is not None and impression not in IMPRESSIONS:
             raise ValueError(f"impression must be one of {IMPRESSIONS}, got {impression!r}")
         if impression != self._impression:

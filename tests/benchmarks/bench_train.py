@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/benchmarks/bench_train.py [--device auto] [--batch-size 4] [--steps 6] [--no-amp]
 
-Measures training samples per second of the exact training step used by ``model.train`` (flip,
+Measures training samples per second of the exact training step used by ``model.training.train`` (flip,
 rotation, mixup, forward, Eq. 11 loss, backward, AdamW) on random 128^3 inputs, after one warm-up
 step, then projects the paper's protocol: 5 folds x 150 epochs x 128 subjects (each fold trains on
 4/5 of them) plus the final retrain on all 128. Target on one modern datacentre GPU: < 10 min.
@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from model.augment import mixup, random_flip_lr, random_rotate  # noqa: E402
+from model.training.augment import mixup, random_flip_lr, random_rotate  # noqa: E402
 from model.inference import select_device  # noqa: E402
 from model.network import resnet10  # noqa: E402
-from model.train import weighted_soft_ce  # noqa: E402
+from model.training.train import weighted_soft_ce  # noqa: E402
 
 
 def main() -> int:

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from model.audit import (
+from model.record.audit import (
     GENESIS_HASH,
     AuditLogError,
     append_entry,

@@ -4,7 +4,7 @@ import numpy as np
 from model import DEFAULT_WEIGHTS_DIR
 from model.checkpoint import load_weights
 from model.inference import analyse
-from model.synthetic import sample_image
+from model.simulation.phantom import sample_image
 from model.volume import volume_from_image
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from model.checkpoint import new_card
 from model.inference import AnalysisResult
-from model.report import (
+from model.record.report import (
     DISCLAIMER,
     Report,
     ReportView,

@@ -8,7 +8,8 @@ import pytest
 
 from model.checkpoint import load_weights
 from model.inference import run_to_end
-from model.score import COLUMNS, discover, main, read_worklist, score_steps
+from model.bids import discover
+from model.score import COLUMNS, main, read_worklist, score_steps
 
 
 def _scan(path, seed=0, shape=(20, 24, 18), affine=None):

@@ -1,4 +1,4 @@
-"""Tests of the simulated neonatal T2 phantom (model.synthetic): anatomy, injuries, files, CLI.
+"""Tests of the simulated neonatal T2 phantom (model.simulation.phantom): anatomy, injuries, files, CLI.
 
 Phantoms are made at 1.6 mm (about 63 x 85 x 68 voxels) unless the full grid is the point.
 """
@@ -12,8 +12,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from model import synthetic
-from model.synthetic import (
+from model.simulation import cohort
+from model.simulation import phantom as synthetic
+from model.simulation.cohort import write_cohort
+from model.simulation.phantom import (
     BACKGROUND,
     CEREBELLUM_BRAINSTEM,
     CORTEX,
@@ -24,7 +26,6 @@ from model.synthetic import (
     make_phantom,
     sample_image,
     to_nifti,
-    write_cohort,
 )
 from model.volume import load_volume
 
@@ -319,7 +320,7 @@ def test_write_cohort_refuses_non_empty_folder(tmp_path):
 # --- command line -----------------------------------------------------------------------------------
 def test_cli_sample_writes_a_loadable_file(tmp_path):
     out = tmp_path / "sample.nii.gz"
-    proc = subprocess.run([sys.executable, "-m", "model.synthetic", "sample", str(out), "--seed", "3"],
+    proc = subprocess.run([sys.executable, "-m", "model.simulation", "sample", str(out), "--seed", "3"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.strip().splitlines()) == 1 and str(out) in proc.stdout
@@ -332,7 +333,7 @@ def test_cli_sample_writes_a_loadable_file(tmp_path):
 def test_cli_usage_errors_exit_2(argv, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exc:
-        synthetic.main(argv)
+        cohort.main(argv)
     assert exc.value.code == 2
     assert not list(tmp_path.iterdir())
 
@@ -340,6 +341,6 @@ def test_cli_usage_errors_exit_2(argv, tmp_path, monkeypatch, capsys):
 def test_cli_cohort_refuses_non_empty_folder(tmp_path, capsys):
     (tmp_path / "x").write_text("")
     with pytest.raises(SystemExit) as exc:
-        synthetic.main(["cohort", str(tmp_path), "--n", "2"])
+        cohort.main(["cohort", str(tmp_path), "--n", "2"])
     assert exc.value.code == 2
     assert "not empty" in capsys.readouterr().err

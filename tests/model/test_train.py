@@ -2,7 +2,6 @@
 and the loss/augmentations against hand-computed values."""
 import csv
 import json
-import math
 import os
 import subprocess
 import sys
@@ -12,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-import model.train as train_module
-from model.augment import mixup, random_flip_lr, random_rotate, rotation_matrices
+import model.training.train as train_module
+from model.training.augment import mixup, random_flip_lr, random_rotate, rotation_matrices
 from model.checkpoint import load_weights
-from model.dataset import ManifestError, class_weights, read_bids, read_manifest
+from model.training.dataset import ManifestError, class_weights, read_bids, read_manifest
 from model.inference import analyse
-from model.train import main, weighted_soft_ce
+from model.training.train import main, weighted_soft_ce
 from model.volume import load_volume
 from tests.conftest import ROOT
 
@@ -294,7 +293,7 @@ def test_pointing_game_takes_the_maximum_inside_the_brain(tmp_path, monkeypatch)
     """A coarse map has plateaus reaching the field-of-view corners; only the brain counts."""
     from types import SimpleNamespace
 
-    from model.dataset import Case
+    from model.training.dataset import Case
     from model.preprocessing import PreprocessConfig
 
     data = np.zeros((10, 10, 10), np.float32)

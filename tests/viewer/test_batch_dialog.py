@@ -10,7 +10,8 @@ import pytest
 from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtGui import QKeySequence
 
-from model.score import COLUMNS, ScanEntry, ScoreEvent, read_worklist
+from model.bids import ScanEntry
+from model.score import COLUMNS, ScoreEvent, read_worklist
 from tests.viewer.helpers import WAIT_MS
 from viewer import batch_dialog
 from viewer.batch_dialog import (

@@ -11,7 +11,7 @@ import pytest
 from PyQt6.QtCore import QEvent, QPointF, Qt
 from PyQt6.QtGui import QGuiApplication
 
-from model.report import heatmap_lut
+from model.record.report import heatmap_lut
 from tests.viewer.helpers import head_scan, make_result, open_and_wait, save_nifti, send_mouse
 from viewer.display import (
     NEONATAL_T2_PERCENTILES,

@@ -138,7 +138,7 @@ def test_tampered_weights_show_the_checkpoint_error(qtbot, make_window, serag_t2
 
 
 def test_open_sample(qtbot, window):
-    available = importlib.util.find_spec("model.synthetic") is not None
+    available = importlib.util.find_spec("model.simulation.phantom") is not None
     if available:
         with qtbot.waitSignal(window.scan_loaded, timeout=WAIT_MS):
             window.sample_action.trigger()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PyQt6.QtWidgets import QInputDialog, QMessageBox
 
-from model.audit import verify_chain
+from model.record.audit import verify_chain
 from tests.viewer.helpers import WAIT_MS, head_scan, make_result
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.audit import utc_now
+from model.record.audit import utc_now
 from model.fileio import atomic_output
 
 #: Colormaps offered for the heatmap (perceptually uniform, readable in greyscale print).
@@ -371,7 +371,7 @@ def write_report(path: str | Path, report: Report) -> int:
     with matplotlib.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}):
         with atomic_output(path) as tmp:
             metadata = {"Title": report.title, "Subject": "GloResNet second reader report",
-                        "Creator": "GloResNet second reader (model.report)", "Keywords": "research use only"}
+                        "Creator": "GloResNet second reader (model.record.report)", "Keywords": "research use only"}
             with PdfPages(tmp, metadata=metadata) as pdf:
                 pages = _fact_pages(report, pdf, 1)
                 if report.views:

@@ -120,7 +120,7 @@ def read_bids(folder: str | Path, labels_from: str, injury_threshold: float) -> 
     ManifestError
         No scans, no score for a scan, non-numeric scores, or the problems of a manifest.
     """
-    from model.score import discover  # one discovery implementation for scoring and training
+    from model.bids import discover  # one discovery implementation for scoring and training
 
     folder = Path(folder)
     if not folder.is_dir():

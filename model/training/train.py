@@ -1,0 +1,563 @@
+"""``python -m model.train``: the GloResNet protocol, cross-validated, and weights the app loads.
+
+Protocol (METHOD.md; the paper's setting is the default where it differs from the authors' code):
+
+* Stratified k-fold cross-validation at subject level (``StratifiedGroupKFold``; scans of one
+  subject never straddle folds), seeded (default 42, as the authors' code).
+* Per fold: AdamW (lr 2e-3, weight decay 0.01), cosine annealing to ``--min-lr``; class-weighted
+  soft-label cross-entropy (Eq. 11) with w_k = N / (2 N_k) from the training folds; mixup on
+  z-scored volumes with Beta(alpha, alpha), applied with probability 0.5 (Eq. 9; the authors'
+  code mixes every batch: ``--mixup-prob 1``); random 3D rotations and left-right flips; fixed
+  epoch count (150) and batch size (32) from the paper.
+* **No model selection on the fold being scored**: the epoch count is fixed in advance and the
+  last epoch's model scores its test fold with TTA (Eq. 12). (The authors' code picks the best
+  epoch on the test fold itself, which is optimistic.)
+* The shipped model is retrained on all data with the same settings (``--final retrain``); its
+  card reports the cross-validated metrics of the identical recipe.
+
+Outputs, one run folder: ``model.safetensors`` + ``model_card.json`` (load with the app,
+``model.predict`` or ``model.score``), ``config.json`` (resolved settings and the exact command),
+``folds.csv``, ``oof_predictions.csv``, ``metrics.json`` (per fold, mean +- SD, pooled with
+bootstrap 95% intervals), ``roc.png``, ``confusion.png``, ``training_curves.png``, ``tsne.png``.
+Checkpoints after every epoch make Ctrl-C safe: run the same command with ``--resume``.
+
+Scale: scans are preprocessed once per run and cached in memory; on CUDA, bf16 autocast and
+channels_last_3d (``--no-amp``, ``--no-channels-last``); ``torchrun --nproc_per_node N -m
+model.train ...`` uses DistributedDataParallel (NCCL on GPUs, gloo on CPU).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import shlex
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from sklearn.model_selection import StratifiedGroupKFold
+from torch.nn.parallel import DistributedDataParallel
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from model.training import plots
+from model.training.augment import mixup, random_flip_lr, random_rotate
+from model.checkpoint import CARD_FILE, load_medicalnet_encoder, new_card, save_weights
+from model.training.dataset import Case, ManifestError, class_weights, preprocess_cases, read_bids, read_manifest
+from model.errors import GloResNetError
+from model.fileio import atomic_output, write_bytes_atomic
+from model.inference import INJURY, flip_lr, select_device
+from model.training.metrics import binary_metrics, bootstrap_ci, summarise_folds
+from model.network import resnet10
+from model.preprocessing import PreprocessConfig
+
+log = logging.getLogger("model.training.train")
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Settings that may differ between a run and its --resume.
+_RESUME_FREE = {"resume", "overwrite", "workers"}
+
+
+def weighted_soft_ce(logits: torch.Tensor, y_soft: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Class-weighted soft-label cross-entropy (paper Eq. 11).
+
+    L = -(1/N) sum_i sum_k w_k y_ik log softmax(z_i)_k
+
+    Parameters
+    ----------
+    logits : (N, K); y_soft : (N, K) rows summing to 1; weights : (K,)
+    """
+    return -(weights[None, :] * y_soft * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    src = p.add_argument_group("data (one of --manifest or --bids)")
+    src.add_argument("--manifest", type=Path, help="CSV with path,label[,subject,session,group]")
+    src.add_argument("--bids", type=Path, help="BIDS folder; labels from a TSV column")
+    src.add_argument("--labels-from", default="radiology_score", help="numeric column of sessions/participants TSV")
+    src.add_argument("--injury-threshold", type=float, default=3.0, help="score >= threshold is injury")
+    p.add_argument("--out", required=True, type=Path, help="run folder (weights, model card, report)")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=150, help="fixed; no model selection")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--min-lr", type=float, default=1e-5, help="cosine annealing floor")
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--mixup-alpha", type=float, default=1.0, help="Beta(alpha, alpha) (Eq. 9)")
+    p.add_argument("--mixup-prob", type=float, default=0.5, help="probability a batch is mixed")
+    p.add_argument("--rotate-degrees", type=float, default=10.0, help="max random 3D rotation")
+    p.add_argument("--rotate-prob", type=float, default=0.5)
+    p.add_argument("--flip-prob", type=float, default=0.5, help="random left-right flip")
+    p.add_argument("--final", choices=["retrain", "none"], default="retrain",
+                   help="retrain on all data for the shipped weights")
+    p.add_argument("--input-size", type=int, default=128, help="network grid (cubic); the card records it")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    p.add_argument("--no-channels-last", action="store_true", help="no channels_last_3d on CUDA")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
+    p.add_argument("--pretrained", type=Path, help="MedicalNet ResNet-10 checkpoint for the encoder")
+    p.add_argument("--injury-masks", type=Path,
+                   help="BIDS derivatives folder with *_desc-injury_mask files: Grad-CAM pointing game")
+    p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for 95%% intervals")
+    p.add_argument("--name", default="GloResNet")
+    p.add_argument("--version", default="0.1.0")
+    p.add_argument("--demonstration", action="store_true", help="mark weights as demonstration-only")
+    p.add_argument("--data-description", default="", help="what the data is (into the card)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--overwrite", action="store_true", help="start again in a folder holding a finished run")
+    return p
+
+
+class _Dist:
+    """Process-group facts; a single process when not started by torchrun."""
+
+    def __init__(self):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self):
+        if self.enabled:
+            dist.barrier()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    if (args.manifest is None) == (args.bids is None):
+        print("error: give exactly one of --manifest or --bids", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    ddp = _Dist()
+    try:
+        if ddp.enabled:
+            backend = "nccl" if torch.cuda.is_available() and args.device != "cpu" else "gloo"
+            dist.init_process_group(backend)
+        return Trainer(args, argv, ddp).run()
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with the same command plus --resume (run folder {args.out})", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (GloResNetError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        if ddp.enabled and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _seed_for(*parts) -> int:
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:7], "little")
+
+
+class Trainer:
+    """One training run: folds, final model, report. State lives in the run folder (resumable)."""
+
+    def __init__(self, args: argparse.Namespace, argv: list[str], ddp: _Dist):
+        self.args, self.argv, self.ddp = args, argv, ddp
+        self.out: Path = args.out
+        if ddp.enabled and torch.cuda.is_available() and args.device != "cpu":
+            torch.cuda.set_device(ddp.local_rank)
+            self.device = torch.device("cuda", ddp.local_rank)
+        else:
+            self.device = select_device(args.device)
+        cuda = self.device.type == "cuda"
+        self.amp = cuda and not args.no_amp
+        self.channels_last = cuda and not args.no_channels_last
+        self.cfg = PreprocessConfig(target_shape=(args.input_size,) * 3)
+        self.command = "python -m model.train " + " ".join(shlex.quote(a) for a in argv)
+        self.config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+        self.ckpt_dir = self.out / "checkpoints"
+
+    # ----------------------------------------------------------------- set-up
+    def _prepare_folder(self) -> None:
+        cfg_path = self.out / "config.json"
+        if self.args.resume:
+            if not cfg_path.is_file():
+                raise GloResNetError(f"{self.out}: nothing to resume (no config.json)")
+            old = json.loads(cfg_path.read_text())
+            changed = sorted(k for k in self.config if k not in _RESUME_FREE and old.get(k) != self.config[k])
+            if changed:
+                raise GloResNetError(f"{self.out}: --resume with different settings: {', '.join(changed)}")
+            return
+        if (self.out / CARD_FILE).exists() and not self.args.overwrite:
+            raise GloResNetError(f"{self.out}: already holds a finished run; use --overwrite or another --out")
+        if cfg_path.exists() and not self.args.overwrite:
+            raise GloResNetError(f"{self.out}: holds an unfinished run; add --resume to continue it, or --overwrite")
+        if self.ddp.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            if self.args.overwrite:
+                for old in list(self.ckpt_dir.glob("*")) if self.ckpt_dir.is_dir() else []:
+                    old.unlink()
+            write_bytes_atomic(cfg_path, _json({"command": self.command, **self.config}))
+        self.ddp.barrier()
+
+    def _read_cases(self) -> list[Case]:
+        if self.args.manifest is not None:
+            return read_manifest(self.args.manifest)
+        return read_bids(self.args.bids, self.args.labels_from, self.args.injury_threshold)
+
+    # ----------------------------------------------------------------- run
+    def run(self) -> int:
+        args = self.args
+        torch.manual_seed(args.seed)
+        cases = self._read_cases()
+        labels = np.array([c.label for c in cases])
+        groups = np.array([c.subject for c in cases])
+        n_min = min(len(set(groups[labels == k])) for k in (0, 1))
+        if args.folds < 2 or n_min < args.folds:
+            raise ManifestError(f"{n_min} subject(s) in the smaller class; {args.folds}-fold CV needs at least {args.folds}")
+        self._prepare_folder()
+        splitter = StratifiedGroupKFold(n_splits=args.folds, shuffle=True, random_state=args.seed)
+        fold_of = np.empty(len(cases), dtype=int)
+        for k, (_, test_idx) in enumerate(splitter.split(np.zeros(len(cases)), labels, groups), start=1):
+            fold_of[test_idx] = k
+        if self.ddp.main:
+            write_bytes_atomic(self.out / "folds.csv", _csv(
+                ["path", "subject", "session", "label", "fold"],
+                [[str(c.path), c.subject, c.session, c.label, int(f)] for c, f in zip(cases, fold_of)]))
+        log.info("%d scans (%d injury) from %d subjects; %d-fold CV at subject level, seed %d; device %s%s",
+                 len(cases), labels.sum(), len(set(groups)), args.folds, args.seed, self.device,
+                 f", {self.ddp.world} processes" if self.ddp.enabled else "")
+
+        t0 = time.perf_counter()
+        inputs, problems = preprocess_cases(cases, self.cfg, progress=lambda it: tqdm(
+            it, desc="preprocess (once per run)", unit="scan", disable=not self.ddp.main))
+        if problems:
+            raise ManifestError("unreadable scans (fix or remove them from the list): " + "; ".join(problems))
+        log.info("preprocessed %d scans in %.1f s; cached for all folds and epochs", len(cases), time.perf_counter() - t0)
+
+        fold_results = []
+        for k in range(1, args.folds + 1):
+            train_idx, test_idx = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
+            fold_results.append(self._fold(f"fold{k}", inputs, labels, train_idx, test_idx, cases))
+        final_model, final_history = None, []
+        if args.final == "retrain":
+            final_model, final_history = self._train("final", inputs, labels, np.arange(len(cases)))
+        if self.ddp.main:
+            self._report(cases, labels, fold_of, fold_results, final_model, final_history, time.perf_counter() - t0)
+        self.ddp.barrier()
+        return EXIT_OK
+
+    # ----------------------------------------------------------------- one fold
+    def _fold(self, name, inputs, labels, train_idx, test_idx, cases) -> dict:
+        done = self.ckpt_dir / f"{name}_done.json"
+        if done.is_file():
+            log.info("%s: already finished (resumed)", name)
+            result = json.loads(done.read_text())
+            result["features"] = np.load(self.ckpt_dir / f"{name}_features.npy")
+            return result
+        model, history = self._train(name, inputs, labels, train_idx)
+        result = {"name": name, "history": history, "test_idx": test_idx.tolist()}
+        if self.ddp.main:
+            p1, p2, feats = evaluate(model, inputs[test_idx], self.device, self.amp, self.channels_last)
+            result.update(p_identity=p1.tolist(), p_flipped=p2.tolist())
+            result["metrics"] = binary_metrics(labels[test_idx], 0.5 * (p1 + p2))
+            if self.args.injury_masks is not None:
+                result["pointing"] = pointing_game(model, [cases[i] for i in test_idx], 0.5 * (p1 + p2),
+                                                   self.cfg, self.args.injury_masks)
+            log.info("%s: " + ", ".join(f"{k} {v:.3f}" for k, v in result["metrics"].items() if isinstance(v, float)), name)
+            with atomic_output(self.ckpt_dir / f"{name}_features.npy") as tmp:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, feats)
+            write_bytes_atomic(done, _json(result))
+            with atomic_output(self.ckpt_dir / f"{name}.safetensors") as tmp:
+                save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+            (self.ckpt_dir / f"{name}_last.pt").unlink(missing_ok=True)
+            result["features"] = feats
+        self.ddp.barrier()
+        if not self.ddp.main:
+            result = json.loads(done.read_text())
+            result["features"] = np.load(self.ckpt_dir / f"{name}_features.npy")
+        return result
+
+    def _new_model(self) -> torch.nn.Module:
+        torch.manual_seed(self.args.seed)
+        model = resnet10()
+        if self.args.pretrained:
+            info = load_medicalnet_encoder(model, self.args.pretrained)
+            self.pretrained_info = info
+        model.to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last_3d)
+        return model
+
+    def _train(self, name, inputs, labels, train_idx):
+        """Train one model for the fixed number of epochs; resumable per epoch."""
+        args = self.args
+        model = self._new_model()
+        net = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None) \
+            if self.ddp.enabled else model
+        weights = torch.as_tensor(class_weights(labels[train_idx]), device=self.device)
+        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        per_rank = max(1, args.batch_size // self.ddp.world)
+        usable = len(train_idx) - len(train_idx) % self.ddp.world  # equal shards, or DDP all-reduces would hang
+        steps = int(np.ceil((usable // self.ddp.world) / per_rank))
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs * steps, eta_min=args.min_lr)
+        history, start = [], 1
+        last = self.ckpt_dir / f"{name}_last.pt"
+        if args.resume and last.is_file():
+            state = torch.load(last, map_location=self.device, weights_only=True)  # our own file; no code runs
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            history = json.loads(state["history"])
+            start = int(state["epoch"]) + 1
+            log.info("%s: resuming after epoch %d", name, start - 1)
+        y_all = F.one_hot(torch.as_tensor(labels), 2).float()
+        autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if self.amp else nullcontext
+        for epoch in range(start, args.epochs + 1):
+            model.train()
+            gen = torch.Generator().manual_seed(_seed_for(args.seed, name, epoch))
+            order = torch.as_tensor(train_idx)[torch.randperm(len(train_idx), generator=gen)]
+            aug = torch.Generator().manual_seed(_seed_for(args.seed, name, epoch, self.ddp.rank))
+            mine = order[:usable][self.ddp.rank::self.ddp.world]  # DistributedSampler-style shard
+            loader = torch.utils.data.DataLoader(_Indexed(inputs, y_all, mine), batch_size=per_rank, shuffle=False,
+                                                 num_workers=args.workers, pin_memory=self.device.type == "cuda")
+            losses = []
+            bar = tqdm(loader, desc=f"{name} epoch {epoch}/{args.epochs}", unit="batch", leave=False,
+                       disable=not self.ddp.main)
+            for x, y in bar:
+                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+                x = random_flip_lr(x, aug, args.flip_prob)
+                x = random_rotate(x, aug, args.rotate_degrees, args.rotate_prob)
+                x, y, _ = mixup(x, y, args.mixup_alpha, args.mixup_prob, aug)
+                if self.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last_3d)
+                with autocast():
+                    logits = net(x)
+                loss = weighted_soft_ce(logits, y, weights)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(loss.item())
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+            history.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
+                            "lr": sched.get_last_lr()[0]})
+            log.info("%s epoch %d/%d  loss %.4f  lr %.2e", name, epoch, args.epochs, history[-1]["loss"], history[-1]["lr"])
+            if self.ddp.main:
+                self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+                with atomic_output(last) as tmp:
+                    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                "scheduler": sched.state_dict(), "epoch": epoch, "history": json.dumps(history)}, tmp)
+            self.ddp.barrier()
+        if self.channels_last:
+            model = model.to(memory_format=torch.contiguous_format)
+        return model.eval(), history
+
+    # ----------------------------------------------------------------- report
+    def _report(self, cases, labels, fold_of, fold_results, final_model, final_history, seconds) -> None:
+        args = self.args
+        n = len(cases)
+        p1, p2 = np.zeros(n), np.zeros(n)
+        feats = np.zeros((n, 512), dtype=np.float32)
+        pointing = {}
+        for r in fold_results:
+            idx = np.asarray(r["test_idx"])
+            p1[idx], p2[idx] = r["p_identity"], r["p_flipped"]
+            feats[idx] = r["features"]
+            pointing.update({int(k): v for k, v in r.get("pointing", {}).items()})
+        p = 0.5 * (p1 + p2)
+        groups = np.array([c.subject for c in cases])
+        per_fold = [dict(r["metrics"], fold=int(r["name"][4:])) for r in fold_results]
+        metrics = {
+            "evaluation": (f"{args.folds}-fold stratified cross-validation at subject level (seed {args.seed}); "
+                           f"each fold's model trained for a fixed {args.epochs} epochs (no model selection) and "
+                           "scored once on its held-out fold with TTA; threshold 0.5"),
+            "per_fold": per_fold,
+            "mean_sd_over_folds": summarise_folds(per_fold),
+            "pooled_out_of_fold": binary_metrics(labels, p),
+            "bootstrap_95ci_pooled": bootstrap_ci(labels, p, groups, n_boot=args.bootstrap, seed=args.seed),
+        }
+        if pointing:
+            hits = [v["hit"] for v in pointing.values()]
+            chance = [v["mask_fraction"] for v in pointing.values()]
+            metrics["gradcam_pointing_game"] = {
+                "definition": "fraction of correctly flagged injured cases whose Grad-CAM maximum within the brain lies inside the injury mask",
+                "n_cases": len(hits), "hit_rate": float(np.mean(hits)) if hits else None,
+                "chance_rate": float(np.mean(chance)) if chance else None,
+                "chance_definition": "mean fraction of the brain (non-background voxels) covered by the injury mask",
+            }
+        write_bytes_atomic(self.out / "metrics.json", _json(metrics))
+        rows = []
+        for i, c in enumerate(cases):
+            pg = pointing.get(i, {})
+            rows.append([str(c.path), c.subject, c.session, c.group, c.label, int(fold_of[i]),
+                         f"{p[i]:.6f}", f"{p1[i]:.6f}", f"{p2[i]:.6f}", "" if not pg else int(pg["hit"])])
+        write_bytes_atomic(self.out / "oof_predictions.csv", _csv(
+            ["path", "subject", "session", "group", "label", "fold", "p_injury", "p_injury_identity",
+             "p_injury_flipped", "cam_max_in_injury_mask"], rows))
+        fold_pairs = [(labels[np.asarray(r["test_idx"])], 0.5 * (np.asarray(r["p_identity"]) + np.asarray(r["p_flipped"])))
+                      for r in fold_results]
+        plots.roc_figure(fold_pairs, (labels, p), self.out / "roc.png")
+        plots.confusion_figure(fold_pairs, (labels, p), self.out / "confusion.png")
+        histories = {r["name"]: r["history"] for r in fold_results}
+        if final_history:
+            histories["final"] = final_history
+        plots.training_curves_figure(histories, self.out / "training_curves.png")
+        if n >= 6:
+            plots.tsne_figure(feats, labels, self.out / "tsne.png", seed=args.seed)
+        pooled = metrics["pooled_out_of_fold"]
+        ms = metrics["mean_sd_over_folds"]
+        log.info("cross-validated (pooled out-of-fold): " + ", ".join(
+            f"{k} {pooled[k]:.3f}" for k in ("accuracy", "sensitivity", "specificity", "f1", "mcc", "auc") if pooled[k] is not None))
+        if final_model is None:
+            return
+        info = getattr(self, "pretrained_info", None)
+        card = new_card(
+            args.name, args.version, self.cfg, demonstration=args.demonstration,
+            metrics={"summary": {k: pooled[k] for k in ("accuracy", "sensitivity", "specificity", "f1", "mcc", "auc")},
+                     "mean_sd_over_folds": ms, "bootstrap_95ci_pooled": metrics["bootstrap_95ci_pooled"],
+                     "evaluation": metrics["evaluation"] + ". These shipped weights were retrained on all data with "
+                     "the identical recipe; the figures estimate how that recipe generalises.",
+                     **({"gradcam_pointing_game": metrics["gradcam_pointing_game"]} if pointing else {})},
+            training={
+                "command": self.command,
+                "data": args.data_description or (f"manifest {args.manifest}" if args.manifest else f"BIDS {args.bids}"),
+                "n_scans": n, "n_subjects": int(len(set(groups))), "n_injury": int(labels.sum()),
+                "protocol": f"{args.folds}-fold subject-level stratified CV, then retrained on all data",
+                "model_selection": "none (fixed epochs)",
+                "seed": args.seed, "epochs": args.epochs, "batch_size": args.batch_size, "optimizer": "AdamW",
+                "lr": args.lr, "min_lr": args.min_lr, "weight_decay": args.weight_decay, "schedule": "cosine annealing",
+                "loss": "class-weighted soft-label cross-entropy (Eq. 11)",
+                "mixup": {"alpha": args.mixup_alpha, "prob": args.mixup_prob},
+                "augmentation": {"flip_lr_prob": args.flip_prob, "rotate_degrees": args.rotate_degrees,
+                                 "rotate_prob": args.rotate_prob},
+                "init": (f"MedicalNet encoder sha256 {info['sha256']} ({info['known_as'] or 'not a known MedicalNet file'})"
+                         if info else "random (Kaiming normal; head N(0, 0.01)); no pretrained encoder"),
+                "device": str(self.device), "processes": self.ddp.world, "bf16_autocast": self.amp,
+                "wall_time_s": round(seconds, 1),
+            },
+        )
+        save_weights(self.out, final_model, card)
+        print(f"wrote {self.out}: weights + model card; cross-validated AUC {pooled['auc']}, accuracy {pooled['accuracy']:.3f}")
+
+
+class _Indexed(torch.utils.data.Dataset):
+    """Rows ``indices`` of the in-memory cache (inputs, soft labels)."""
+
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, indices: torch.Tensor):
+        self.inputs, self.targets, self.indices = inputs, targets, indices
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        j = int(self.indices[i])
+        return self.inputs[j], self.targets[j]
+
+
+@torch.no_grad()
+def evaluate(model, inputs, device, amp=False, channels_last=False, batch_size: int = 4):
+    """TTA probabilities (Eq. 12) and identity-pass 512-D features of preprocessed inputs.
+
+    Returns
+    -------
+    p_identity, p_flipped : np.ndarray (N,); features : np.ndarray (N, 512) float32
+    """
+    model.eval()
+    p1, p2, feats = [], [], []
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
+    with autocast:
+        for start in range(0, len(inputs), batch_size):
+            x = inputs[start:start + batch_size].to(device)
+            both = torch.cat([x, flip_lr(x)])
+            if channels_last:
+                both = both.contiguous(memory_format=torch.channels_last_3d)
+            f = model.forward_features(both)
+            prob = torch.softmax(model.forward_head(f).float(), 1)[:, INJURY].cpu().numpy()
+            n = len(x)
+            p1.append(prob[:n]), p2.append(prob[n:]), feats.append(f[:n].float().cpu().numpy())
+    return np.concatenate(p1), np.concatenate(p2), np.concatenate(feats).astype(np.float32)
+
+
+def find_injury_mask(case: Case, masks_root: Path) -> Path | None:
+    """``<masks_root>/<...>/<stem>_desc-injury_mask.nii.gz`` for a BIDS T2w scan, if present."""
+    stem = case.path.name.split(".")[0]
+    stem = stem[: -len("_T2w")] if stem.endswith("_T2w") else stem
+    hits = list(Path(masks_root).rglob(f"{stem}_desc-injury_mask.nii*"))
+    return hits[0] if hits else None
+
+
+def pointing_game(model, cases: list[Case], probs: np.ndarray, cfg: PreprocessConfig, masks_root: Path,
+                  threshold: float = 0.5) -> dict:
+    """Grad-CAM pointing game on correctly flagged injured cases (those with a mask).
+
+    The heatmap (averaged over both TTA passes, on the scan's grid) counts as a hit when its
+    maximum within the brain (voxels above the scan's background value) lies inside the
+    ground-truth injury mask. ``mask_fraction`` (mask volume / brain
+    volume) is the hit rate of a random point in the brain, for comparison.
+
+    Returns
+    -------
+    dict
+        ``{case index within cases: {"hit": bool, "mask_fraction": float}}``.
+    """
+    from model.checkpoint import LoadedModel, new_card
+    from model.inference import analyse
+    from model.volume import load_volume
+
+    loaded = LoadedModel(model=model, card=new_card("fold", "0", cfg, demonstration=True), folder=Path("."))
+    out = {}
+    for i, (case, p) in enumerate(zip(cases, probs)):
+        if case.label != 1 or p < threshold:
+            continue
+        mask_path = find_injury_mask(case, masks_root)
+        if mask_path is None:
+            continue
+        vol = load_volume(case.path, compute_hash=False)
+        mask = load_volume(mask_path, compute_hash=False).data > 0.5
+        heat = analyse(vol, loaded, with_cam=True).heatmap
+        brain = vol.data > vol.data.min()
+        if not brain.any():
+            continue
+        # Maximum inside the brain: outside it the map is meaningless, and on a coarse feature grid
+        # the upsampled map has plateaus whose first voxel (np.argmax) is a corner of the field of view.
+        peak = np.unravel_index(int(np.argmax(np.where(brain, heat, -1.0))), heat.shape)
+        out[i] = {"hit": bool(mask[peak]), "mask_fraction": float(mask[brain].mean())}
+    return out
+
+
+def _json(obj) -> bytes:
+    return (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode()
+
+
+def _jsonable(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _csv(header: list, rows: list) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
