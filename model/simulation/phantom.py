@@ -35,7 +35,7 @@ Injuries (``injured=True``; a random non-empty subset with random, sometimes mil
 ventricular dilatation (ventricle radius x1.4-2.5, atrium most), white matter volume loss (the
 cerebral surface moves inwards; wider extracerebral CSF and sulci, thinner corpus callosum,
 ventricles x1.1-1.35 ex vacuo), cystic periventricular leukomalacia (T2-bright cysts of 2-6 mm
-next to the ventricles) and punctate white matter lesions (T2-dark foci of 1-3 mm).
+next to the ventricles) and punctate white matter lesions (T2-dark foci of 3-5 mm).
 ``Phantom.injury_mask`` marks the ventricle excess, the cysts, the punctate lesions and the lost
 tissue.
 
@@ -352,10 +352,10 @@ def _draw_injury(rng: np.random.Generator, subj: _Subject) -> _Injury:
         n = 1 + int(rng.binomial(7, 0.35))
         centres = periventricular(n, 3.0, 8.0, -1.0, 5.0, 45.0, 170.0)
         inj.cysts = [(c, float(rng.uniform(1.0, 3.0))) for c in centres]
-    if kinds[3]:  # punctate white matter lesions: 1-15 foci of 1-3 mm, often clustered
+    if kinds[3]:  # punctate white matter lesions: 1-15 foci of 3-5 mm (visible on a clinical T2), often clustered
         n = 1 + int(rng.binomial(14, 0.35))
         centres = periventricular(n, 3.0, 14.0, 0.0, 10.0, 30.0, 170.0)
-        inj.punctate = [(c, float(rng.uniform(0.5, 1.5))) for c in centres]
+        inj.punctate = [(c, float(rng.uniform(1.5, 2.5))) for c in centres]
     return inj
 
 

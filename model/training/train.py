@@ -142,6 +142,10 @@ class _Dist:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if "--synthetic" in argv:  # on-the-fly domain-randomised renders: model.training.synth_train
+        from model.training import synth_train
+
+        return synth_train.main([a for a in argv if a != "--synthetic"])
     args = build_parser().parse_args(argv)
     if (args.manifest is None) == (args.bids is None):
         print("error: give exactly one of --manifest or --bids", file=sys.stderr)

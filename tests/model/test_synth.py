@@ -1,0 +1,110 @@
+"""The domain-randomised generator (model.simulation.synth) and the synthetic training protocol."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from model.checkpoint import load_weights
+from model.preprocessing import PreprocessConfig
+from model.simulation.phantom import VENTRICLES, WHITE_MATTER
+from model.simulation.synth import CYST, PUNCTATE, AnatomyPair, PairRenderer, anatomy_pair, injury_cells
+
+CFG = PreprocessConfig(target_shape=(48, 48, 48))
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return anatomy_pair(11, spacing_mm=2.0)
+
+
+def test_anatomy_pair_is_seeded_and_differs_only_by_injury(pair):
+    again = anatomy_pair(11, spacing_mm=2.0)
+    assert np.array_equal(pair.normal, again.normal) and np.array_equal(pair.injured, again.injured)
+    assert pair.injury_mask.any(), "the injured map has no injury"
+    assert np.array_equal(pair.injury_mask, pair.normal != pair.injured)
+    assert pair.normal.dtype == np.uint8 and pair.normal.shape == pair.injured.shape
+
+
+def test_lesions_get_their_own_render_classes():
+    # find a seed with cysts or punctate lesions (the phantom draws a random subset of injuries)
+    for seed in range(40):
+        p = anatomy_pair(seed, spacing_mm=2.0)
+        if p.findings["cysts"] or p.findings["punctate_lesions"]:
+            break
+    else:
+        pytest.fail("no phantom with lesions among 40 seeds")
+    codes = set(np.unique(p.injured[p.injury_mask]).tolist())
+    assert codes & {CYST, PUNCTATE}, codes
+    assert not (set(np.unique(p.normal).tolist()) & {CYST, PUNCTATE}), "lesion classes leaked into the normal map"
+
+
+def test_same_seed_same_render_other_seed_other_render(pair):
+    r = PairRenderer(CFG)
+    a, b, c = r.render(pair, 5), r.render(pair, 5), r.render(pair, 6)
+    assert torch.equal(a.x, b.x) and torch.equal(a.mask, b.mask)
+    assert not torch.equal(a.x, c.x)
+    assert a.x.shape == (2, 1, *CFG.target_shape) and a.x.dtype == torch.float32
+    # z-scored per image over all voxels, like preprocessing of a real scan (Eq. 4)
+    assert torch.allclose(a.x.mean(dim=(1, 2, 3, 4)), torch.zeros(2), atol=1e-4)
+    assert torch.allclose(a.x.std(dim=(1, 2, 3, 4), unbiased=False), torch.ones(2), atol=1e-3)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_paired_renders_differ_only_at_the_injury(pair, seed):
+    """Same nuisance draw: outside the injury (plus the reach of thick-slice blur) the two renders agree."""
+    rend = PairRenderer(CFG).render(pair, seed)
+    diff = (rend.raw[0] - rend.raw[1]).abs()
+    injury = rend.labels[0] != rend.labels[1]
+    assert injury.any() and rend.y.tolist() == [0, 1]
+    near = torch.from_numpy(ndimage.binary_dilation(injury.numpy(), iterations=6))
+    assert float(diff[~near].max()) < 0.03 * float(rend.raw.max())
+    assert float(diff[injury].mean()) > 10 * float(diff[~near].mean()) + 1e-6
+    # the saved mask is the final maps' difference
+    assert torch.equal(rend.mask[1, 0] > 0, injury)
+
+
+def test_label_follows_the_final_map_not_the_intent(pair):
+    """An "injured" variant whose injury is absent from the final map is labelled normal."""
+    healed = AnatomyPair(pair.normal, pair.normal.copy(), np.zeros_like(pair.injury_mask), pair.spacing_mm,
+                         pair.pma_weeks, pair.findings, pair.seed)
+    rend = PairRenderer(CFG).render(healed, 3)
+    assert rend.y.tolist() == [0, 0] and rend.injury_mm3 == 0.0 and not rend.mask.any()
+
+
+def test_contrast_prior_keeps_neonatal_t2_order(pair):
+    """Across draws: CSF/ventricles brightest, white matter brighter than cortex, punctate lesions dark."""
+    from model.simulation.synth import CORTEX, CSF, draw_contrast
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        mu, sigma = draw_contrast(rng, skull=bool(rng.random() < 0.5))
+        assert mu[VENTRICLES] >= mu[WHITE_MATTER] > mu[CORTEX]
+        assert mu[CSF] > mu[WHITE_MATTER] > mu[PUNCTATE]
+        assert (sigma >= 0).all()
+
+
+def test_injury_cells_marks_the_feature_grid_cells_holding_injury():
+    mask = torch.zeros(1, 1, 16, 16, 16)
+    mask[0, 0, 13, 2, 9] = 1
+    cells = injury_cells(mask, (4, 4, 4))
+    assert cells.shape == (1, 1, 4, 4, 4) and cells.sum() == 1 and cells[0, 0, 3, 0, 2] == 1
+
+
+@pytest.mark.slow
+def test_synthetic_training_end_to_end_with_resume(tmp_path):
+    from model.train import main
+
+    out = tmp_path / "run"
+    argv = ["--synthetic", "--out", str(out), "--subjects", "3", "--val-subjects", "2", "--steps", "2",
+            "--pairs", "1", "--input-size", "32", "--workers", "0", "--eval-every", "2", "--seed", "3"]
+    assert main(argv + ["--steps-limit", "1"]) == 130  # stopped resumably after step 1
+    assert (out / "checkpoints" / "last.pt").is_file() and not (out / "model_card.json").exists()
+    assert main(argv + ["--resume"]) == 0
+    loaded = load_weights(out)
+    assert loaded.card.gradcam_layer == "layer3" and loaded.card.preprocessing.target_shape == (32, 32, 32)
+    assert loaded.card.training["command"].startswith("python -m model.train --synthetic")
+    metrics = json.loads((out / "metrics.json").read_text())["held_out_synthetic"]
+    assert metrics["n"] == 4 and "auc" in metrics and "pointing_game" in metrics
+    assert main(argv) == 1  # a finished run is not overwritten without --overwrite
