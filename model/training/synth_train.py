@@ -54,7 +54,7 @@ from model.checkpoint import CARD_FILE, load_weights, new_card, save_weights
 from model.errors import GloResNetError
 from model.fileio import atomic_output, write_bytes_atomic
 from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
-from model.inference import INJURY, flip_lr, select_device, tta_probabilities
+from model.inference import flip_lr, select_device, tta_probabilities
 from model.network import resnet10
 from model.preprocessing import PreprocessConfig
 from model.simulation.synth import _PACK, AnatomyPair, PairRenderer, anatomy_pair, injury_cells

@@ -38,7 +38,7 @@ def main() -> int:
     args = ap.parse_args()
     device = select_device(args.device)
     cuda = device.type == "cuda"
-    amp, cl = cuda and not args.no_amp, cuda and not args.no_channels_last
+    amp, cl = cuda and not args.no_amp, not args.no_channels_last  # channels_last_3d: faster on CPU too
     torch.manual_seed(0)
     model = resnet10().to(device)
     if cl:
