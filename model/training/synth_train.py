@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, default=64, help="network grid (cubic); the card records it")
     p.add_argument("--gradcam-layer", default="layer3", help="Grad-CAM layer (card); 4x4x4 at 64^3 for layer3")
     p.add_argument("--init", type=Path, help="weights folder to start from (e.g. earlier demo weights)")
-    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--seed", type=int, default=2026, help="anatomy bank, held-out set and (by default) sample stream")
+    p.add_argument("--stream-seed", type=int, help="seed of the render stream (continue training with fresh renders)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--workers", type=int, default=1, help="DataLoader workers rendering pairs")
     p.add_argument("--eval-every", type=int, default=250)
@@ -312,7 +313,8 @@ class SynthTrainer:
         feats = {}
         hook = layer.register_forward_hook(lambda m, i, o: feats.__setitem__("a", o))
         stop = args.steps_limit or args.steps
-        stream = PairStream(bank, self.cfg, args.seed, step * args.pairs, args.steps * args.pairs)
+        stream_seed = args.seed if args.stream_seed is None else args.stream_seed
+        stream = PairStream(bank, self.cfg, stream_seed, step * args.pairs, args.steps * args.pairs)
         loader = torch.utils.data.DataLoader(stream, batch_size=args.pairs, shuffle=False, collate_fn=_collate,
                                              num_workers=args.workers, persistent_workers=False,
                                              prefetch_factor=4 if args.workers else None)
