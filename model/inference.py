@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Generator
+from typing import Any, Generator, TypeVar
 
 import numpy as np
 import torch
@@ -218,7 +218,10 @@ def analyse_steps(
     )
 
 
-def run_to_end(gen: Generator):
+_T = TypeVar("_T")
+
+
+def run_to_end(gen: Generator[Any, Any, _T]) -> _T:
     """Drive a step generator to completion and return its value."""
     while True:
         try:

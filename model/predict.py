@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         volume = load_volume(args.scan)
         loaded = load_weights(args.weights, device)
         result = analyse(volume, loaded, with_cam=args.cam_out is not None)
-        if args.cam_out is not None:
+        if args.cam_out is not None and result.heatmap is not None:
             save_nifti_atomic(volume.source_image(result.heatmap), args.cam_out)
     except GloResNetError as exc:
         print(f"error: {exc}", file=sys.stderr)

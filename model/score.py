@@ -31,14 +31,14 @@ from typing import Generator, Iterable
 import torch
 
 from model import DEFAULT_WEIGHTS_DIR
+from model.bids import ScanEntry, discover
 from model.checkpoint import LoadedModel, load_weights
 from model.errors import GloResNetError, ScanError
 from model.fileio import save_nifti_atomic, write_bytes_atomic
 from model.inference import analyse, flag_for, select_device, tta_probabilities
 from model.preprocessing import preprocess
 from model.quality import quality_warnings
-from model.bids import ScanEntry, discover
-from model.volume import load_volume
+from model.volume import Volume, load_volume
 
 log = logging.getLogger("model.score")
 
@@ -71,7 +71,7 @@ def write_worklist(path: str | Path, rows: Iterable[dict]) -> None:
 class _Loaded:
     entry: ScanEntry
     sha256: str = ""
-    volume: object = None
+    volume: Volume | None = None
     inputs: torch.Tensor | None = None
     warnings: list = field(default_factory=list)
     error: str = ""
@@ -163,24 +163,7 @@ def score_steps(
     summary = ScoreSummary(total=len(entries))
 
     def load(entry: ScanEntry) -> _Loaded:
-        item = _Loaded(entry)
-        try:
-            volume = load_volume(entry.path)
-        except ScanError as exc:
-            item.error = exc.reason
-            return item
-        except MemoryError:
-            item.error = "too large to load into memory"
-            return item
-        item.sha256 = volume.sha256
-        if item.sha256 in done_before:
-            return item
-        item.warnings = quality_warnings(volume)
-        if with_cam:
-            item.volume = volume
-        else:
-            item.inputs = preprocess(volume.data, card.preprocessing)
-        return item
+        return _load_case(entry, card.preprocessing, done_before, keep_volume=with_cam)
 
     pool = ThreadPoolExecutor(max_workers=max(1, loader_threads), thread_name_prefix="scan-loader")
     pending: deque[Future] = deque()
@@ -217,35 +200,68 @@ def score_steps(
                     batch.append(item)
             if not batch:
                 continue
-            stamp = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-            if with_cam:
-                results = []
-                for item in batch:
-                    result = analyse(item.volume, loaded, with_cam=True)
-                    cam_path = Path(cams_dir) / _cam_name(item.entry)
-                    save_nifti_atomic(item.volume.source_image(result.heatmap), cam_path)
-                    results.append((result.pass_probabilities, str(cam_path)))
-                    item.volume = None
-            else:
-                x = torch.cat([item.inputs for item in batch]).to(device)
-                p_identity, p_flipped = tta_probabilities(model, x)
-                results = [((a, b), "") for a, b in zip(p_identity, p_flipped)]
-            for item, ((p1, p2), cam_file) in zip(batch, results):
-                p = 0.5 * (p1 + p2)
-                yield finish(_row(
-                    item.entry, status="scored", p_injury=f"{p:.6f}", p_injury_identity=f"{p1:.6f}",
-                    p_injury_flipped=f"{p2:.6f}", tta_disagreement=f"{abs(p1 - p2):.6f}",
-                    flag=flag_for(p, card.decision_threshold, card.indeterminate_band),
-                    quality_warnings="; ".join(item.warnings), input_sha256=item.sha256,
-                    weights_sha256=weights_sha, model=f"{card.name} {card.version}", cam_file=cam_file,
-                    scored_utc=stamp,
-                ))
+            for item, (p1, p2), cam_file in _score_batch(batch, loaded, cams_dir):
+                yield finish(_scored_row(item, p1, p2, cam_file, card))
     finally:
         for fut in pending:
             fut.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _load_case(entry: ScanEntry, preprocessing, done_before: dict, keep_volume: bool) -> _Loaded:
+    """Read, hash, check and preprocess one scan (in a loader thread); a bad file sets ``error``."""
+    item = _Loaded(entry)
+    try:
+        volume = load_volume(entry.path)
+    except ScanError as exc:
+        item.error = exc.reason
+        return item
+    except MemoryError:
+        item.error = "too large to load into memory"
+        return item
+    item.sha256 = volume.sha256 or ""
+    if item.sha256 in done_before:
+        return item
+    item.warnings = quality_warnings(volume)
+    if keep_volume:
+        item.volume = volume
+    else:
+        item.inputs = preprocess(volume.data, preprocessing)
+    return item
+
+
+def _score_batch(batch: list[_Loaded], loaded: LoadedModel, cams_dir: str | Path | None) -> list:
+    """``[(item, (p_identity, p_flipped), cam_file)]`` for loaded cases (Grad-CAM written when ``cams_dir``)."""
+    if cams_dir is None:
+        device = next(loaded.model.parameters()).device
+        x = torch.cat([item.inputs for item in batch if item.inputs is not None]).to(device)
+        p_identity, p_flipped = tta_probabilities(loaded.model, x)
+        return [(item, (float(a), float(b)), "") for item, a, b in zip(batch, p_identity, p_flipped)]
+    out = []
+    for item in batch:
+        assert item.volume is not None  # kept by the loader when heatmaps are asked for
+        result = analyse(item.volume, loaded, with_cam=True)
+        cam_path = Path(cams_dir) / _cam_name(item.entry)
+        assert result.heatmap is not None  # with_cam=True
+        save_nifti_atomic(item.volume.source_image(result.heatmap), cam_path)
+        out.append((item, result.pass_probabilities, str(cam_path)))
+        item.volume = None
+    return out
+
+
+def _scored_row(item: _Loaded, p1: float, p2: float, cam_file: str, card) -> dict:
+    """The worklist row of a scored case: P(injury) is the TTA mean of the two passes (Eq. 12)."""
+    p = 0.5 * (p1 + p2)
+    return _row(
+        item.entry, status="scored", p_injury=f"{p:.6f}", p_injury_identity=f"{p1:.6f}",
+        p_injury_flipped=f"{p2:.6f}", tta_disagreement=f"{abs(p1 - p2):.6f}",
+        flag=flag_for(p, card.decision_threshold, card.indeterminate_band),
+        quality_warnings="; ".join(item.warnings), input_sha256=item.sha256,
+        weights_sha256=card.weights_sha256, model=f"{card.name} {card.version}", cam_file=cam_file,
+        scored_utc=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

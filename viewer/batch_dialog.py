@@ -54,9 +54,9 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
 )
 
+from model.bids import ScanEntry, discover, is_bids
 from model.checkpoint import load_weights
 from model.inference import Progress
-from model.bids import ScanEntry, discover, is_bids
 from model.score import ScoreEvent, read_worklist, score_steps, write_worklist
 from viewer.jobs import NoWeightsError
 from viewer.result_panel import FLAG_COLOURS, format_probability

@@ -13,8 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from model.record.report import Report, ReportView, card_facts, result_facts, scan_facts
-from viewer.display import GEOMETRY, INDEX_NAMES, PLANES, edge_letters, h_increases_right, image_rect_mm, plane_slice, \
-    voxel_to_view, window_levels
+from viewer.display import (
+    GEOMETRY,
+    INDEX_NAMES,
+    PLANES,
+    edge_letters,
+    h_increases_right,
+    image_rect_mm,
+    plane_slice,
+    voxel_to_view,
+    window_levels,
+)
 
 CONVENTION_NAMES = {True: "radiological (patient left on image right)", False: "neurological (patient left on image left)"}
 REPORT_TITLE = "GloResNet second reader — reading report"

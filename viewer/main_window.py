@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PyQt6.QtCore import QUrl, Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QUrl, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QDesktopServices, QGuiApplication, QIcon, QKeySequence
 from PyQt6.QtWidgets import (
     QFileDialog,
@@ -37,11 +37,11 @@ from PyQt6.QtWidgets import (
 )
 
 import model
-from model.record.audit import AuditLogError, append_entry, decision_record, verify_chain
 from model.checkpoint import read_card
 from model.errors import GloResNetError
 from model.fileio import atomic_output, save_nifti_atomic
 from model.inference import select_device
+from model.record.audit import AuditLogError, append_entry, decision_record, verify_chain
 from model.record.report import HEATMAP_COLORMAPS, card_facts
 from model.volume import is_nifti_path
 from viewer.batch_dialog import install_batch_menu
@@ -50,8 +50,14 @@ from viewer.export import HEATMAP_DESCRIPTION, build_report, default_export_name
 from viewer.header_panel import HeaderPanel
 from viewer.image_panel import ImagePanel
 from viewer.info_panel import readout_of
-from viewer.jobs import AnalysisOutcome, analysis_job_steps, load_model_steps, open_sample_steps, open_scan_steps, \
-    report_job_steps
+from viewer.jobs import (
+    AnalysisOutcome,
+    analysis_job_steps,
+    load_model_steps,
+    open_sample_steps,
+    open_scan_steps,
+    report_job_steps,
+)
 from viewer.ortho_view import OrthoView
 from viewer.reader_panel import ReaderPanel
 from viewer.result_panel import CANCELLED_TEXT, IDLE_TEXT, ResultPanel

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model.record.audit import utc_now
 from model.fileio import atomic_output
+from model.record.audit import utc_now
 
 #: Colormaps offered for the heatmap (perceptually uniform, readable in greyscale print).
 HEATMAP_COLORMAPS = ("inferno", "magma", "plasma", "viridis", "cividis")

@@ -44,21 +44,21 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from safetensors.torch import save_file
 from sklearn.model_selection import StratifiedGroupKFold
 from torch.nn.parallel import DistributedDataParallel
-from safetensors.torch import save_file
 from tqdm import tqdm
 
-from model.training import plots
-from model.training.augment import mixup, random_flip_lr, random_rotate
 from model.checkpoint import CARD_FILE, load_medicalnet_encoder, new_card, save_weights
-from model.training.dataset import Case, ManifestError, class_weights, preprocess_cases, read_bids, read_manifest
 from model.errors import GloResNetError
 from model.fileio import atomic_output, write_bytes_atomic
 from model.inference import INJURY, flip_lr, select_device
-from model.training.metrics import binary_metrics, bootstrap_ci, summarise_folds
 from model.network import resnet10
 from model.preprocessing import PreprocessConfig
+from model.training import plots
+from model.training.augment import mixup, random_flip_lr, random_rotate
+from model.training.dataset import Case, ManifestError, class_weights, preprocess_cases, read_bids, read_manifest
+from model.training.metrics import binary_metrics, bootstrap_ci, summarise_folds
 
 log = logging.getLogger("model.training.train")
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -87,12 +87,12 @@ def test_report_text_has_probability_threshold_decision_and_disclaimer(tmp_path)
         assert needle in text, needle
 
 
-def test_facts_say_what_the_reader_needs(serag_t2):
+def test_facts_say_what_the_reader_needs(t2_scan):
     from model.volume import load_volume
 
-    volume = load_volume(serag_t2)
+    volume = load_volume(t2_scan)
     facts = dict(scan_facts(volume))
-    assert facts["SHA-256"] == volume.sha256 and facts["File"] == str(serag_t2)
+    assert facts["SHA-256"] == volume.sha256 and facts["File"] == str(t2_scan)
     assert facts["Shape (RAS+)"] == "117 × 159 × 126 voxels"
     assert facts["Stored as"].startswith("LAS")
     assert "qform" in facts["qform / sform"] and "DISAGREE" not in facts["qform / sform"]

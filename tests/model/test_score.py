@@ -6,9 +6,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from model.bids import discover
 from model.checkpoint import load_weights
 from model.inference import run_to_end
-from model.bids import discover
 from model.score import COLUMNS, main, read_worklist, score_steps
 
 
