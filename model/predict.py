@@ -18,6 +18,7 @@ from model.checkpoint import load_weights
 from model.errors import GloResNetError
 from model.fileio import save_nifti_atomic
 from model.inference import analyse, select_device
+from model.vocabulary import DEMONSTRATION_CLI_TEXT
 from model.volume import is_nifti_path, load_volume
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, indent=2))
     else:
         p1, p2 = result.pass_probabilities
-        demo = "  [DEMONSTRATION weights: not for clinical use]" if result.demonstration else ""
+        demo = f"  [{DEMONSTRATION_CLI_TEXT}]" if result.demonstration else ""
         print(f"{args.scan}")
         print(f"P(injury) = {result.probability:.4f}  (TTA mean; identity {p1:.4f}, left-right flipped {p2:.4f})")
         print(f"flag: {result.flag} (decision threshold {result.threshold:.2f}, indeterminate band ±{result.indeterminate_band:.2f})")

@@ -46,7 +46,6 @@ from PyQt6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QStyledItemDelegate,
@@ -55,10 +54,18 @@ from PyQt6.QtWidgets import (
 )
 
 from model.bids import ScanEntry, discover, is_bids
-from model.checkpoint import load_weights
 from model.inference import Progress
-from model.score import ScoreEvent, read_worklist, score_steps, write_worklist
-from viewer.jobs import NoWeightsError
+from model.score import (
+    ScoreEvent,
+    heatmaps_folder_problem,
+    merge_worklist,
+    read_worklist,
+    score_steps,
+    write_worklist,
+)
+from model.vocabulary import Flag
+from viewer.feedback import confirm_overwrite
+from viewer.jobs import load_model_steps
 from viewer.result_panel import FLAG_COLOURS, format_probability
 from viewer.worker import GeneratorWorker
 
@@ -123,11 +130,7 @@ def batch_steps(run: BatchRun, weights_dir: str | Path, device, on_event: Callab
     ------
     NoWeightsError, model.errors.CheckpointError
     """
-    folder = Path(weights_dir)
-    yield Progress(0.0, f"Loading weights from {folder.name}")
-    if not folder.exists():
-        raise NoWeightsError(folder)
-    loaded = load_weights(folder, device)
+    loaded = yield from load_model_steps(weights_dir, device)
     yield Progress(0.0, WEIGHTS_LOADED)
     steps = score_steps(run.entries, loaded, previous=run.previous, cams_dir=run.cams_dir)
     try:
@@ -307,9 +310,8 @@ class WorklistModel(QAbstractTableModel):
 #: Flag filter choices: label -> predicate on a table item.
 FLAG_FILTERS: dict[str, Callable[[_Item], bool] | None] = {
     "All rows": None,
-    "Above threshold": lambda it: it.value("flag") == "above threshold",
-    "Indeterminate": lambda it: it.value("flag") == "indeterminate",
-    "Below threshold": lambda it: it.value("flag") == "below threshold",
+    **{flag.value.capitalize(): (lambda it, f=flag: it.value("flag") == f)
+       for flag in (Flag.ABOVE, Flag.INDETERMINATE, Flag.BELOW, Flag.OUT_OF_DISTRIBUTION)},
     "With quality warnings": lambda it: bool(it.value("quality_warnings")),
     "Failed": lambda it: it.status == FAILED,
     "Not scored yet": lambda it: it.status in (QUEUED, SCORING),
@@ -557,7 +559,7 @@ class BatchDialog(QDialog):
         self.bids_check.setChecked(bids)
         self.bids_check.blockSignals(False)
         self.bids_check.setEnabled(True)
-        if self.cams_dir is not None and _inside(self.cams_dir, folder):
+        if heatmaps_folder_problem(self.cams_dir, folder):
             self.set_cams_dir(None)
         self._rediscover()
         return True
@@ -607,9 +609,9 @@ class BatchDialog(QDialog):
         """Write heatmaps to ``folder`` (None: do not write them); refused inside the scans folder."""
         if folder is not None:
             folder = Path(folder).resolve()
-            if self.folder is not None and _inside(folder, self.folder):
-                self.show_message("Heatmaps cannot go into the scans folder (they would be found as scans "
-                                  "next time); choose another folder.", error=True)
+            problem = None if self.folder is None else heatmaps_folder_problem(folder, self.folder)
+            if problem:
+                self.show_message(problem[0].upper() + problem[1:] + ".", error=True)
                 return False
         self.cams_dir = folder
         self.cams_edit.setText("" if folder is None else str(folder))
@@ -628,7 +630,7 @@ class BatchDialog(QDialog):
         """Score the folder in a worker thread (re-discovering it first)."""
         if self.running or self.folder is None:
             return None
-        if self.cams_dir is not None and _inside(self.cams_dir, self.folder):
+        if heatmaps_folder_problem(self.cams_dir, self.folder):
             self.set_cams_dir(None)
             return None
         entries = self._rediscover()
@@ -727,9 +729,7 @@ class BatchDialog(QDialog):
     def _save_cache(self) -> None:
         """Write this folder's worklist: this run's rows, plus earlier rows of files it did not reach."""
         run = self.run
-        rows = list(run.rows)
-        reached = {r["file"] for r in rows}
-        rows += [r for r in run.previous if r.get("file") not in reached]
+        rows = merge_worklist(run.rows, run.previous)
         path = cache_path(self.cache_dir, run.folder)
         try:
             write_worklist(path, rows)
@@ -872,18 +872,8 @@ class BatchDialog(QDialog):
         return path
 
     def confirm_overwrite(self, path: Path) -> bool:
-        """Ask the reader before replacing ``path``."""
-        answer = QMessageBox.question(
-            self, "Replace file?", f"{path.name} already exists in {path.parent}. Replace it?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    """True when ``path`` is ``folder`` or lies inside it."""
-    path, folder = Path(path).resolve(), Path(folder).resolve()
-    return path == folder or folder in path.parents
+        """Ask the reader before replacing ``path`` (:func:`viewer.feedback.confirm_overwrite`)."""
+        return confirm_overwrite(self, path)
 
 
 # -- menu --------------------------------------------------------------------------------------

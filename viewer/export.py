@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.heatmap import HEATMAP_DESCRIPTION  # noqa: F401 - re-exported for the main window
 from model.record.report import Report, ReportView, card_facts, result_facts, scan_facts
 from viewer.display import (
     GEOMETRY,
@@ -28,7 +29,6 @@ from viewer.display import (
 CONVENTION_NAMES = {True: "radiological (patient left on image right)", False: "neurological (patient left on image left)"}
 REPORT_TITLE = "GloResNet second reader — reading report"
 #: What the NIfTI header's description says about an exported heatmap (80 bytes at most).
-HEATMAP_DESCRIPTION = "GloResNet Grad-CAM heatmap 0-1, NOT masked to the head; not a lesion map"
 
 
 def report_views(scan, heatmap: np.ndarray | None, at_ijk, radiological: bool) -> list:

@@ -40,13 +40,16 @@ import model
 from model.checkpoint import read_card
 from model.errors import GloResNetError
 from model.fileio import atomic_output, save_nifti_atomic
+from model.heatmap import HEATMAP_COLORMAPS
 from model.inference import select_device
 from model.record.audit import AuditLogError, append_entry, decision_record, verify_chain
-from model.record.report import HEATMAP_COLORMAPS, card_facts
+from model.record.report import card_facts
+from model.vocabulary import OVERRIDE_CALLS
 from model.volume import is_nifti_path
 from viewer.batch_dialog import install_batch_menu
 from viewer.display import LAYOUTS, PLANES, WINDOW_PRESET_TIPS, WINDOW_PRESETS
 from viewer.export import HEATMAP_DESCRIPTION, build_report, default_export_name
+from viewer.feedback import confirm_overwrite
 from viewer.header_panel import HeaderPanel
 from viewer.image_panel import ImagePanel
 from viewer.info_panel import readout_of
@@ -822,7 +825,8 @@ class MainWindow(QMainWindow):
 
     def _ask_override_call(self) -> str | None:
         result = self.state.result
-        options = ["injury", "normal"] if result.probability < result.threshold else ["normal", "injury"]
+        ai_call = "injury" if result.probability >= result.threshold else "normal"
+        options = [c for c in OVERRIDE_CALLS if c != ai_call] + [ai_call]  # an override usually disagrees
         call, ok = QInputDialog.getItem(self, "Override the AI result", "Your call for this scan:", options, 0, False)
         return call if ok else None
 
@@ -897,11 +901,8 @@ class MainWindow(QMainWindow):
         return path
 
     def confirm_overwrite(self, path: Path) -> bool:
-        """Ask before replacing ``path`` (modal question; tests replace this method)."""
-        answer = QMessageBox.question(self, "Replace file?", f"{path.name} already exists in {path.parent}.\n"
-                                      "Replace it?", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+        """Ask before replacing ``path`` (:func:`viewer.feedback.confirm_overwrite`; tests replace this method)."""
+        return confirm_overwrite(self, path)
 
     def export_screenshot(self, path: str | Path | None = None) -> Path | None:
         """Save the plane views as PNG at the screen's full resolution (device pixel ratio); returns the path."""

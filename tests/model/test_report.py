@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from model.checkpoint import new_card
+from model.heatmap import heatmap_lut, heatmap_rgba
 from model.inference import AnalysisResult
 from model.record.report import (
     DISCLAIMER,
@@ -14,8 +15,6 @@ from model.record.report import (
     ReportView,
     card_facts,
     format_probability,
-    heatmap_lut,
-    heatmap_rgba,
     result_facts,
     scan_facts,
     write_report,

@@ -137,7 +137,7 @@ def test_las_and_ras_files_display_identical_axial_images(qtbot, window, t2_scan
 
 
 def test_heatmap_overlay_shares_the_scan_rectangle_and_hides_low_values(qtbot, window):
-    from model.record.report import heatmap_lut
+    from model.heatmap import heatmap_lut
 
     scan = asymmetric_scan(shape=(12, 16, 10), spacing_mm=(0.7, 0.9, 2.0))
     window.state.set_scan(scan)
