@@ -1,16 +1,12 @@
 """Batch > Score folder: a folder of scans becomes a sortable, filterable worklist.
 
-The dialog only wraps :func:`model.score.score_steps` (discovery, loading, scoring, resume and the
-failure reasons all live in :mod:`model.score`). :func:`batch_steps` adapts that generator to
-:class:`viewer.worker.GeneratorWorker`: it loads the weights in the worker thread, forwards every
-:class:`model.score.ScoreEvent` through :attr:`BatchWorker.case_done` (a queued signal, so rows reach
-the table in the GUI thread) and yields :class:`model.inference.Progress` between cases, which is
-where Cancel takes effect: the case being scored finishes and is kept, nothing after it starts.
-
-Each folder's worklist is cached in the application's data folder
-(``<AppDataLocation>/worklists/<sha256 of the absolute folder path>.csv``, written atomically with
-:func:`model.score.write_worklist`) and passed back as ``previous=`` on the next run, so cases whose
-input and weights are unchanged are skipped.
+The dialog only wraps :func:`model.score.score_steps` (discovery, loading, scoring, resume, failure
+reasons and the batch policy -- no heatmaps inside the scans folder, merged worklists -- all live in
+:mod:`model.score`). Its parts: the job in :mod:`viewer.batch_jobs` (:func:`batch_steps`, the
+per-folder worklist cache), the table in :mod:`viewer.worklist_model`, the widgets in
+:mod:`viewer.batch_layout`, opening a case in the viewer in :mod:`viewer.batch_case`. It talks to
+the main window only through :class:`BatchHost`, and reads the model from the window's shared
+:class:`viewer.model_provider.ModelProvider`.
 
 :func:`install_batch_menu` adds the Batch menu to a :class:`viewer.main_window.MainWindow`.
 """
@@ -19,31 +15,22 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Protocol
 
 from PyQt6.QtCore import (
     QEvent,
     QModelIndex,
+    QObject,
     QStandardPaths,
-    Qt,
+    pyqtBoundSignal,
     pyqtSignal,
 )
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
-    QAbstractItemView,
     QApplication,
-    QCheckBox,
-    QComboBox,
     QDialog,
     QFileDialog,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QMenu,
-    QProgressBar,
-    QPushButton,
-    QTableView,
-    QVBoxLayout,
 )
 
 from model.bids import discover, is_bids
@@ -54,8 +41,11 @@ from model.score import (
     read_worklist,
     write_worklist,
 )
+from viewer.batch_case import CaseOpener
 from viewer.batch_jobs import WEIGHTS_LOADED, BatchRun, BatchWorker, batch_steps, cache_path, worklist_cache_dir
+from viewer.batch_layout import build_widgets
 from viewer.feedback import confirm_overwrite
+from viewer.model_provider import ModelProvider
 from viewer.worklist_model import (  # noqa: F401 - SORT_ROLE re-exported for callers of the dialog module
     FAILED,
     FLAG_FILTERS,
@@ -78,14 +68,43 @@ CACHE_SAVE_INTERVAL_S = 10.0
 #: How long closing the main window waits for a running batch to stop, ms.
 CLOSE_WAIT_MS = 30_000
 
+# -- what the dialog needs from the main window ----------------------------------------------------
+class BatchHost(Protocol):
+    """The small typed interface between the batch dialog and the main window.
+
+    The dialog reads which model to use from ``models`` (the shared
+    :class:`viewer.model_provider.ModelProvider`), opens a double-clicked case with ``open_path``,
+    waits for ``scan_loaded``/``scan_failed``, then starts ``start_analysis`` once not ``busy``.
+    It is also the dialog's Qt parent (closing it stops the batch: ``installEventFilter``).
+    """
+
+    models: ModelProvider
+    scan_loaded: pyqtBoundSignal
+    scan_failed: pyqtBoundSignal
+    busy_changed: pyqtBoundSignal
+
+    @property
+    def busy(self) -> bool: ...
+
+    def open_path(self, path: str | Path) -> object: ...
+
+    def start_analysis(self) -> object: ...
+
+    def raise_(self) -> None: ...
+
+    def activateWindow(self) -> None: ...  # noqa: N802 - Qt API
+
+    def installEventFilter(self, obj: QObject) -> None: ...  # noqa: N802 - Qt API
+
+
 # -- the dialog --------------------------------------------------------------------------------
 class BatchDialog(QDialog):
     """Score every scan of a folder with the window's weights; work through the worklist.
 
     Parameters
     ----------
-    window : viewer.main_window.MainWindow
-        Gives ``weights_dir`` and ``device``; double-clicked rows open there and are analysed.
+    window : BatchHost
+        The main window: gives the model (``models``); double-clicked rows open there and are analysed.
     cache_dir : str or Path, optional
         Folder of the cached worklists (default :func:`worklist_cache_dir`).
 
@@ -97,9 +116,9 @@ class BatchDialog(QDialog):
 
     run_finished = pyqtSignal(str)
 
-    def __init__(self, window, cache_dir: str | Path | None = None):
-        super().__init__(window)
-        self.window_ = window
+    def __init__(self, window: BatchHost, cache_dir: str | Path | None = None):
+        super().__init__(window)  # type: ignore[call-overload] - the host is a QWidget too
+        self.window_: BatchHost = window
         self.cache_dir = Path(cache_dir) if cache_dir is not None else worklist_cache_dir()
         self.folder: Path | None = None
         self.cams_dir: Path | None = None
@@ -107,13 +126,13 @@ class BatchDialog(QDialog):
         self.run: BatchRun | None = None
         self._counts = {SCORED: 0, SKIPPED: 0, FAILED: 0}
         self._last_save = 0.0
-        self._pending_open: Path | None = None
+        self.case_opener = CaseOpener(window, self.show_message)
 
         self.setWindowTitle("Batch scoring")
         self.setModal(False)
         self.setSizeGripEnabled(True)
         self.resize(1280, 640)
-        self._build()
+        build_widgets(self)
         self._set_running(False)
         window.installEventFilter(self)  # stop the batch when the main window closes
         app = QApplication.instance()
@@ -121,140 +140,6 @@ class BatchDialog(QDialog):
             app.aboutToQuit.connect(self.shutdown)
 
     # -- construction --------------------------------------------------------------------------
-    def _build(self) -> None:
-        grid = QGridLayout()
-        grid.setColumnStretch(1, 1)
-        self.folder_edit = QLineEdit()
-        self.folder_edit.setReadOnly(True)
-        self.folder_edit.setPlaceholderText("Choose a folder of .nii / .nii.gz scans (searched recursively)")
-        self.folder_button = QPushButton("Choose folder…")
-        self.folder_button.clicked.connect(self.choose_folder)
-        grid.addWidget(QLabel("Scans folder:"), 0, 0)
-        grid.addWidget(self.folder_edit, 0, 1)
-        grid.addWidget(self.folder_button, 0, 2)
-
-        self.bids_check = QCheckBox("BIDS: only *_T2w files")
-        self.bids_check.setToolTip("Keep only sub-*/[ses-*/]anat/*_T2w.nii[.gz], outside derivatives/ and sourcedata/")
-        self.bids_check.toggled.connect(lambda _on: self._rediscover())
-        self.found_label = QLabel()
-        self.found_label.setObjectName("FoundLabel")
-        found_row = QHBoxLayout()
-        found_row.addWidget(self.bids_check)
-        found_row.addSpacing(16)
-        found_row.addWidget(self.found_label, 1)
-        grid.addLayout(found_row, 1, 1, 1, 2)
-
-        self.cams_edit = QLineEdit()
-        self.cams_edit.setReadOnly(True)
-        self.cams_edit.setPlaceholderText("Not written (optional)")
-        self.cams_button = QPushButton("Choose…")
-        self.cams_button.setToolTip("Also write every Grad-CAM heatmap as NIfTI, on each scan's own grid")
-        self.cams_button.clicked.connect(self.choose_cams_dir)
-        self.cams_clear_button = QPushButton("Clear")
-        self.cams_clear_button.clicked.connect(lambda: self.set_cams_dir(None))
-        cams_buttons = QHBoxLayout()
-        cams_buttons.addWidget(self.cams_button)
-        cams_buttons.addWidget(self.cams_clear_button)
-        grid.addWidget(QLabel("Heatmaps to:"), 2, 0)
-        grid.addWidget(self.cams_edit, 2, 1)
-        grid.addLayout(cams_buttons, 2, 2)
-
-        self.start_button = QPushButton("Start")
-        self.start_button.setObjectName("StartButton")
-        self.start_button.setDefault(True)
-        self.start_button.clicked.connect(lambda: self.start())
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop after the case being scored; everything finished is kept")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setFormat("%v/%m")
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(0)
-        self.progress_bar.setMinimumWidth(260)
-        self.eta_label = QLabel()
-        self.eta_label.setMinimumWidth(150)
-        run_row = QHBoxLayout()
-        run_row.addWidget(self.start_button)
-        run_row.addWidget(self.cancel_button)
-        run_row.addSpacing(8)
-        run_row.addWidget(self.progress_bar, 1)
-        run_row.addWidget(self.eta_label)
-
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter: file, subject, warning, reason…")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.flag_combo = QComboBox()
-        self.flag_combo.addItems(list(FLAG_FILTERS))
-        self.shown_label = QLabel()
-        filter_row = QHBoxLayout()
-        filter_row.addWidget(self.filter_edit, 2)
-        filter_row.addWidget(QLabel("Show:"))
-        filter_row.addWidget(self.flag_combo)
-        filter_row.addStretch(1)
-        filter_row.addWidget(self.shown_label)
-
-        self.model = WorklistModel(self)
-        self.proxy = WorklistProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
-        self.flag_combo.currentTextChanged.connect(self.proxy.set_flag_filter)
-        proxy = self.proxy
-        for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset, proxy.layoutChanged):
-            signal.connect(self._update_shown)
-
-        self.table = QTableView()
-        self.table.setObjectName("WorklistTable")
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # discovery order until a header is clicked
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
-        self.table.doubleClicked.connect(self.open_index)
-        header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setStretchLastSection(True)
-        self.table.setItemDelegateForColumn(self.model.column["file"], ElideMiddleDelegate(self.table))
-        widths = {"file": 290, "subject": 66, "session": 66, "status": 70, "p_injury": 78,
-                  "tta_disagreement": 124, "flag": 128, "quality_warnings": 170}
-        for key, width in widths.items():
-            header.resizeSection(self.model.column[key], width)
-
-        self.message_label = QLabel()
-        self.message_label.setObjectName("BatchMessage")
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        self.open_button = QPushButton("Open in viewer")
-        self.open_button.setToolTip("Open the selected scan in the viewer and analyse it (or double-click a row)")
-        self.open_button.clicked.connect(self.open_selected)
-        self.export_button = QPushButton("Export CSV…")
-        self.export_button.setToolTip("Write every finished row (the filter does not apply) as a worklist CSV")
-        self.export_button.clicked.connect(lambda: self.export_csv())
-        self.close_button = QPushButton("Close")
-        self.close_button.clicked.connect(self.close)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.open_button)
-        buttons.addWidget(self.export_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.close_button)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(grid)
-        layout.addLayout(run_row)
-        layout.addSpacing(4)
-        layout.addLayout(filter_row)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.message_label)
-        layout.addLayout(buttons)
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
-        self._update_shown()
-
     # -- folder and options --------------------------------------------------------------------
     def choose_folder(self) -> None:
         start = str(self.folder) if self.folder is not None else ""
@@ -357,7 +242,7 @@ class BatchDialog(QDialog):
             return None
         previous = read_worklist(cache_path(self.cache_dir, self.folder))
         run = BatchRun(folder=self.folder, entries=entries, previous=previous, cams_dir=self.cams_dir)
-        weights_dir, device = self.window_.weights_dir, self.window_.device
+        weights_dir, device = self.window_.models.weights_dir, self.window_.models.device
         worker = BatchWorker(lambda: batch_steps(run, weights_dir, device, worker.case_done.emit), name="batch")
         worker.case_done.connect(lambda event: self._on_case_done(worker, event))
         worker.progressed.connect(lambda _f, message: self._on_progressed(worker, message))
@@ -390,8 +275,8 @@ class BatchDialog(QDialog):
         if message == WEIGHTS_LOADED:
             self.run.started = time.monotonic()
             self._mark_next_scoring()
-            self.show_message(f"Scoring {len(self.run.entries)} scans with {Path(self.window_.weights_dir).name} "
-                              f"on {self.window_.device}…")
+            self.show_message(f"Scoring {len(self.run.entries)} scans with {self.window_.models.weights_dir.name} "
+                              f"on {self.window_.models.device}…")
 
     def _on_case_done(self, worker: BatchWorker, event: ScoreEvent) -> None:
         if worker is not self.worker:
@@ -512,48 +397,9 @@ class BatchDialog(QDialog):
         if item.status == FAILED:
             self.show_message(f"{item.entry.relpath} cannot be opened: {item.value('reason')}", error=True)
             return False
-        window = self.window_
-        self._disconnect_pending()
-        self._pending_open = item.entry.path
-        window.scan_loaded.connect(self._on_case_loaded)
-        window.scan_failed.connect(self._on_case_failed)
-        window.open_path(item.entry.path)
-        window.raise_()
-        window.activateWindow()
+        self.case_opener.open(item.entry.path)
         self.show_message(f"Opening {item.entry.relpath} in the viewer…")
         return True
-
-    def _on_case_loaded(self, scan) -> None:
-        expected = self._pending_open
-        self._disconnect_pending()
-        volume_path = getattr(scan.volume, "path", None)
-        if expected is None or volume_path is None or Path(volume_path).resolve() != expected.resolve():
-            return  # another scan was opened meanwhile
-        self.show_message(f"Analysing {expected.name} in the viewer…")
-        window = self.window_
-        if window.busy:  # an earlier analysis is still stopping: analyse once it has
-            def when_idle(busy: bool):
-                if not busy:
-                    window.busy_changed.disconnect(when_idle)
-                    window.start_analysis()
-            window.busy_changed.connect(when_idle)
-        else:
-            window.start_analysis()
-
-    def _on_case_failed(self, message: str) -> None:
-        self._disconnect_pending()
-        self.show_message(f"Cannot open the scan: {message}", error=True)
-
-    def _disconnect_pending(self) -> None:
-        if self._pending_open is None:
-            return
-        self._pending_open = None
-        for signal, slot in ((self.window_.scan_loaded, self._on_case_loaded),
-                             (self.window_.scan_failed, self._on_case_failed)):
-            try:
-                signal.disconnect(slot)
-            except TypeError:
-                pass  # already disconnected
 
     # -- export --------------------------------------------------------------------------------
     def export_csv(self, path: str | Path | None = None) -> Path | None:

@@ -37,12 +37,12 @@ from viewer.header_panel import HeaderPanel
 from viewer.image_panel import ImagePanel
 from viewer.info_panel import readout_of
 from viewer.job_runner import JobRunner
-from viewer.jobs import open_sample_steps, open_scan_steps
 from viewer.model_provider import ModelProvider
 from viewer.ortho_view import OrthoView
 from viewer.reader_controller import ReaderController
 from viewer.reader_panel import ReaderPanel
 from viewer.result_panel import IDLE_TEXT, ResultPanel
+from viewer.scan_opener import ScanOpener
 from viewer.settings import Settings, set_application_identity
 from viewer.shortcuts import ShortcutsDialog
 from viewer.state import ViewerState
@@ -51,7 +51,6 @@ from viewer.worker import GeneratorWorker
 log = logging.getLogger(__name__)
 
 APP_TITLE = "GloResNet second reader"
-NIFTI_FILTER = "NIfTI volumes (*.nii *.nii.gz);;All files (*)"
 #: How long closing the window waits for a running job to stop, ms.
 CLOSE_WAIT_MS = 30_000
 ICON_PATH = Path(__file__).resolve().parent.parent / "resources" / "icons" / "gloresnet.svg"
@@ -118,7 +117,7 @@ class MainWindow(QMainWindow):
         self.analysis = AnalysisController(self)
         self.reader = ReaderController(self)
         self.exports = ExportController(self)
-        self._load_worker: GeneratorWorker | None = None
+        self.opener = ScanOpener(self)
 
         self.setWindowTitle(APP_TITLE)
         if ICON_PATH.is_file():
@@ -155,6 +154,7 @@ class MainWindow(QMainWindow):
         window_actions.build_menus_and_toolbar(self)
         self.batch_action = install_batch_menu(self)  # Batch > Score folder… (Ctrl+B)
         window_actions.build_status_bar(self)
+        self.action_states = window_actions.ActionStates(self)
         self.panel.set_actions(self.analyse_action, self.cancel_action)
         self.reader_panel.set_actions(self.impression_actions, self.decision_actions)
         self.ortho.info.set_copy_action(self.copy_location_action)
@@ -167,16 +167,16 @@ class MainWindow(QMainWindow):
         self.state.scan_changed.connect(self._on_scan_changed)
         self.state.cursor_changed.connect(self._update_readout)
         self.state.window_changed.connect(self._update_readout)
-        self.state.radiological_changed.connect(self._on_radiological_changed)
-        self.state.overlay_changed.connect(self._on_overlay_changed)
-        self.state.result_changed.connect(self._on_result_changed)
-        self.state.reader_changed.connect(self.update_reader_actions)
-        self.state.layout_changed.connect(self._on_layout_changed)
-        self.state.invert_changed.connect(self._on_invert_changed)
+        self.state.radiological_changed.connect(self.action_states.on_radiological_changed)
+        self.state.overlay_changed.connect(self.action_states.on_overlay_changed)
+        self.state.result_changed.connect(self.action_states.on_result_changed)
+        self.state.reader_changed.connect(self.action_states.on_reader_changed)
+        self.state.layout_changed.connect(self.action_states.on_layout_changed)
+        self.state.invert_changed.connect(self.action_states.on_invert_changed)
         self.restore_settings()
-        self._on_radiological_changed(self.state.radiological)
-        self._on_overlay_changed()
-        self._on_layout_changed(self.state.layout, self.state.single_plane)
+        self.action_states.on_radiological_changed(self.state.radiological)
+        self.action_states.on_overlay_changed()
+        self.action_states.on_layout_changed(self.state.layout, self.state.single_plane)
         self._on_scan_changed(self.state.scan)
         self.models.card_changed.connect(self._show_model)
         self.models.loaded.connect(self._on_model_loaded)
@@ -243,77 +243,15 @@ class MainWindow(QMainWindow):
 
     # -- opening scans ---------------------------------------------------------------------------
     def open_dialog(self) -> None:
-        start = self.settings.last_open_folder
-        if not start and self.state.volume is not None and self.state.volume.path:
-            start = str(self.state.volume.path.parent)
-        path, _ = QFileDialog.getOpenFileName(self, "Open a T2 NIfTI volume", start, NIFTI_FILTER)
-        if path:
-            self.open_path(path)
-
-    def fill_recent_menu(self) -> None:
-        menu = self.recent_menu
-        menu.clear()
-        files = self.settings.recent_files()
-        for n, path in enumerate(files, start=1):
-            a = menu.addAction(f"&{n % 10}  {Path(path).name}")
-            a.setToolTip(path)
-            a.setStatusTip(path)
-            a.setData(path)
-            a.triggered.connect(lambda _c=False, p=path: self.open_path(p))
-        if not files:
-            empty = menu.addAction("(no recent files)")
-            empty.setEnabled(False)
-        menu.addSeparator()
-        menu.addAction(self.clear_recent_action)
-        self.clear_recent_action.setEnabled(bool(files))
-
-    def _clear_recent(self) -> None:
-        self.settings.clear_recent_files()
-        self.fill_recent_menu()
+        self.opener.open_dialog()
 
     def open_path(self, path: str | Path) -> GeneratorWorker:
         """Open a NIfTI file in the background; ``scan_loaded`` or ``scan_failed`` follows."""
-        path = Path(path)
-        return self._start_load(lambda: open_scan_steps(path), f"open {path.name}")
+        return self.opener.open_path(path)
 
     def open_sample(self) -> GeneratorWorker:
         """Open the simulated sample (``model.simulation.phantom.sample_image``) in the background."""
-        return self._start_load(open_sample_steps, "open sample")
-
-    def _start_load(self, make_generator, name: str) -> GeneratorWorker:
-        if self._load_worker is not None:
-            self._load_worker.cancel()  # the newer request wins
-        worker = GeneratorWorker(make_generator, name=name)
-        worker.progressed.connect(lambda f, m: self.statusBar().showMessage(m))
-        worker.returned.connect(lambda scan: self._on_scan_loaded(worker, scan))
-        worker.failed.connect(lambda msg: self._on_scan_failed(worker, msg))
-        worker.cancelled.connect(lambda: self.statusBar().clearMessage())
-        self._load_worker = worker
-        self.jobs.launch(worker)
-        return worker
-
-    def _on_scan_loaded(self, worker: GeneratorWorker, scan) -> None:
-        if worker is not self._load_worker:
-            return
-        self._load_worker = None
-        if self.analysis.worker is not None:
-            self.analysis.worker.cancel()  # its result would belong to the previous scan
-        self.state.set_scan(scan)
-        path = scan.volume.path
-        if path is not None:
-            self.settings.add_recent_file(path)
-            self.settings.last_open_folder = str(Path(path).absolute().parent)
-            self.fill_recent_menu()
-        self.statusBar().showMessage(f"Opened {scan.name}", 5000)
-        self.ortho.active_view.setFocus()
-        self.scan_loaded.emit(scan)
-
-    def _on_scan_failed(self, worker: GeneratorWorker, message: str) -> None:
-        if worker is not self._load_worker:
-            return
-        self._load_worker = None
-        self.show_error("Cannot open scan", message)
-        self.scan_failed.emit(message)
+        return self.opener.open_sample()
 
     # -- drag and drop ---------------------------------------------------------------------------
     def dragEnterEvent(self, ev):  # noqa: N802 - Qt hook
@@ -466,14 +404,7 @@ class MainWindow(QMainWindow):
             a.setEnabled(has_scan)
         self.set_busy(self.busy)
         self._update_readout()
-        self.update_reader_actions()
-
-    def _on_radiological_changed(self, radiological: bool) -> None:
-        self.radiological_action.blockSignals(True)
-        self.radiological_action.setChecked(radiological)
-        self.radiological_action.blockSignals(False)
-        self.convention_status.setText("<b>Radiological</b>" if radiological else "<b>Neurological</b>")
-        self.settings.radiological = radiological
+        self.action_states.on_reader_changed()
 
     def _show_tab(self, panel, focus=None) -> None:
         """Bring the side panel's tab holding ``panel`` to the front (and focus ``focus``)."""
@@ -484,49 +415,9 @@ class MainWindow(QMainWindow):
             focus.setFocus()
             focus.selectAll()
 
-    def _on_overlay_changed(self) -> None:
-        st = self.state
-        for a, on in ((self.overlay_action, st.overlay_visible), (self.contours_action, st.overlay_contours),
-                      (self.colormap_actions[st.overlay_colormap], True)):
-            a.blockSignals(True)
-            a.setChecked(on)
-            a.blockSignals(False)
-        self.settings.save_overlay(st.overlay_visible, st.overlay_opacity, st.overlay_colormap, st.overlay_threshold,
-                                   st.overlay_contours)
-
-    def _on_invert_changed(self, invert: bool) -> None:
-        self.invert_action.blockSignals(True)
-        self.invert_action.setChecked(invert)
-        self.invert_action.blockSignals(False)
-
-    def _on_layout_changed(self, layout: str, plane: str) -> None:
-        self.layout_actions[layout].setChecked(True)
-        self.settings.layout = (layout, plane)
-
-    def _on_result_changed(self, *_args) -> None:
-        st = self.state
-        result = st.result
-        shown = st.result_visible
-        has_heatmap = shown and result.heatmap is not None
-        for a in (self.overlay_action, self.contours_action, self.goto_peak_action, self.heatmap_export_action,
-                  self.report_action, self.opacity_up_action, self.opacity_down_action, self.threshold_up_action,
-                  self.threshold_down_action, *self.colormap_actions.values()):
-            a.setEnabled(has_heatmap)
-        for a in self.decision_actions.values():
-            a.setEnabled(shown)
-        if result is not None:
-            self.device_label.setText(f"Device: {result.device}")
-        self._update_readout()
-
     def update_reader_actions(self, *_args) -> None:
-        st = self.state
-        self.reader_first_action.blockSignals(True)
-        self.reader_first_action.setChecked(st.reader_first)
-        self.reader_first_action.blockSignals(False)
-        for key, a in self.impression_actions.items():
-            a.setEnabled(st.volume is not None)
-            a.setChecked(st.impression == key)
-        self._on_result_changed()
+        """Impression actions checked/enabled as the state says (after a decision was refused, too)."""
+        self.action_states.on_reader_changed()
 
     def _update_readout(self, *_args) -> None:
         r = readout_of(self.state)

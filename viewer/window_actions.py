@@ -63,7 +63,7 @@ def build_actions(w: MainWindow) -> None:
                               "Open a T2 NIfTI volume", SP.SP_DialogOpenButton)
     w.sample_action = action("Open &sample", lambda: w.open_sample(), "Ctrl+Shift+O",
                                 "Open the simulated neonatal T2 sample", SP.SP_FileIcon)
-    w.clear_recent_action = action("&Clear list", w._clear_recent)
+    w.clear_recent_action = action("&Clear list", lambda: w.opener.clear_recent())
     w.screenshot_action = action("&Screenshot of the views…", lambda: w.export_screenshot(), "Ctrl+Shift+S",
                                     "Save the plane views as a PNG image (full screen resolution)")
     w.screenshot_action.setIconText("Screenshot")
@@ -225,8 +225,8 @@ def _fill(w: MainWindow, menu, entries: list) -> None:
             menu.addSeparator()
         elif entry == "@recent":
             w.recent_menu = menu.addMenu("Open &recent")
-            w.recent_menu.aboutToShow.connect(w.fill_recent_menu)
-            w.fill_recent_menu()
+            w.recent_menu.aboutToShow.connect(w.opener.fill_recent_menu)
+            w.opener.fill_recent_menu()
         elif isinstance(entry, tuple):
             title, attribute, sub_entries = entry
             submenu = menu.addMenu(title)
@@ -274,3 +274,65 @@ def build_status_bar(w: MainWindow) -> None:
     for widget in (w.readout_label, w.copy_button, w.window_label, w.convention_status, w.model_label,
                    w.device_label):
         sb.addPermanentWidget(widget)
+
+
+class ActionStates:
+    """Keeps the actions' checked and enabled states in step with :class:`viewer.state.ViewerState`.
+
+    The window connects the state's ``*_changed`` signals to these methods (``window.action_states``);
+    the settings follow the same changes (radiological, overlay, layout are remembered).
+    """
+
+    def __init__(self, window: MainWindow):
+        self.w = window
+
+    def on_radiological_changed(self, radiological: bool) -> None:
+        self.w.radiological_action.blockSignals(True)
+        self.w.radiological_action.setChecked(radiological)
+        self.w.radiological_action.blockSignals(False)
+        self.w.convention_status.setText("<b>Radiological</b>" if radiological else "<b>Neurological</b>")
+        self.w.settings.radiological = radiological
+
+    def on_overlay_changed(self) -> None:
+        st = self.w.state
+        for a, on in ((self.w.overlay_action, st.overlay_visible), (self.w.contours_action, st.overlay_contours),
+                      (self.w.colormap_actions[st.overlay_colormap], True)):
+            a.blockSignals(True)
+            a.setChecked(on)
+            a.blockSignals(False)
+        self.w.settings.save_overlay(st.overlay_visible, st.overlay_opacity, st.overlay_colormap, st.overlay_threshold,
+                                   st.overlay_contours)
+
+    def on_invert_changed(self, invert: bool) -> None:
+        self.w.invert_action.blockSignals(True)
+        self.w.invert_action.setChecked(invert)
+        self.w.invert_action.blockSignals(False)
+
+    def on_layout_changed(self, layout: str, plane: str) -> None:
+        self.w.layout_actions[layout].setChecked(True)
+        self.w.settings.layout = (layout, plane)
+
+    def on_result_changed(self, *_args) -> None:
+        st = self.w.state
+        result = st.result
+        shown = st.result_visible
+        has_heatmap = shown and result.heatmap is not None
+        for a in (self.w.overlay_action, self.w.contours_action, self.w.goto_peak_action, self.w.heatmap_export_action,
+                  self.w.report_action, self.w.opacity_up_action, self.w.opacity_down_action, self.w.threshold_up_action,
+                  self.w.threshold_down_action, *self.w.colormap_actions.values()):
+            a.setEnabled(has_heatmap)
+        for a in self.w.decision_actions.values():
+            a.setEnabled(shown)
+        if result is not None:
+            self.w.device_label.setText(f"Device: {result.device}")
+        self.w._update_readout()
+
+    def on_reader_changed(self, *_args) -> None:
+        st = self.w.state
+        self.w.reader_first_action.blockSignals(True)
+        self.w.reader_first_action.setChecked(st.reader_first)
+        self.w.reader_first_action.blockSignals(False)
+        for key, a in self.w.impression_actions.items():
+            a.setEnabled(st.volume is not None)
+            a.setChecked(st.impression == key)
+        self.on_result_changed()
