@@ -140,8 +140,8 @@ class AnalysisResult:
         back); None when Grad-CAM was not asked for.
     affine : np.ndarray, shape (4, 4)
         Voxel -> world (mm) of ``heatmap`` (the displayed volume's affine).
-    threshold, indeterminate_band : float
-        From the model card.
+    decision_threshold, indeterminate_band : float
+        From the model card (``threshold`` is the old name of ``decision_threshold``, read-only).
     model_name, model_version, weights_sha256 : str
     demonstration : bool
     device : str
@@ -153,7 +153,7 @@ class AnalysisResult:
     pass_probabilities: tuple
     heatmap: np.ndarray | None
     affine: np.ndarray
-    threshold: float
+    decision_threshold: float
     indeterminate_band: float
     model_name: str
     model_version: str
@@ -170,7 +170,12 @@ class AnalysisResult:
     @property
     def flag(self) -> Flag:
         """:class:`model.vocabulary.Flag`: above, indeterminate (within the band) or below the threshold."""
-        return flag_for(self.probability, self.threshold, self.indeterminate_band)
+        return flag_for(self.probability, self.decision_threshold, self.indeterminate_band)
+
+    @property
+    def threshold(self) -> float:
+        """The old name of :attr:`decision_threshold` (kept for callers written before the rename)."""
+        return self.decision_threshold
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no heatmap array)."""
@@ -179,7 +184,7 @@ class AnalysisResult:
             "p_injury_identity": round(float(self.pass_probabilities[0]), 6),
             "p_injury_flipped": round(float(self.pass_probabilities[1]), 6),
             "tta_disagreement": round(self.disagreement, 6),
-            "decision_threshold": self.threshold,
+            "decision_threshold": self.decision_threshold,
             "indeterminate_band": self.indeterminate_band,
             "flag": str(self.flag),
             "model": self.model_name,
@@ -253,7 +258,7 @@ def analyse_steps(
         pass_probabilities=(float(probs[0]), float(probs[1])),
         heatmap=heatmap,
         affine=volume.affine.copy(),
-        threshold=card.decision_threshold,
+        decision_threshold=card.decision_threshold,
         indeterminate_band=card.indeterminate_band,
         model_name=card.name,
         model_version=card.version,

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         demo = f"  [{DEMONSTRATION_CLI_TEXT}]" if result.demonstration else ""
         print(f"{args.scan}")
         print(f"P(injury) = {result.probability:.4f}  (TTA mean; identity {p1:.4f}, left-right flipped {p2:.4f})")
-        print(f"flag: {result.flag} (decision threshold {result.threshold:.2f}, indeterminate band ±{result.indeterminate_band:.2f})")
+        print(f"flag: {result.flag} (decision threshold {result.decision_threshold:.2f}, indeterminate band ±{result.indeterminate_band:.2f})")
         print(f"model: {result.model_name} {result.model_version}, weights {result.weights_sha256[:12]}{demo}")
         if args.cam_out is not None:
             print(f"heatmap: {args.cam_out}")

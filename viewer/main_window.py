@@ -1,19 +1,16 @@
-"""The main window: actions, menus, toolbar, status bar, and the jobs that open and analyse scans.
+"""The main window: views and side panels around one :class:`ViewerState`, and the window's interface.
 
-The window owns one :class:`ViewerState` (what is shown), the views that draw it
+The window owns one :class:`ViewerState` (what is shown) and the views that draw it
 (:class:`OrthoView`, the side panels -- :class:`ResultPanel` with the :class:`ReaderPanel`,
-:class:`ImagePanel`, :class:`HeaderPanel` -- and the status bar) and the actions that change it.
-Every command is a QAction in a menu (Help > Keyboard shortcuts lists them from the menus);
-buttons are bound to the same actions. Opening a scan, loading weights, analysing and writing the
-PDF report run as generators from :mod:`viewer.jobs` in a :class:`viewer.worker.GeneratorWorker`,
-so the GUI thread only receives finished objects and slices arrays. Errors reach the reader as one
-line (a non-blocking message box plus the status bar); tracebacks go to the log.
-
-The reader's decisions go to the audit log (:mod:`model.record.audit`) at
-:attr:`MainWindow.audit_path`; settings persist through :class:`viewer.settings.Settings`.
-Exports never overwrite a file without asking and start in the last export folder (or Documents),
-never in the input's folder unless the reader picks it. A Batch menu can be added by
-``viewer.batch_dialog.install_batch_menu(window)``: insert it before :attr:`MainWindow.help_menu`.
+:class:`ImagePanel`, :class:`HeaderPanel` -- and the status bar). The work is elsewhere, each in its
+own module: services (``feedback``, ``jobs`` = :class:`viewer.job_runner.JobRunner`, ``models`` =
+:class:`viewer.model_provider.ModelProvider`) and controllers (``opener``, ``analysis``,
+``reader``, ``exports``); every command is a QAction built by :mod:`viewer.window_actions`. The
+public methods here (``open_path``, ``start_analysis``, ``record_decision``, ``export_report``, ...)
+forward to them, so the window is what tests and the batch dialog (:class:`viewer.batch_dialog.BatchHost`)
+talk to. Long work runs as generators from :mod:`viewer.jobs` in a :class:`viewer.worker.GeneratorWorker`;
+errors reach the reader as one line. A Batch menu is added by
+``viewer.batch_dialog.install_batch_menu(window)`` before :attr:`MainWindow.help_menu`.
 """
 from __future__ import annotations
 
@@ -423,7 +420,7 @@ class MainWindow(QMainWindow):
         r = readout_of(self.state)
         if r is None:
             self.readout_label.clear()
-            self.window_label.clear()
+            self.level_width_label.clear()
             return
         index = ", ".join(f"{n} {v}" for n, v in zip("ijk", r.index_ijk))
         x, y, z = r.world_mm
@@ -432,7 +429,7 @@ class MainWindow(QMainWindow):
             text += f"   heatmap {r.heatmap:.2f}" + ("" if r.inside_head else " (outside head)")
         self.readout_label.setText(text)
         level, width = self.state.window
-        self.window_label.setText(f"W {width:.4g}  L {level:.4g}")
+        self.level_width_label.setText(f"W {width:.4g}  L {level:.4g}")
 
     def _about(self) -> None:
         QMessageBox.about(

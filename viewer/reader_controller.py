@@ -85,7 +85,7 @@ class ReaderController:
 
     def _ask_override_call(self) -> str | None:
         result = self.w.state.result
-        ai_call = "injury" if result.probability >= result.threshold else "normal"
+        ai_call = "injury" if result.probability >= result.decision_threshold else "normal"
         options = [c for c in OVERRIDE_CALLS if c != ai_call] + [ai_call]  # an override usually disagrees
         call, ok = QInputDialog.getItem(self.w, "Override the AI result", "Your call for this scan:", options, 0, False)
         return call if ok else None
@@ -105,7 +105,7 @@ class ReaderController:
                 model_version=None if result is None else result.model_version,
                 weights_sha256=None if result is None else result.weights_sha256,
                 probability=None if result is None else result.probability,
-                threshold=None if result is None else result.threshold,
+                threshold=None if result is None else result.decision_threshold,
                 flag=None if result is None else result.flag,
                 impression=impression if impression is not None else st.impression,
                 reason=reason, override_call=override_call, ai_shown=st.result_visible,

@@ -341,7 +341,7 @@ class ResultPanel(QWidget):
         band = result.indeterminate_band
         self.flag_label.setText(
             f"<span style='color:{colour}; font-weight:bold'>{result.flag.capitalize()}</span>"
-            f"  (threshold {format_probability(result.threshold)}, indeterminate within ±{100 * band:.1f} points)"
+            f"  (threshold {format_probability(result.decision_threshold)}, indeterminate within ±{100 * band:.1f} points)"
         )
         p_id, p_flip = result.pass_probabilities
         self.details["identity"].setText(format_probability(p_id))

@@ -264,14 +264,14 @@ def build_status_bar(w: MainWindow) -> None:
     w.copy_button = QToolButton()
     w.copy_button.setDefaultAction(w.copy_location_action)
     w.copy_button.setAutoRaise(True)
-    w.window_label = QLabel()
-    w.window_label.setMinimumWidth(130)
+    w.level_width_label = QLabel()
+    w.level_width_label.setMinimumWidth(130)
     w.convention_status = QLabel()
     w.convention_status.setObjectName("ConventionStatus")
     w.model_label = QLabel()
     w.model_label.setObjectName("ModelLabel")
     w.device_label = QLabel(f"Device: {w.device}")
-    for widget in (w.readout_label, w.copy_button, w.window_label, w.convention_status, w.model_label,
+    for widget in (w.readout_label, w.copy_button, w.level_width_label, w.convention_status, w.model_label,
                    w.device_label):
         sb.addPermanentWidget(widget)
 

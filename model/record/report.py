@@ -88,7 +88,7 @@ def result_facts(result) -> list:
     p_id, p_flip = result.pass_probabilities
     return [
         ("P(injury)", format_probability(result.probability)),
-        ("Call", f"{result.flag} (threshold {format_probability(result.threshold)}, "
+        ("Call", f"{result.flag} (threshold {format_probability(result.decision_threshold)}, "
                  f"indeterminate within ±{100 * result.indeterminate_band:.1f} points)"),
         ("Uncertainty", f"TTA disagreement {100 * result.disagreement:.1f} points "
                         f"(identity {format_probability(p_id)}, left-right flipped {format_probability(p_flip)})"),

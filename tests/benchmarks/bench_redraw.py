@@ -54,7 +54,7 @@ def fake_result(volume, heatmap):
     from model.inference import AnalysisResult
 
     return AnalysisResult(probability=0.62, pass_probabilities=(0.6, 0.64), heatmap=heatmap, affine=volume.affine,
-                          threshold=0.5, indeterminate_band=0.1, model_name="bench", model_version="0",
+                          decision_threshold=0.5, indeterminate_band=0.1, model_name="bench", model_version="0",
                           weights_sha256="0" * 64, demonstration=True, device="cpu")
 
 

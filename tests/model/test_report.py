@@ -32,7 +32,7 @@ def _result(volume, p=0.723):
     heatmap = np.zeros(volume.shape, np.float32)
     heatmap[12:16, 14:20, 6:10] = 1.0
     return AnalysisResult(probability=p, pass_probabilities=(p - 0.02, p + 0.02), heatmap=heatmap,
-                          affine=volume.affine, threshold=0.5, indeterminate_band=0.1, model_name="gloresnet-test",
+                          affine=volume.affine, decision_threshold=0.5, indeterminate_band=0.1, model_name="gloresnet-test",
                           model_version="1.2", weights_sha256="cd" * 32, demonstration=True, device="cpu")
 
 
