@@ -1,12 +1,11 @@
-"""GloResNet second reader: ``python main.py [SCAN.nii.gz] [--weights DIR]`` (see viewer/app.py)."""
+"""GloResNet second reader: ``python main.py [SCAN.nii.gz] [--weights DIR]`` (see viewer/app.py).
+
+Python puts this script's folder (the repository root) first on ``sys.path``, so ``viewer`` and
+``model`` import from any working directory without an install or a path edit.
+"""
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from viewer.app import run  # noqa: E402 - after the repository root is on sys.path
+from viewer.app import run
 
 if __name__ == "__main__":
     sys.exit(run(sys.argv))

@@ -12,25 +12,24 @@ threshold, training command and data, metrics, intended use, library versions, w
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from model.errors import CheckpointError
-from model.fileio import atomic_output, write_bytes_atomic
+from model.fileio import atomic_output, sha256_file, write_bytes_atomic
 from model.network import ARCHITECTURES, ResNet3d, encoder_keys
 from model.preprocessing import PreprocessConfig
+from model.timestamps import utc_now
+from model.vocabulary import CLASSES
 
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "model_card.json"
 CARD_FORMAT_VERSION = 1
-CLASSES = ("normal", "injury")
 
 #: SHA-256 of known MedicalNet ResNet-10 checkpoints (METHOD.md).
 MEDICALNET_SHA256 = {
@@ -45,13 +44,8 @@ DEFAULT_INTENDED_USE = (
 )
 
 
-def sha256_bytes(path: str | Path) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+#: The old name of :func:`model.fileio.sha256_file` (kept for callers written before it moved).
+sha256_bytes = sha256_file
 
 
 @dataclass
@@ -206,9 +200,9 @@ def save_weights(folder: str | Path, model: torch.nn.Module, card: ModelCard) ->
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_output(folder / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata={"format": "pt", "architecture": card.architecture})
-        card.weights_sha256 = sha256_bytes(tmp)
+        card.weights_sha256 = sha256_file(tmp)
     card.library_versions = library_versions()
-    card.created_utc = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    card.created_utc = utc_now()
     write_bytes_atomic(folder / CARD_FILE, (json.dumps(card.to_dict(), indent=2) + "\n").encode())
     return folder
 
@@ -253,7 +247,7 @@ def load_weights(folder: str | Path, device: torch.device | str = "cpu") -> Load
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(folder, f"no {WEIGHTS_FILE} in this folder")
-    actual = sha256_bytes(weights)
+    actual = sha256_file(weights)
     if actual != card.weights_sha256:
         raise CheckpointError(
             weights,
@@ -321,7 +315,7 @@ def load_medicalnet_encoder(model: ResNet3d, path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(path, "pretrained checkpoint not found")
-    digest = sha256_bytes(path)
+    digest = sha256_file(path)
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file

@@ -1,12 +1,30 @@
-"""Atomic file output: results appear whole or not at all, and never replace an input by accident."""
+"""Files: atomic output (results appear whole or not at all, never replacing an input by accident), and SHA-256."""
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import nibabel as nib
+
+
+def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
+    """SHA-256 (hex) of a file's bytes, read in chunks (FIPS 180-4 via :mod:`hashlib`).
+
+    The one file hash of the product: weights (model card check, MedicalNet import) and inputs.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(chunk_bytes), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _umask() -> int:

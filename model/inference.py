@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Generator
+from typing import Any, Generator, TypeVar, cast
 
 import numpy as np
 import torch
 
 from model.checkpoint import LoadedModel
 from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
+from model.network import ResNet3d
 from model.preprocessing import preprocess, resample_to_grid
+from model.vocabulary import INJURY, Flag, flag_for
 from model.volume import Volume
 
-INJURY = 1
+__all__ = ["INJURY", "AnalysisResult", "Progress", "TTAPasses", "analyse", "analyse_steps", "flag_for", "flip_lr",
+           "run_to_end", "select_device", "tta_forward", "tta_mean", "tta_probabilities"]
 #: Tensor dimension of the anatomical left-right axis in an (N, C, X, Y, Z) RAS+ batch.
 LR_DIM = 2
 
@@ -40,35 +43,78 @@ def flip_lr(x: torch.Tensor) -> torch.Tensor:
     return torch.flip(x, dims=(LR_DIM,))
 
 
-@torch.no_grad()
-def tta_probabilities(model: torch.nn.Module, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """P(injury) of each item for the identity and the left-right flipped pass (paper Eq. 12).
+def tta_mean(p_identity, p_flipped):
+    """P(injury): the mean of the identity and the left-right flipped pass (paper Eq. 12).
 
-    Both passes of the whole batch run in one forward call of 2N items.
+    Works elementwise on floats, numpy arrays or tensors; every P(injury) the product reports (app,
+    ``model.predict``, ``model.score``, training's out-of-fold metrics) is this mean.
+    """
+    return 0.5 * (p_identity + p_flipped)
+
+
+@dataclass
+class TTAPasses:
+    """The two TTA passes of a batch (:func:`tta_forward`).
+
+    Attributes
+    ----------
+    p_identity, p_flipped : np.ndarray, shape (N,), float64
+        P(injury) (softmax index :data:`INJURY`) of each item and of its left-right mirror.
+    features : np.ndarray or None, shape (N, F), float32
+        Pooled encoder features of the identity pass, when asked for.
+    """
+
+    p_identity: np.ndarray
+    p_flipped: np.ndarray
+    features: np.ndarray | None = None
+
+    @property
+    def probability(self) -> np.ndarray:
+        """P(injury) of each item, :func:`tta_mean` of the two passes, shape (N,)."""
+        return tta_mean(self.p_identity, self.p_flipped)
+
+
+@torch.no_grad()
+def tta_forward(model: torch.nn.Module, x: torch.Tensor, *, with_features: bool = False,
+                channels_last: bool = False) -> TTAPasses:
+    """The network on a batch and on its left-right mirror, in one forward call of 2N items (Eq. 12).
 
     Parameters
     ----------
     model : torch.nn.Module
-        In eval mode.
+        In eval mode; with ``with_features`` it needs ``forward_features``/``forward_head``
+        (:class:`model.network.ResNet3d`).
     x : torch.Tensor, shape (N, 1, X, Y, Z)
-        Preprocessed RAS+ inputs on the model's device.
+        Preprocessed RAS+ inputs on the model's device. Any autocast context is the caller's.
+    with_features : bool
+        Also return the identity pass's pooled features (training's t-SNE).
+    channels_last : bool
+        Run in ``torch.channels_last_3d`` memory format (CUDA training speed-up; same numbers).
 
     Returns
     -------
-    p_identity, p_flipped : np.ndarray, shape (N,), float64
-        Their mean is the reported P(injury).
+    TTAPasses
     """
-    logits = model(torch.cat([x, flip_lr(x)], dim=0))
+    both = torch.cat([x, flip_lr(x)], dim=0)
+    if channels_last:
+        both = both.contiguous(memory_format=torch.channels_last_3d)
+    features = None
+    if with_features:
+        net = cast(ResNet3d, model)  # any module with the ResNet3d feature/head split
+        f = net.forward_features(both)
+        logits = net.forward_head(f)
+        features = f[: x.shape[0]].float().cpu().numpy().astype(np.float32)
+    else:
+        logits = model(both)
     p = torch.softmax(logits.float(), dim=1)[:, INJURY].cpu().numpy().astype(np.float64)
     n = x.shape[0]
-    return p[:n], p[n:]
+    return TTAPasses(p_identity=p[:n], p_flipped=p[n:], features=features)
 
 
-def flag_for(p: float, threshold: float, band: float) -> str:
-    """``"above threshold"``, ``"indeterminate"`` (|p - threshold| < band) or ``"below threshold"``."""
-    if abs(p - threshold) < band:
-        return "indeterminate"
-    return "above threshold" if p >= threshold else "below threshold"
+def tta_probabilities(model: torch.nn.Module, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """``(p_identity, p_flipped)`` of :func:`tta_forward`, each shape (N,) float64; their mean is P(injury)."""
+    passes = tta_forward(model, x)
+    return passes.p_identity, passes.p_flipped
 
 
 @dataclass
@@ -94,8 +140,8 @@ class AnalysisResult:
         back); None when Grad-CAM was not asked for.
     affine : np.ndarray, shape (4, 4)
         Voxel -> world (mm) of ``heatmap`` (the displayed volume's affine).
-    threshold, indeterminate_band : float
-        From the model card.
+    decision_threshold, indeterminate_band : float
+        From the model card (``threshold`` is the old name of ``decision_threshold``, read-only).
     model_name, model_version, weights_sha256 : str
     demonstration : bool
     device : str
@@ -107,7 +153,7 @@ class AnalysisResult:
     pass_probabilities: tuple
     heatmap: np.ndarray | None
     affine: np.ndarray
-    threshold: float
+    decision_threshold: float
     indeterminate_band: float
     model_name: str
     model_version: str
@@ -122,9 +168,14 @@ class AnalysisResult:
         return float(abs(self.pass_probabilities[0] - self.pass_probabilities[1]))
 
     @property
-    def flag(self) -> str:
-        """``"above threshold"``, ``"indeterminate"`` (within the band) or ``"below threshold"``."""
-        return flag_for(self.probability, self.threshold, self.indeterminate_band)
+    def flag(self) -> Flag:
+        """:class:`model.vocabulary.Flag`: above, indeterminate (within the band) or below the threshold."""
+        return flag_for(self.probability, self.decision_threshold, self.indeterminate_band)
+
+    @property
+    def threshold(self) -> float:
+        """The old name of :attr:`decision_threshold` (kept for callers written before the rename)."""
+        return self.decision_threshold
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no heatmap array)."""
@@ -133,9 +184,9 @@ class AnalysisResult:
             "p_injury_identity": round(float(self.pass_probabilities[0]), 6),
             "p_injury_flipped": round(float(self.pass_probabilities[1]), 6),
             "tta_disagreement": round(self.disagreement, 6),
-            "decision_threshold": self.threshold,
+            "decision_threshold": self.decision_threshold,
             "indeterminate_band": self.indeterminate_band,
-            "flag": self.flag,
+            "flag": str(self.flag),
             "model": self.model_name,
             "model_version": self.model_version,
             "weights_sha256": self.weights_sha256,
@@ -196,18 +247,18 @@ def analyse_steps(
         timings["heatmap_mapping"] = time.perf_counter() - t1
     else:
         yield Progress(0.1, "Network, both TTA passes")
-        p_identity, p_flipped = tta_probabilities(model, x)
-        probs = [float(p_identity[0]), float(p_flipped[0])]
+        passes = tta_forward(model, x)
+        probs = [float(passes.p_identity[0]), float(passes.p_flipped[0])]
         timings["inference"] = time.perf_counter() - t0 - timings["preprocess"]
         heatmap = None
     timings["total"] = time.perf_counter() - t0
     yield Progress(1.0, "Done")
     return AnalysisResult(
-        probability=float(np.mean(probs)),
+        probability=float(tta_mean(probs[0], probs[1])),
         pass_probabilities=(float(probs[0]), float(probs[1])),
         heatmap=heatmap,
         affine=volume.affine.copy(),
-        threshold=card.decision_threshold,
+        decision_threshold=card.decision_threshold,
         indeterminate_band=card.indeterminate_band,
         model_name=card.name,
         model_version=card.version,
@@ -218,7 +269,10 @@ def analyse_steps(
     )
 
 
-def run_to_end(gen: Generator):
+_T = TypeVar("_T")
+
+
+def run_to_end(gen: Generator[Any, Any, _T]) -> _T:
     """Drive a step generator to completion and return its value."""
     while True:
         try:

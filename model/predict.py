@@ -18,6 +18,7 @@ from model.checkpoint import load_weights
 from model.errors import GloResNetError
 from model.fileio import save_nifti_atomic
 from model.inference import analyse, select_device
+from model.vocabulary import DEMONSTRATION_CLI_TEXT
 from model.volume import is_nifti_path, load_volume
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         volume = load_volume(args.scan)
         loaded = load_weights(args.weights, device)
         result = analyse(volume, loaded, with_cam=args.cam_out is not None)
-        if args.cam_out is not None:
+        if args.cam_out is not None and result.heatmap is not None:
             save_nifti_atomic(volume.source_image(result.heatmap), args.cam_out)
     except GloResNetError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -68,10 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, indent=2))
     else:
         p1, p2 = result.pass_probabilities
-        demo = "  [DEMONSTRATION weights: not for clinical use]" if result.demonstration else ""
+        demo = f"  [{DEMONSTRATION_CLI_TEXT}]" if result.demonstration else ""
         print(f"{args.scan}")
         print(f"P(injury) = {result.probability:.4f}  (TTA mean; identity {p1:.4f}, left-right flipped {p2:.4f})")
-        print(f"flag: {result.flag} (decision threshold {result.threshold:.2f}, indeterminate band ±{result.indeterminate_band:.2f})")
+        print(f"flag: {result.flag} (decision threshold {result.decision_threshold:.2f}, indeterminate band ±{result.indeterminate_band:.2f})")
         print(f"model: {result.model_name} {result.model_version}, weights {result.weights_sha256[:12]}{demo}")
         if args.cam_out is not None:
             print(f"heatmap: {args.cam_out}")

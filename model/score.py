@@ -12,6 +12,10 @@ everything finished so far is kept. The GUI's batch dialog wraps the same genera
 
 Exit codes of the CLI: 0 every file scored, 1 some files failed (reasons in the CSV), 2 usage error
 (bad arguments, missing folder, unusable weights), 130 interrupted (partial results written).
+
+The batch policy is here too, so the CLI and the GUI's batch dialog follow the same rules:
+:func:`heatmaps_folder_problem` refuses a heatmaps folder inside the scans folder, and
+:func:`merge_worklist` keeps the rows of earlier runs for files a run did not reach.
 """
 from __future__ import annotations
 
@@ -24,21 +28,22 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Generator, Iterable
 
 import torch
 
 from model import DEFAULT_WEIGHTS_DIR
+from model.bids import ScanEntry, discover
 from model.checkpoint import LoadedModel, load_weights
 from model.errors import GloResNetError, ScanError
 from model.fileio import save_nifti_atomic, write_bytes_atomic
-from model.inference import analyse, flag_for, select_device, tta_probabilities
+from model.inference import analyse, select_device, tta_forward, tta_mean
 from model.preprocessing import preprocess
 from model.quality import quality_warnings
-from model.bids import ScanEntry, discover
-from model.volume import load_volume
+from model.timestamps import utc_now
+from model.vocabulary import flag_for
+from model.volume import Volume, load_volume
 
 log = logging.getLogger("model.score")
 
@@ -49,6 +54,40 @@ COLUMNS = [
     "model", "cam_file", "scored_utc",
 ]
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+#: Why a heatmaps folder inside the scans folder is refused (the CLI and the dialog say the same).
+HEATMAPS_INSIDE_INPUT = ("heatmaps cannot go into the scans folder (they would be found and scored as scans next "
+                         "time); choose another folder")
+
+
+# -- batch policy: the rules the CLI and the GUI's batch dialog share ------------------------------
+def is_inside(path: str | Path, folder: str | Path) -> bool:
+    """True when ``path`` is ``folder`` or lies anywhere below it (both resolved, links followed)."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
+def heatmaps_folder_problem(cams_dir: str | Path | None, scans_folder: str | Path) -> str | None:
+    """Why ``cams_dir`` cannot hold the heatmaps of a batch over ``scans_folder``, or None when it can.
+
+    Heatmaps are NIfTI files; written anywhere inside the scans folder they would be discovered as
+    scans by the next run. We never write into input folders.
+    """
+    if cams_dir is not None and is_inside(cams_dir, scans_folder):
+        return HEATMAPS_INSIDE_INPUT
+    return None
+
+
+def merge_worklist(rows: list[dict], previous: list[dict]) -> list[dict]:
+    """This run's ``rows``, then the earlier rows of files this run did not reach (by ``file``).
+
+    What an interrupted, cancelled or partial run writes: nothing scored before is lost, and a file
+    reached again is replaced by its new row.
+    """
+    reached = {r.get("file") for r in rows}
+    return list(rows) + [r for r in previous if r.get("file") not in reached]
+
+
 def read_worklist(path: str | Path) -> list[dict]:
     """Rows of a worklist CSV written by :func:`write_worklist` (empty list when absent)."""
     path = Path(path)
@@ -71,7 +110,7 @@ def write_worklist(path: str | Path, rows: Iterable[dict]) -> None:
 class _Loaded:
     entry: ScanEntry
     sha256: str = ""
-    volume: object = None
+    volume: Volume | None = None
     inputs: torch.Tensor | None = None
     warnings: list = field(default_factory=list)
     error: str = ""
@@ -163,24 +202,7 @@ def score_steps(
     summary = ScoreSummary(total=len(entries))
 
     def load(entry: ScanEntry) -> _Loaded:
-        item = _Loaded(entry)
-        try:
-            volume = load_volume(entry.path)
-        except ScanError as exc:
-            item.error = exc.reason
-            return item
-        except MemoryError:
-            item.error = "too large to load into memory"
-            return item
-        item.sha256 = volume.sha256
-        if item.sha256 in done_before:
-            return item
-        item.warnings = quality_warnings(volume)
-        if with_cam:
-            item.volume = volume
-        else:
-            item.inputs = preprocess(volume.data, card.preprocessing)
-        return item
+        return _load_case(entry, card.preprocessing, done_before, keep_volume=with_cam)
 
     pool = ThreadPoolExecutor(max_workers=max(1, loader_threads), thread_name_prefix="scan-loader")
     pending: deque[Future] = deque()
@@ -217,35 +239,68 @@ def score_steps(
                     batch.append(item)
             if not batch:
                 continue
-            stamp = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-            if with_cam:
-                results = []
-                for item in batch:
-                    result = analyse(item.volume, loaded, with_cam=True)
-                    cam_path = Path(cams_dir) / _cam_name(item.entry)
-                    save_nifti_atomic(item.volume.source_image(result.heatmap), cam_path)
-                    results.append((result.pass_probabilities, str(cam_path)))
-                    item.volume = None
-            else:
-                x = torch.cat([item.inputs for item in batch]).to(device)
-                p_identity, p_flipped = tta_probabilities(model, x)
-                results = [((a, b), "") for a, b in zip(p_identity, p_flipped)]
-            for item, ((p1, p2), cam_file) in zip(batch, results):
-                p = 0.5 * (p1 + p2)
-                yield finish(_row(
-                    item.entry, status="scored", p_injury=f"{p:.6f}", p_injury_identity=f"{p1:.6f}",
-                    p_injury_flipped=f"{p2:.6f}", tta_disagreement=f"{abs(p1 - p2):.6f}",
-                    flag=flag_for(p, card.decision_threshold, card.indeterminate_band),
-                    quality_warnings="; ".join(item.warnings), input_sha256=item.sha256,
-                    weights_sha256=weights_sha, model=f"{card.name} {card.version}", cam_file=cam_file,
-                    scored_utc=stamp,
-                ))
+            for item, (p1, p2), cam_file in _score_batch(batch, loaded, cams_dir):
+                yield finish(_scored_row(item, p1, p2, cam_file, card))
     finally:
         for fut in pending:
             fut.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _load_case(entry: ScanEntry, preprocessing, done_before: dict, keep_volume: bool) -> _Loaded:
+    """Read, hash, check and preprocess one scan (in a loader thread); a bad file sets ``error``."""
+    item = _Loaded(entry)
+    try:
+        volume = load_volume(entry.path)
+    except ScanError as exc:
+        item.error = exc.reason
+        return item
+    except MemoryError:
+        item.error = "too large to load into memory"
+        return item
+    item.sha256 = volume.sha256 or ""
+    if item.sha256 in done_before:
+        return item
+    item.warnings = quality_warnings(volume)
+    if keep_volume:
+        item.volume = volume
+    else:
+        item.inputs = preprocess(volume.data, preprocessing)
+    return item
+
+
+def _score_batch(batch: list[_Loaded], loaded: LoadedModel, cams_dir: str | Path | None) -> list:
+    """``[(item, (p_identity, p_flipped), cam_file)]`` for loaded cases (Grad-CAM written when ``cams_dir``)."""
+    if cams_dir is None:
+        device = next(loaded.model.parameters()).device
+        x = torch.cat([item.inputs for item in batch if item.inputs is not None]).to(device)
+        passes = tta_forward(loaded.model, x)
+        return [(item, (float(a), float(b)), "") for item, a, b in zip(batch, passes.p_identity, passes.p_flipped)]
+    out = []
+    for item in batch:
+        assert item.volume is not None  # kept by the loader when heatmaps are asked for
+        result = analyse(item.volume, loaded, with_cam=True)
+        cam_path = Path(cams_dir) / _cam_name(item.entry)
+        assert result.heatmap is not None  # with_cam=True
+        save_nifti_atomic(item.volume.source_image(result.heatmap), cam_path)
+        out.append((item, result.pass_probabilities, str(cam_path)))
+        item.volume = None
+    return out
+
+
+def _scored_row(item: _Loaded, p1: float, p2: float, cam_file: str, card) -> dict:
+    """The worklist row of a scored case: P(injury) is the TTA mean of the two passes (Eq. 12)."""
+    p = tta_mean(p1, p2)
+    return _row(
+        item.entry, status="scored", p_injury=f"{p:.6f}", p_injury_identity=f"{p1:.6f}",
+        p_injury_flipped=f"{p2:.6f}", tta_disagreement=f"{abs(p1 - p2):.6f}",
+        flag=flag_for(p, card.decision_threshold, card.indeterminate_band),
+        quality_warnings="; ".join(item.warnings), input_sha256=item.sha256,
+        weights_sha256=card.weights_sha256, model=f"{card.name} {card.version}", cam_file=cam_file,
+        scored_utc=utc_now(),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -275,8 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         return usage(f"{args.folder}: not a folder")
     if args.out.suffix.lower() != ".csv":
         return usage(f"{args.out}: --out must be a .csv file")
-    if args.cams is not None and args.cams.resolve() == args.folder.resolve():
-        return usage(f"{args.cams}: refusing to write heatmaps into the input folder itself; pick another folder")
+    problem = heatmaps_folder_problem(args.cams, args.folder)
+    if problem is not None:
+        return usage(f"{args.cams}: {problem}")
     try:
         device = select_device(args.device)
         loaded = load_weights(args.weights, device)
@@ -298,16 +354,17 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(1)
             bar.set_postfix(counts)
             if time.monotonic() - last_save > 30:
-                write_worklist(args.out, rows)
+                write_worklist(args.out, merge_worklist(rows, previous))
                 last_save = time.monotonic()
     except KeyboardInterrupt:
         gen.close()
         bar.close()
-        write_worklist(args.out, rows)
-        print(f"interrupted: {len(rows)} of {len(entries)} cases written to {args.out}", file=sys.stderr)
+        write_worklist(args.out, merge_worklist(rows, previous))
+        print(f"interrupted: {len(rows)} of {len(entries)} cases done in this run, written to {args.out} "
+              "with the rows of earlier runs", file=sys.stderr)
         return EXIT_INTERRUPTED
     bar.close()
-    write_worklist(args.out, rows)
+    write_worklist(args.out, merge_worklist(rows, previous))
     print(f"{args.out}: {counts['scored']} scored, {counts['skipped']} skipped (already scored with these weights), "
           f"{counts['failed']} failed")
     return EXIT_SOME_FAILED if counts["failed"] else EXIT_OK

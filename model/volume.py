@@ -41,15 +41,6 @@ def is_nifti_path(path: str | Path) -> bool:
     return name.endswith(NIFTI_SUFFIXES)
 
 
-def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
-    """SHA-256 (hex) of a file's bytes, read in chunks (FIPS 180-4 via :mod:`hashlib`)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(chunk_bytes), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class HeaderInfo:
     """Facts about the file as stored on disk, for the header panel and for writing results back.

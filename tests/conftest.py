@@ -1,18 +1,32 @@
-"""Shared test setup: headless Qt, paths to the real data in ../shared, tiny weights."""
+"""Shared test setup: headless Qt, markers, the real data in ../shared (or the built-in sample), tiny weights.
+
+The repository root is on ``sys.path`` through pytest's ``pythonpath`` setting (pyproject.toml).
+
+Markers (registered in pyproject.toml, ``--strict-markers``): ``slow`` is set by hand on the tests
+that take seconds; ``gui`` is added here to every test under tests/viewer or using ``qtbot``;
+``realdata`` to every test using :func:`serag_t2` or :func:`t2_scan`.
+``GLORESNET_SHARED_DATA=/nonexistent pytest`` runs the suite as a fresh clone without ../shared would.
+"""
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import
 
-import pytest
+import pytest  # noqa: E402 - after the Qt platform is chosen
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("GLORESNET_SHARED_DATA", ROOT.parent / "shared" / "data"))
 SERAG = SHARED_DATA / "neonatal-serag"
+REALDATA_FIXTURES = {"serag_t2", "t2_scan"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "qtbot" in names or "tests/viewer/" in item.nodeid:
+            item.add_marker(pytest.mark.gui)
+        if names & REALDATA_FIXTURES:
+            item.add_marker(pytest.mark.realdata)
 
 
 def serag_path(kind: str, week: int) -> Path:
@@ -25,8 +39,28 @@ def serag_path(kind: str, week: int) -> Path:
 
 @pytest.fixture
 def serag_t2():
-    """A real 40-week neonatal T2 template (117x159x126, 0.859 mm, LAS)."""
+    """A real 40-week neonatal T2 template (117x159x126, 0.859 mm, LAS); skipped when absent."""
     return serag_path("T2", 40)
+
+
+@pytest.fixture(scope="session")
+def t2_scan(tmp_path_factory) -> Path:
+    """A 40-week neonatal T2 file: the real template when ../shared/data has it, else the app's sample.
+
+    The built-in sample (:func:`model.simulation.phantom.sample_image`) is simulated but shaped like
+    the template (117x159x126 voxels, LAS on disk, 0.86 mm), so tests that check geometry, TTA, the
+    GUI workflow or file handling hold for either.
+    """
+    path = SERAG / "T2" / "template-40.nii.gz"
+    if path.is_file():
+        return path
+    import nibabel as nib
+
+    from model.simulation.phantom import sample_image
+
+    path = tmp_path_factory.mktemp("sample") / "sample-40w_T2w.nii.gz"
+    nib.save(sample_image(), path)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,14 @@
 """Desktop viewer of the GloResNet second reader (PyQt6 + pyqtgraph); imports ``model``, never the reverse.
 
+What may import what: any viewer module may import ``model`` (and ``model.simulation`` only for the
+built-in sample); services and controllers never import ``main_window`` at run time (type hints only).
+
 Architecture (FSLeyes display model / views / actions; napari worker pattern):
 
 * ``display`` — pure geometry and intensity defaults, no Qt: which voxel axes each plane shows,
   the image rectangle in mm (true voxel aspect), orientation letters for the radiological and
-  neurological conventions, window presets, the head mask that confines the heatmap on screen, the
-  heatmap maximum, the cursor readout; ``make_scan`` prepares all of it once per scan.
+  neurological conventions, window presets, the cursor readout (the head mask and the heatmap
+  maximum are ``model.heatmap``'s); ``make_scan`` prepares all of it once per scan.
 * ``state`` — ``ViewerState``, the one object holding what is shown (scan, cursor voxel,
   window/level and inversion, display convention, heatmap overlay settings, layout, analysis
   result, the reader's impression and decision, reader-first mode); its setters emit
@@ -20,8 +23,18 @@ Architecture (FSLeyes display model / views / actions; napari worker pattern):
   one-line errors. ``export`` (no Qt) gathers what the report shows.
 * ``settings`` — what persists (QSettings) and where the audit log lives (QStandardPaths).
 * ``shortcuts`` — Help > Keyboard shortcuts, built from the menus when it opens.
-* ``main_window`` — actions, menus, toolbar, status bar; starts jobs, feeds results to the state,
-  records decisions in the audit log (``model.record.audit``) and writes exports.
+* ``main_window`` — the window: builds the views and panels, owns the services and controllers
+  below, and forwards its public methods (``open_path``, ``start_analysis``, ``record_decision``,
+  ``export_report``...) to them. It stays small; new features go into their own modules.
+* Services, shared by the window and the batch dialog: ``feedback`` (one-line errors, status,
+  the overwrite question), ``job_runner`` (keeps workers alive, stops them on close),
+  ``model_provider`` (the weights folder, device and loaded network).
+* Controllers of the window: ``scan_opener``, ``analysis_controller``, ``reader_controller`` (the
+  reader's decisions and the audit log), ``export_controller``; ``window_actions`` holds every
+  QAction, the menus and toolbar as data (``MENUS``, ``TOOLBAR``) and keeps their states in step.
+* Batch: ``batch_dialog`` (talks to the window only through its ``BatchHost`` Protocol),
+  ``batch_jobs`` (the Qt-free job and the worklist cache), ``worklist_model`` (the table),
+  ``batch_layout`` (widgets), ``batch_case`` (open a case in the viewer and analyse it).
 * ``app`` — command line, QApplication, pyqtgraph configuration, theme; ``desktop_entry`` installs
   the Linux launcher.
 """

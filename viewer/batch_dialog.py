@@ -1,360 +1,100 @@
 """Batch > Score folder: a folder of scans becomes a sortable, filterable worklist.
 
-The dialog only wraps :func:`model.score.score_steps` (discovery, loading, scoring, resume and the
-failure reasons all live in :mod:`model.score`). :func:`batch_steps` adapts that generator to
-:class:`viewer.worker.GeneratorWorker`: it loads the weights in the worker thread, forwards every
-:class:`model.score.ScoreEvent` through :attr:`BatchWorker.case_done` (a queued signal, so rows reach
-the table in the GUI thread) and yields :class:`model.inference.Progress` between cases, which is
-where Cancel takes effect: the case being scored finishes and is kept, nothing after it starts.
-
-Each folder's worklist is cached in the application's data folder
-(``<AppDataLocation>/worklists/<sha256 of the absolute folder path>.csv``, written atomically with
-:func:`model.score.write_worklist`) and passed back as ``previous=`` on the next run, so cases whose
-input and weights are unchanged are skipped.
+The dialog only wraps :func:`model.score.score_steps` (discovery, loading, scoring, resume, failure
+reasons and the batch policy -- no heatmaps inside the scans folder, merged worklists -- all live in
+:mod:`model.score`). Its parts: the job in :mod:`viewer.batch_jobs` (:func:`batch_steps`, the
+per-folder worklist cache), the table in :mod:`viewer.worklist_model`, the widgets in
+:mod:`viewer.batch_layout`, opening a case in the viewer in :mod:`viewer.batch_case`. It talks to
+the main window only through :class:`BatchHost`, and reads the model from the window's shared
+:class:`viewer.model_provider.ModelProvider`.
 
 :func:`install_batch_menu` adds the Batch menu to a :class:`viewer.main_window.MainWindow`.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Protocol
 
 from PyQt6.QtCore import (
-    QAbstractTableModel,
     QEvent,
     QModelIndex,
-    QSortFilterProxyModel,
+    QObject,
     QStandardPaths,
-    Qt,
+    pyqtBoundSignal,
     pyqtSignal,
 )
-from PyQt6.QtGui import QAction, QBrush, QColor, QFont, QKeySequence
+from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
-    QAbstractItemView,
     QApplication,
-    QCheckBox,
-    QComboBox,
     QDialog,
     QFileDialog,
-    QGridLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QMenu,
-    QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QStyledItemDelegate,
-    QTableView,
-    QVBoxLayout,
 )
 
-from model.checkpoint import load_weights
-from model.inference import Progress
-from model.bids import ScanEntry, discover, is_bids
-from model.score import ScoreEvent, read_worklist, score_steps, write_worklist
-from viewer.jobs import NoWeightsError
-from viewer.result_panel import FLAG_COLOURS, format_probability
-from viewer.worker import GeneratorWorker
+from model.bids import discover, is_bids
+from model.score import (
+    ScoreEvent,
+    heatmaps_folder_problem,
+    merge_worklist,
+    read_worklist,
+    write_worklist,
+)
+from viewer.batch_case import CaseOpener
+from viewer.batch_jobs import WEIGHTS_LOADED, BatchRun, BatchWorker, batch_steps, cache_path, worklist_cache_dir
+from viewer.batch_layout import build_widgets
+from viewer.feedback import confirm_overwrite
+from viewer.model_provider import ModelProvider
+from viewer.worklist_model import (  # noqa: F401 - SORT_ROLE re-exported for callers of the dialog module
+    FAILED,
+    FLAG_FILTERS,
+    QUEUED,
+    SCORED,
+    SCORING,
+    SKIPPED,
+    SORT_ROLE,
+    STATUS_COLOURS,
+    ElideMiddleDelegate,
+    WorklistModel,
+    WorklistProxy,
+    format_eta,
+)
 
 log = logging.getLogger(__name__)
 
-#: Sort key of every cell (numbers for numeric columns, lower-case text otherwise; None = no value).
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 #: How often the cache is written while a run goes on, s (and always at the end and on cancel).
 CACHE_SAVE_INTERVAL_S = 10.0
 #: How long closing the main window waits for a running batch to stop, ms.
 CLOSE_WAIT_MS = 30_000
 
-#: The step message :func:`batch_steps` yields once the weights are loaded (scoring starts).
-WEIGHTS_LOADED = "Weights loaded"
+# -- what the dialog needs from the main window ----------------------------------------------------
+class BatchHost(Protocol):
+    """The small typed interface between the batch dialog and the main window.
 
-QUEUED, SCORING, SCORED, SKIPPED, FAILED = "queued", "scoring", "scored", "skipped", "failed"
-_STATUS_COLOURS = {QUEUED: "#8a8a8a", SCORING: "#42a5f5", SKIPPED: "#8a8a8a", FAILED: "#ef6c57"}
-_FLAG_TEXT = "#1a1a1a"  # on the flag colours, readable on light and dark palettes
-
-
-def worklist_cache_dir() -> Path:
-    """Where each folder's worklist is cached: ``<AppDataLocation>/worklists``."""
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base) / "worklists"
-
-
-def cache_path(cache_dir: str | Path, folder: str | Path) -> Path:
-    """The cached worklist of ``folder``: ``<cache_dir>/<sha256 of its absolute path>.csv``."""
-    key = hashlib.sha256(str(Path(folder).resolve()).encode("utf-8")).hexdigest()
-    return Path(cache_dir) / f"{key}.csv"
-
-
-# -- the job (no Qt) ---------------------------------------------------------------------------
-@dataclass
-class BatchRun:
-    """One run of the dialog: its inputs, and the rows finished so far (appended in the worker)."""
-
-    folder: Path
-    entries: list
-    previous: list
-    cams_dir: Path | None
-    rows: list = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
-
-
-def batch_steps(run: BatchRun, weights_dir: str | Path, device, on_event: Callable[[ScoreEvent], None]):
-    """Load the weights, then :func:`model.score.score_steps` over ``run.entries``.
-
-    Every finished case is appended to ``run.rows`` and passed to ``on_event`` before the
-    generator yields, so a case reported is a case kept, also when the caller stops here.
-
-    Yields
-    ------
-    model.inference.Progress
-        ``fraction`` = cases done / cases.
-
-    Returns
-    -------
-    model.score.ScoreSummary
-
-    Raises
-    ------
-    NoWeightsError, model.errors.CheckpointError
+    The dialog reads which model to use from ``models`` (the shared
+    :class:`viewer.model_provider.ModelProvider`), opens a double-clicked case with ``open_path``,
+    waits for ``scan_loaded``/``scan_failed``, then starts ``start_analysis`` once not ``busy``.
+    It is also the dialog's Qt parent (closing it stops the batch: ``installEventFilter``).
     """
-    folder = Path(weights_dir)
-    yield Progress(0.0, f"Loading weights from {folder.name}")
-    if not folder.exists():
-        raise NoWeightsError(folder)
-    loaded = load_weights(folder, device)
-    yield Progress(0.0, WEIGHTS_LOADED)
-    steps = score_steps(run.entries, loaded, previous=run.previous, cams_dir=run.cams_dir)
-    try:
-        while True:
-            try:
-                event = next(steps)
-            except StopIteration as stop:
-                return stop.value
-            run.rows.append(event.row)
-            on_event(event)
-            yield Progress(event.done / max(1, event.total), f"{event.done}/{event.total}")
-    finally:
-        steps.close()  # cancel: stops the loader threads of score_steps
 
+    models: ModelProvider
+    scan_loaded: pyqtBoundSignal
+    scan_failed: pyqtBoundSignal
+    busy_changed: pyqtBoundSignal
 
-class BatchWorker(GeneratorWorker):
-    """A :class:`GeneratorWorker` that also reports each finished case (``case_done(ScoreEvent)``)."""
+    @property
+    def busy(self) -> bool: ...
 
-    case_done = pyqtSignal(object)
+    def open_path(self, path: str | Path) -> object: ...
 
+    def start_analysis(self) -> object: ...
 
-def format_eta(seconds: float) -> str:
-    """``"about 40 s left"``, ``"about 3 min left"``, ``"about 1 h 5 min left"``."""
-    if not math.isfinite(seconds):
-        return ""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"about {seconds} s left"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"about {minutes} min left"
-    return f"about {minutes // 60} h {minutes % 60} min left"
+    def raise_(self) -> None: ...
 
+    def activateWindow(self) -> None: ...  # noqa: N802 - Qt API
 
-# -- the table ---------------------------------------------------------------------------------
-@dataclass
-class _Item:
-    entry: ScanEntry
-    status: str = QUEUED
-    row: dict | None = None
-
-    def value(self, key: str) -> str:
-        if key in ("file", "subject", "session"):
-            return getattr(self.entry, "relpath" if key == "file" else key)
-        if key == "status":
-            return self.status
-        return (self.row or {}).get(key, "") or ""
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-class WorklistModel(QAbstractTableModel):
-    """Discovered scans and, as they finish, their worklist rows (one table row per scan)."""
-
-    #: (row key, header, tooltip of the header)
-    COLUMNS = [
-        ("file", "File", "Path relative to the scanned folder"),
-        ("subject", "Subject", "BIDS subject (sub-*)"),
-        ("session", "Session", "BIDS session (ses-*)"),
-        ("status", "Status", "queued, scoring, scored, skipped (already scored with these weights) or failed"),
-        ("p_injury", "P(injury)", "Mean of the two test-time-augmentation passes"),
-        ("tta_disagreement", "TTA disagreement", "|identity pass - mirrored pass|, in percentage points"),
-        ("flag", "Flag", "Above threshold / indeterminate (near the threshold) / below threshold"),
-        ("quality_warnings", "Quality warnings", "Image-quality checks that did not stop scoring"),
-        ("reason", "Reason", "Why a file could not be scored"),
-    ]
-    NUMERIC = {"p_injury", "tta_disagreement"}
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._items: list[_Item] = []
-        self._index: dict[str, int] = {}
-        self.column = {key: i for i, (key, _, _) in enumerate(self.COLUMNS)}
-
-    # -- content --
-    def set_entries(self, entries: list) -> None:
-        self.beginResetModel()
-        self._items = [_Item(e) for e in entries]
-        self._index = {e.relpath: i for i, e in enumerate(entries)}
-        self.endResetModel()
-
-    def items(self) -> list:
-        return list(self._items)
-
-    def item(self, row: int) -> _Item:
-        return self._items[row]
-
-    def apply_event(self, event: ScoreEvent) -> int:
-        """Show a finished case; returns its row."""
-        i = self._index[event.row["file"]]
-        item = self._items[i]
-        item.row = event.row
-        item.status = SKIPPED if event.skipped else event.row["status"]
-        self._row_changed(i)
-        return i
-
-    def set_status(self, i: int, status: str) -> None:
-        self._items[i].status = status
-        self._row_changed(i)
-
-    def _row_changed(self, i: int) -> None:
-        self.dataChanged.emit(self.index(i, 0), self.index(i, len(self.COLUMNS) - 1))
-
-    # -- Qt model interface --
-    def rowCount(self, parent=QModelIndex()):  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else len(self._items)
-
-    def columnCount(self, parent=QModelIndex()):  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802 - Qt API
-        if orientation != Qt.Orientation.Horizontal:
-            return None
-        _, header, tip = self.COLUMNS[section]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return header
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return tip
-        return None
-
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        item = self._items[index.row()]
-        key = self.COLUMNS[index.column()][0]
-        raw = item.value(key)
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(key, raw)
-        if role == SORT_ROLE:
-            return _number(raw) if key in self.NUMERIC else raw.lower()
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if key == "file":
-                return item.entry.path.as_posix()
-            return raw or None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            if key in self.NUMERIC:
-                return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-            if key == "flag":
-                return Qt.AlignmentFlag.AlignCenter
-            return None
-        if role == Qt.ItemDataRole.BackgroundRole and key == "flag" and raw in FLAG_COLOURS:
-            return QBrush(QColor(FLAG_COLOURS[raw]))
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if key == "flag" and raw in FLAG_COLOURS:
-                return QBrush(QColor(_FLAG_TEXT))
-            if key == "status" and item.status in _STATUS_COLOURS:
-                return QBrush(QColor(_STATUS_COLOURS[item.status]))
-            if key == "reason" and raw:
-                return QBrush(QColor(_STATUS_COLOURS[FAILED]))
-        if role == Qt.ItemDataRole.FontRole and (
-            (key == "flag" and raw) or (key == "status" and item.status == SCORING)
-        ):
-            font = QFont()
-            font.setBold(True)
-            return font
-        return None
-
-    @staticmethod
-    def _display(key: str, raw: str) -> str:
-        if key == "p_injury":
-            value = _number(raw)
-            return "" if value is None else format_probability(value)
-        if key == "tta_disagreement":
-            value = _number(raw)
-            return "" if value is None else f"{100 * value:.1f} pts"
-        if key == "flag":
-            return raw.capitalize()
-        return raw
-
-
-#: Flag filter choices: label -> predicate on a table item.
-FLAG_FILTERS: dict[str, Callable[[_Item], bool] | None] = {
-    "All rows": None,
-    "Above threshold": lambda it: it.value("flag") == "above threshold",
-    "Indeterminate": lambda it: it.value("flag") == "indeterminate",
-    "Below threshold": lambda it: it.value("flag") == "below threshold",
-    "With quality warnings": lambda it: bool(it.value("quality_warnings")),
-    "Failed": lambda it: it.status == FAILED,
-    "Not scored yet": lambda it: it.status in (QUEUED, SCORING),
-}
-
-
-class _ElideMiddleDelegate(QStyledItemDelegate):
-    """Paths keep their start and their file name when the column is narrow."""
-
-    def initStyleOption(self, option, index):  # noqa: N802 - Qt API
-        super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideMiddle
-
-
-class WorklistProxy(QSortFilterProxyModel):
-    """Numeric sorting (empty cells last in either order), a text filter and a flag filter."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setSortRole(SORT_ROLE)
-        self.setFilterKeyColumn(-1)
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self._flag_filter = None
-
-    def set_flag_filter(self, label: str) -> None:
-        self._flag_filter = FLAG_FILTERS[label]
-        self.invalidateFilter()
-
-    def filterAcceptsRow(self, source_row, source_parent):  # noqa: N802 - Qt API
-        if self._flag_filter is not None and not self._flag_filter(self.sourceModel().item(source_row)):
-            return False
-        return super().filterAcceptsRow(source_row, source_parent)
-
-    def lessThan(self, left, right):  # noqa: N802 - Qt API
-        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
-        if a is None or b is None or a == "" or b == "":
-            # an empty cell sorts after every value, ascending or descending
-            empty_a, empty_b = a in (None, ""), b in (None, "")
-            if empty_a == empty_b:
-                return left.row() < right.row()
-            ascending = self.sortOrder() == Qt.SortOrder.AscendingOrder
-            return empty_b if ascending else empty_a
-        if a == b:
-            return left.row() < right.row()
-        return a < b
+    def installEventFilter(self, obj: QObject) -> None: ...  # noqa: N802 - Qt API
 
 
 # -- the dialog --------------------------------------------------------------------------------
@@ -363,8 +103,8 @@ class BatchDialog(QDialog):
 
     Parameters
     ----------
-    window : viewer.main_window.MainWindow
-        Gives ``weights_dir`` and ``device``; double-clicked rows open there and are analysed.
+    window : BatchHost
+        The main window: gives the model (``models``); double-clicked rows open there and are analysed.
     cache_dir : str or Path, optional
         Folder of the cached worklists (default :func:`worklist_cache_dir`).
 
@@ -376,9 +116,9 @@ class BatchDialog(QDialog):
 
     run_finished = pyqtSignal(str)
 
-    def __init__(self, window, cache_dir: str | Path | None = None):
-        super().__init__(window)
-        self.window_ = window
+    def __init__(self, window: BatchHost, cache_dir: str | Path | None = None):
+        super().__init__(window)  # type: ignore[call-overload] - the host is a QWidget too
+        self.window_: BatchHost = window
         self.cache_dir = Path(cache_dir) if cache_dir is not None else worklist_cache_dir()
         self.folder: Path | None = None
         self.cams_dir: Path | None = None
@@ -386,13 +126,13 @@ class BatchDialog(QDialog):
         self.run: BatchRun | None = None
         self._counts = {SCORED: 0, SKIPPED: 0, FAILED: 0}
         self._last_save = 0.0
-        self._pending_open: Path | None = None
+        self.case_opener = CaseOpener(window, self.show_message)
 
         self.setWindowTitle("Batch scoring")
         self.setModal(False)
         self.setSizeGripEnabled(True)
         self.resize(1280, 640)
-        self._build()
+        build_widgets(self)
         self._set_running(False)
         window.installEventFilter(self)  # stop the batch when the main window closes
         app = QApplication.instance()
@@ -400,140 +140,6 @@ class BatchDialog(QDialog):
             app.aboutToQuit.connect(self.shutdown)
 
     # -- construction --------------------------------------------------------------------------
-    def _build(self) -> None:
-        grid = QGridLayout()
-        grid.setColumnStretch(1, 1)
-        self.folder_edit = QLineEdit()
-        self.folder_edit.setReadOnly(True)
-        self.folder_edit.setPlaceholderText("Choose a folder of .nii / .nii.gz scans (searched recursively)")
-        self.folder_button = QPushButton("Choose folder…")
-        self.folder_button.clicked.connect(self.choose_folder)
-        grid.addWidget(QLabel("Scans folder:"), 0, 0)
-        grid.addWidget(self.folder_edit, 0, 1)
-        grid.addWidget(self.folder_button, 0, 2)
-
-        self.bids_check = QCheckBox("BIDS: only *_T2w files")
-        self.bids_check.setToolTip("Keep only sub-*/[ses-*/]anat/*_T2w.nii[.gz], outside derivatives/ and sourcedata/")
-        self.bids_check.toggled.connect(lambda _on: self._rediscover())
-        self.found_label = QLabel()
-        self.found_label.setObjectName("FoundLabel")
-        found_row = QHBoxLayout()
-        found_row.addWidget(self.bids_check)
-        found_row.addSpacing(16)
-        found_row.addWidget(self.found_label, 1)
-        grid.addLayout(found_row, 1, 1, 1, 2)
-
-        self.cams_edit = QLineEdit()
-        self.cams_edit.setReadOnly(True)
-        self.cams_edit.setPlaceholderText("Not written (optional)")
-        self.cams_button = QPushButton("Choose…")
-        self.cams_button.setToolTip("Also write every Grad-CAM heatmap as NIfTI, on each scan's own grid")
-        self.cams_button.clicked.connect(self.choose_cams_dir)
-        self.cams_clear_button = QPushButton("Clear")
-        self.cams_clear_button.clicked.connect(lambda: self.set_cams_dir(None))
-        cams_buttons = QHBoxLayout()
-        cams_buttons.addWidget(self.cams_button)
-        cams_buttons.addWidget(self.cams_clear_button)
-        grid.addWidget(QLabel("Heatmaps to:"), 2, 0)
-        grid.addWidget(self.cams_edit, 2, 1)
-        grid.addLayout(cams_buttons, 2, 2)
-
-        self.start_button = QPushButton("Start")
-        self.start_button.setObjectName("StartButton")
-        self.start_button.setDefault(True)
-        self.start_button.clicked.connect(lambda: self.start())
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop after the case being scored; everything finished is kept")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setFormat("%v/%m")
-        self.progress_bar.setRange(0, 1)
-        self.progress_bar.setValue(0)
-        self.progress_bar.setMinimumWidth(260)
-        self.eta_label = QLabel()
-        self.eta_label.setMinimumWidth(150)
-        run_row = QHBoxLayout()
-        run_row.addWidget(self.start_button)
-        run_row.addWidget(self.cancel_button)
-        run_row.addSpacing(8)
-        run_row.addWidget(self.progress_bar, 1)
-        run_row.addWidget(self.eta_label)
-
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter: file, subject, warning, reason…")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.flag_combo = QComboBox()
-        self.flag_combo.addItems(list(FLAG_FILTERS))
-        self.shown_label = QLabel()
-        filter_row = QHBoxLayout()
-        filter_row.addWidget(self.filter_edit, 2)
-        filter_row.addWidget(QLabel("Show:"))
-        filter_row.addWidget(self.flag_combo)
-        filter_row.addStretch(1)
-        filter_row.addWidget(self.shown_label)
-
-        self.model = WorklistModel(self)
-        self.proxy = WorklistProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
-        self.flag_combo.currentTextChanged.connect(self.proxy.set_flag_filter)
-        proxy = self.proxy
-        for signal in (proxy.rowsInserted, proxy.rowsRemoved, proxy.modelReset, proxy.layoutChanged):
-            signal.connect(self._update_shown)
-
-        self.table = QTableView()
-        self.table.setObjectName("WorklistTable")
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # discovery order until a header is clicked
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
-        self.table.doubleClicked.connect(self.open_index)
-        header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setStretchLastSection(True)
-        self.table.setItemDelegateForColumn(self.model.column["file"], _ElideMiddleDelegate(self.table))
-        widths = {"file": 290, "subject": 66, "session": 66, "status": 70, "p_injury": 78,
-                  "tta_disagreement": 124, "flag": 128, "quality_warnings": 170}
-        for key, width in widths.items():
-            header.resizeSection(self.model.column[key], width)
-
-        self.message_label = QLabel()
-        self.message_label.setObjectName("BatchMessage")
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        self.open_button = QPushButton("Open in viewer")
-        self.open_button.setToolTip("Open the selected scan in the viewer and analyse it (or double-click a row)")
-        self.open_button.clicked.connect(self.open_selected)
-        self.export_button = QPushButton("Export CSV…")
-        self.export_button.setToolTip("Write every finished row (the filter does not apply) as a worklist CSV")
-        self.export_button.clicked.connect(lambda: self.export_csv())
-        self.close_button = QPushButton("Close")
-        self.close_button.clicked.connect(self.close)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.open_button)
-        buttons.addWidget(self.export_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.close_button)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(grid)
-        layout.addLayout(run_row)
-        layout.addSpacing(4)
-        layout.addLayout(filter_row)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.message_label)
-        layout.addLayout(buttons)
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
-        self._update_shown()
-
     # -- folder and options --------------------------------------------------------------------
     def choose_folder(self) -> None:
         start = str(self.folder) if self.folder is not None else ""
@@ -557,7 +163,7 @@ class BatchDialog(QDialog):
         self.bids_check.setChecked(bids)
         self.bids_check.blockSignals(False)
         self.bids_check.setEnabled(True)
-        if self.cams_dir is not None and _inside(self.cams_dir, folder):
+        if heatmaps_folder_problem(self.cams_dir, folder):
             self.set_cams_dir(None)
         self._rediscover()
         return True
@@ -607,9 +213,9 @@ class BatchDialog(QDialog):
         """Write heatmaps to ``folder`` (None: do not write them); refused inside the scans folder."""
         if folder is not None:
             folder = Path(folder).resolve()
-            if self.folder is not None and _inside(folder, self.folder):
-                self.show_message("Heatmaps cannot go into the scans folder (they would be found as scans "
-                                  "next time); choose another folder.", error=True)
+            problem = None if self.folder is None else heatmaps_folder_problem(folder, self.folder)
+            if problem:
+                self.show_message(problem[0].upper() + problem[1:] + ".", error=True)
                 return False
         self.cams_dir = folder
         self.cams_edit.setText("" if folder is None else str(folder))
@@ -628,7 +234,7 @@ class BatchDialog(QDialog):
         """Score the folder in a worker thread (re-discovering it first)."""
         if self.running or self.folder is None:
             return None
-        if self.cams_dir is not None and _inside(self.cams_dir, self.folder):
+        if heatmaps_folder_problem(self.cams_dir, self.folder):
             self.set_cams_dir(None)
             return None
         entries = self._rediscover()
@@ -636,7 +242,7 @@ class BatchDialog(QDialog):
             return None
         previous = read_worklist(cache_path(self.cache_dir, self.folder))
         run = BatchRun(folder=self.folder, entries=entries, previous=previous, cams_dir=self.cams_dir)
-        weights_dir, device = self.window_.weights_dir, self.window_.device
+        weights_dir, device = self.window_.models.weights_dir, self.window_.models.device
         worker = BatchWorker(lambda: batch_steps(run, weights_dir, device, worker.case_done.emit), name="batch")
         worker.case_done.connect(lambda event: self._on_case_done(worker, event))
         worker.progressed.connect(lambda _f, message: self._on_progressed(worker, message))
@@ -669,8 +275,8 @@ class BatchDialog(QDialog):
         if message == WEIGHTS_LOADED:
             self.run.started = time.monotonic()
             self._mark_next_scoring()
-            self.show_message(f"Scoring {len(self.run.entries)} scans with {Path(self.window_.weights_dir).name} "
-                              f"on {self.window_.device}…")
+            self.show_message(f"Scoring {len(self.run.entries)} scans with {self.window_.models.weights_dir.name} "
+                              f"on {self.window_.models.device}…")
 
     def _on_case_done(self, worker: BatchWorker, event: ScoreEvent) -> None:
         if worker is not self.worker:
@@ -727,9 +333,7 @@ class BatchDialog(QDialog):
     def _save_cache(self) -> None:
         """Write this folder's worklist: this run's rows, plus earlier rows of files it did not reach."""
         run = self.run
-        rows = list(run.rows)
-        reached = {r["file"] for r in rows}
-        rows += [r for r in run.previous if r.get("file") not in reached]
+        rows = merge_worklist(run.rows, run.previous)
         path = cache_path(self.cache_dir, run.folder)
         try:
             write_worklist(path, rows)
@@ -778,7 +382,7 @@ class BatchDialog(QDialog):
         """One line for the reader (errors in the failure colour); never a traceback."""
         text = text.strip().splitlines()[0] if text.strip() else ""
         self.message_label.setText(text)
-        self.message_label.setStyleSheet(f"color: {_STATUS_COLOURS[FAILED]};" if error else "")
+        self.message_label.setStyleSheet(f"color: {STATUS_COLOURS[FAILED]};" if error else "")
         self.message_label.setProperty("error", error)
 
     # -- opening a case ------------------------------------------------------------------------
@@ -793,48 +397,9 @@ class BatchDialog(QDialog):
         if item.status == FAILED:
             self.show_message(f"{item.entry.relpath} cannot be opened: {item.value('reason')}", error=True)
             return False
-        window = self.window_
-        self._disconnect_pending()
-        self._pending_open = item.entry.path
-        window.scan_loaded.connect(self._on_case_loaded)
-        window.scan_failed.connect(self._on_case_failed)
-        window.open_path(item.entry.path)
-        window.raise_()
-        window.activateWindow()
+        self.case_opener.open(item.entry.path)
         self.show_message(f"Opening {item.entry.relpath} in the viewer…")
         return True
-
-    def _on_case_loaded(self, scan) -> None:
-        expected = self._pending_open
-        self._disconnect_pending()
-        volume_path = getattr(scan.volume, "path", None)
-        if expected is None or volume_path is None or Path(volume_path).resolve() != expected.resolve():
-            return  # another scan was opened meanwhile
-        self.show_message(f"Analysing {expected.name} in the viewer…")
-        window = self.window_
-        if window.busy:  # an earlier analysis is still stopping: analyse once it has
-            def when_idle(busy: bool):
-                if not busy:
-                    window.busy_changed.disconnect(when_idle)
-                    window.start_analysis()
-            window.busy_changed.connect(when_idle)
-        else:
-            window.start_analysis()
-
-    def _on_case_failed(self, message: str) -> None:
-        self._disconnect_pending()
-        self.show_message(f"Cannot open the scan: {message}", error=True)
-
-    def _disconnect_pending(self) -> None:
-        if self._pending_open is None:
-            return
-        self._pending_open = None
-        for signal, slot in ((self.window_.scan_loaded, self._on_case_loaded),
-                             (self.window_.scan_failed, self._on_case_failed)):
-            try:
-                signal.disconnect(slot)
-            except TypeError:
-                pass  # already disconnected
 
     # -- export --------------------------------------------------------------------------------
     def export_csv(self, path: str | Path | None = None) -> Path | None:
@@ -872,18 +437,8 @@ class BatchDialog(QDialog):
         return path
 
     def confirm_overwrite(self, path: Path) -> bool:
-        """Ask the reader before replacing ``path``."""
-        answer = QMessageBox.question(
-            self, "Replace file?", f"{path.name} already exists in {path.parent}. Replace it?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    """True when ``path`` is ``folder`` or lies inside it."""
-    path, folder = Path(path).resolve(), Path(folder).resolve()
-    return path == folder or folder in path.parents
+        """Ask the reader before replacing ``path`` (:func:`viewer.feedback.confirm_overwrite`)."""
+        return confirm_overwrite(self, path)
 
 
 # -- menu --------------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from model.heatmap import HEAD_FRACTION, head_mask, heatmap_peak  # noqa: F401 - re-exported (moved to model.heatmap)
+
 #: The three plane names, in the order the ortho view shows them.
 PLANES = ("axial", "coronal", "sagittal")
 
@@ -279,46 +281,6 @@ def window_presets(data: np.ndarray, mask: np.ndarray | None = None) -> dict:
 
 
 # -- head mask and heatmap peak -------------------------------------------------------------------
-#: A voxel is inside the head when it is brighter than the background by this fraction of the
-#: robust (99th percentile) intensity range; the background is the scan's lowest value.
-HEAD_FRACTION = 0.02
-
-
-def head_mask(data: np.ndarray) -> np.ndarray:
-    """Voxels inside the head: above the background value, holes filled (display only).
-
-    The background of a brain-extracted or skull-on T2 is its lowest value (plus noise); a voxel is
-    inside when it exceeds ``min + HEAD_FRACTION * (p99 - min)``. Enclosed dark regions are filled
-    (:func:`scipy.ndimage.binary_fill_holes`), so dark tissue inside the head keeps its heatmap.
-    Used to hide the Grad-CAM haze outside the head on screen; exported heatmaps stay unmasked.
-
-    Parameters
-    ----------
-    data : np.ndarray, shape (X, Y, Z)
-
-    Returns
-    -------
-    np.ndarray of bool, shape (X, Y, Z)
-    """
-    from scipy.ndimage import binary_fill_holes
-
-    background = float(data.min())
-    robust_top = float(np.percentile(data, 99.0))
-    threshold = background + HEAD_FRACTION * max(robust_top - background, 0.0)
-    mask = data > threshold
-    if not mask.any():
-        return np.ones(data.shape, bool)
-    return binary_fill_holes(mask)
-
-
-def heatmap_peak(heatmap: np.ndarray, mask: np.ndarray | None = None) -> tuple:
-    """Voxel (i, j, k) of the heatmap maximum, inside ``mask`` when one is given (and not empty)."""
-    if mask is not None and mask.any():
-        masked = np.where(mask, heatmap, -np.inf)
-        flat = int(np.argmax(masked))
-    else:
-        flat = int(np.argmax(heatmap))
-    return tuple(int(v) for v in np.unravel_index(flat, heatmap.shape))
 
 
 #: Layouts of the plane views: key -> menu text.

@@ -12,14 +12,23 @@ from pathlib import Path
 
 import numpy as np
 
+from model.heatmap import HEATMAP_DESCRIPTION  # noqa: F401 - re-exported for the main window
 from model.record.report import Report, ReportView, card_facts, result_facts, scan_facts
-from viewer.display import GEOMETRY, INDEX_NAMES, PLANES, edge_letters, h_increases_right, image_rect_mm, plane_slice, \
-    voxel_to_view, window_levels
+from viewer.display import (
+    GEOMETRY,
+    INDEX_NAMES,
+    PLANES,
+    edge_letters,
+    h_increases_right,
+    image_rect_mm,
+    plane_slice,
+    voxel_to_view,
+    window_levels,
+)
 
 CONVENTION_NAMES = {True: "radiological (patient left on image right)", False: "neurological (patient left on image left)"}
 REPORT_TITLE = "GloResNet second reader — reading report"
 #: What the NIfTI header's description says about an exported heatmap (80 bytes at most).
-HEATMAP_DESCRIPTION = "GloResNet Grad-CAM heatmap 0-1, NOT masked to the head; not a lesion map"
 
 
 def report_views(scan, heatmap: np.ndarray | None, at_ijk, radiological: bool) -> list:

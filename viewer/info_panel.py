@@ -116,7 +116,7 @@ class InfoPanel(QFrame):
             self.flag_label.setText(HIDDEN_TEXT)
         else:
             self.probability_label.setText(format_probability(result.probability))
-            self.flag_label.setText(f"{result.flag.capitalize()} (threshold {format_probability(result.threshold)}); "
+            self.flag_label.setText(f"{result.flag.capitalize()} (threshold {format_probability(result.decision_threshold)}); "
                                     f"TTA disagreement {100 * result.disagreement:.1f} points")
 
     def showEvent(self, ev):  # noqa: N802 - Qt hook

@@ -113,18 +113,14 @@ def analysis_job_steps(volume: Volume, weights_dir: str | Path, device, loaded: 
     NoWeightsError, model.errors.CheckpointError
     """
     if loaded is None:
-        folder = Path(weights_dir)
-        yield Progress(0.0, f"Loading weights from {folder.name}")
-        if not folder.exists():
-            raise NoWeightsError(folder)
-        loaded = load_weights(folder, device)
+        loaded = yield from load_model_steps(weights_dir, device)
     # ``yield from`` forwards close(): cancelling here closes analyse_steps and releases its hooks.
     result = yield from analyse_steps(volume, loaded, with_cam=True)
     return AnalysisOutcome(volume=volume, loaded=loaded, result=result)
 
 
 def load_model_steps(folder: str | Path, device):
-    """Load a weights folder chosen by the reader (Model > Load weights).
+    """Load a weights folder: THE way the viewer loads weights (Load weights, Analyse, Batch).
 
     Returns
     -------

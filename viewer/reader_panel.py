@@ -12,10 +12,8 @@ from datetime import datetime
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QGridLayout, QGroupBox, QLabel, QLineEdit, QToolButton, QVBoxLayout
 
+from model.vocabulary import DECISION_TEXT
 from viewer.state import ViewerState
-
-DECISION_TEXT = {"impression": "impression", "accept": "accepted the AI result", "reject": "rejected the AI result",
-                 "override": "overrode the AI result"}
 
 
 class ReaderPanel(QGroupBox):

@@ -31,18 +31,20 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from model.record.report import HEATMAP_CAPTION, HEATMAP_COLORMAPS, format_probability, heatmap_lut
+from model.heatmap import HEATMAP_CAPTION, HEATMAP_COLORMAPS, heatmap_lut
+from model.record.report import format_probability
+from model.vocabulary import DEMONSTRATION_TEXT, Flag
 from viewer.state import MAX_HEATMAP_THRESHOLD, ViewerState
 
-__all__ = ["ResultPanel", "format_probability", "HEATMAP_CAPTION"]
+__all__ = ["ResultPanel", "format_probability", "HEATMAP_CAPTION", "DEMONSTRATION_TEXT"]
 
-DEMONSTRATION_TEXT = "Demonstration weights — trained on simulated data, not for clinical use"
 IDLE_TEXT = "Press Analyse (Ctrl+R) to estimate P(injury) for this scan."
 NO_SCAN_TEXT = "Open a scan (Ctrl+O) to analyse it."
 CANCELLED_TEXT = "Analysis cancelled"
 HIDDEN_TEXT = ("The AI result is ready and hidden until you record your impression "
                "(reader-first mode): Reader > Normal / Injury / Unsure.")
-FLAG_COLOURS = {"above threshold": "#ff8a65", "indeterminate": "#ffd54f", "below threshold": "#9ccc65"}
+FLAG_COLOURS = {Flag.ABOVE: "#ff8a65", Flag.INDETERMINATE: "#ffd54f", Flag.BELOW: "#9ccc65",
+                Flag.OUT_OF_DISTRIBUTION: "#b0bec5"}
 
 
 class ResultPanel(QWidget):
@@ -339,7 +341,7 @@ class ResultPanel(QWidget):
         band = result.indeterminate_band
         self.flag_label.setText(
             f"<span style='color:{colour}; font-weight:bold'>{result.flag.capitalize()}</span>"
-            f"  (threshold {format_probability(result.threshold)}, indeterminate within ±{100 * band:.1f} points)"
+            f"  (threshold {format_probability(result.decision_threshold)}, indeterminate within ±{100 * band:.1f} points)"
         )
         p_id, p_flip = result.pass_probabilities
         self.details["identity"].setText(format_probability(p_id))

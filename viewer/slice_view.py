@@ -24,7 +24,7 @@ from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import QLabel, QSlider, QVBoxLayout, QWidget
 
-from model.record.report import heatmap_lut
+from model.heatmap import heatmap_lut
 from viewer.display import (
     GEOMETRY,
     INDEX_NAMES,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from model.record.audit import IMPRESSIONS
-from model.record.report import DEFAULT_HEATMAP_THRESHOLD, HEATMAP_COLORMAPS
-from viewer.display import LAYOUTS, PLANES, Scan, heatmap_peak
+from model.heatmap import DEFAULT_HEATMAP_THRESHOLD, HEATMAP_COLORMAPS, heatmap_peak
+from model.vocabulary import IMPRESSIONS
+from viewer.display import LAYOUTS, PLANES, Scan
 
 #: Smallest window width, as a fraction of the default width (keeps levels strictly increasing).
 MIN_WIDTH_FRACTION = 1e-3

@@ -20,10 +20,11 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from model.errors import GloResNetError
+from model.timestamps import utc_now
+from model.vocabulary import AI_DECISIONS, DECISIONS, IMPRESSIONS, OVERRIDE_CALLS
 
 try:  # POSIX advisory lock: two app windows appending at once keep the chain linear
     import fcntl
@@ -34,10 +35,6 @@ except ImportError:  # pragma: no cover - Windows
 AUDIT_FILE_NAME = "audit-log.jsonl"
 #: ``prev_hash`` of the first entry.
 GENESIS_HASH = "0" * 64
-#: What a reader can record.
-DECISIONS = ("impression", "accept", "reject", "override")
-#: The reader's own read of the scan.
-IMPRESSIONS = ("normal", "injury", "unsure")
 #: Version of the entry layout (for readers of old logs).
 ENTRY_FORMAT = 1
 
@@ -60,11 +57,6 @@ def entry_hash(entry: dict) -> str:
     """SHA-256 (hex) of ``entry`` without its ``hash`` field (``prev_hash`` included)."""
     body = {k: v for k, v in entry.items() if k != "hash"}
     return hashlib.sha256(canonical_json(body)).hexdigest()
-
-
-def utc_now() -> str:
-    """Current UTC time as ISO 8601 with seconds, e.g. ``2025-01-31T14:03:07+00:00``."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def decision_record(
@@ -125,11 +117,11 @@ def decision_record(
         raise ValueError(f"impression must be one of {IMPRESSIONS}, got {impression!r}")
     if decision == "impression" and impression is None:
         raise ValueError("an impression entry needs the impression")
-    if decision == "override" and override_call not in ("normal", "injury"):
+    if decision == "override" and override_call not in OVERRIDE_CALLS:
         raise ValueError(f"an override needs the reader's call 'normal' or 'injury', got {override_call!r}")
     if decision != "override" and override_call is not None:
         raise ValueError("override_call is only for decision='override'")
-    if decision in ("accept", "reject", "override") and probability is None:
+    if decision in AI_DECISIONS and probability is None:
         raise ValueError(f"{decision!r} needs an AI result (probability)")
     if not str(reader).strip():
         raise ValueError("the reader's name is empty")

@@ -1,4 +1,4 @@
-"""The reading report as PDF (matplotlib ``PdfPages``), and the heatmap colouring shared with the viewer.
+"""The reading report as PDF (matplotlib ``PdfPages``).
 
 A :class:`Report` is plain data: titled sections of (label, value) facts and a few
 :class:`ReportView` slices. :func:`write_report` lays it out on A4 pages -- page 1 the facts (scan,
@@ -7,10 +7,8 @@ without and with the overlay -- and writes the file atomically. The caller (the 
 which slices to show and how they are oriented (radiological or neurological), so the geometry has
 one implementation (``viewer.display``); this module only draws.
 
-:func:`heatmap_lut` is THE heatmap colouring: a perceptually uniform matplotlib colormap spread
-over ``[threshold, 1]``, fully transparent below the threshold, with a short alpha ramp above it
-so the map fades in instead of starting with a hard dark edge. The viewer's overlay, its colour
-bar and the report use it, so the screen and the paper agree.
+The heatmap is coloured by :func:`model.heatmap.heatmap_lut`, the same table as the viewer's
+overlay and colour bar, so the screen and the paper agree.
 
 Nothing here imports Qt.
 """
@@ -22,17 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-from model.record.audit import utc_now
 from model.fileio import atomic_output
+from model.heatmap import (  # noqa: F401 - HEATMAP_COLORMAPS, heatmap_lut re-exported for older imports
+    DEFAULT_HEATMAP_THRESHOLD,
+    HEATMAP_CAPTION,
+    HEATMAP_COLORMAPS,
+    heatmap_lut,
+    heatmap_rgba,
+)
+from model.timestamps import utc_now
 
-#: Colormaps offered for the heatmap (perceptually uniform, readable in greyscale print).
-HEATMAP_COLORMAPS = ("inferno", "magma", "plasma", "viridis", "cividis")
-#: Fraction of the range above the threshold over which the heatmap fades in (alpha 0 -> 1).
-HEATMAP_FADE = 0.25
-#: Default threshold: Grad-CAM values below it are transparent.
-DEFAULT_HEATMAP_THRESHOLD = 0.15
-
-HEATMAP_CAPTION = "Heatmap: where the model looked (Grad-CAM), not a lesion outline"
 DISCLAIMER = (
     "Research use only. This report was produced by a second-reader program that estimates the probability "
     "of brain injury on a T2-weighted MRI of a preterm infant. It does not diagnose, it does not outline "
@@ -46,56 +43,6 @@ A4_PORTRAIT_IN = (8.27, 11.69)
 def format_probability(p: float) -> str:
     """P(injury) as shown everywhere: a percentage with one decimal, e.g. ``0.4567 -> '45.7 %'``."""
     return f"{100.0 * float(p):.1f} %"
-
-
-def heatmap_lut(colormap: str = "inferno", threshold: float = DEFAULT_HEATMAP_THRESHOLD, n: int = 256) -> np.ndarray:
-    """RGBA lookup table for heatmap values 0..1: transparent below ``threshold``, colormap above.
-
-    Entry ``i`` colours the value ``i / (n - 1)``. Values at or above the threshold take the
-    colormap at ``(value - threshold) / (1 - threshold)``; alpha rises linearly from 0 at the
-    threshold to 255 at ``threshold + HEATMAP_FADE * (1 - threshold)``.
-
-    Parameters
-    ----------
-    colormap : str
-        A matplotlib colormap name (:data:`HEATMAP_COLORMAPS`).
-    threshold : float
-        In [0, 1).
-    n : int
-
-    Returns
-    -------
-    np.ndarray, shape (n, 4), uint8
-
-    Raises
-    ------
-    ValueError
-        Unknown colormap or threshold outside [0, 1).
-    """
-    from matplotlib import colormaps
-
-    if colormap not in colormaps:
-        raise ValueError(f"unknown colormap {colormap!r}; use one of {HEATMAP_COLORMAPS}")
-    threshold = float(threshold)
-    if not 0.0 <= threshold < 1.0:
-        raise ValueError(f"threshold must be in [0, 1), got {threshold}")
-    x = np.linspace(0.0, 1.0, n)
-    span = 1.0 - threshold
-    t = np.clip((x - threshold) / span, 0.0, 1.0)
-    rgba = colormaps[colormap](t)
-    alpha = np.clip(t / HEATMAP_FADE, 0.0, 1.0)
-    alpha[x < threshold] = 0.0
-    rgba[:, 3] = alpha
-    return np.round(rgba * 255).astype(np.uint8)
-
-
-def heatmap_rgba(values: np.ndarray, lut: np.ndarray, opacity: float = 1.0) -> np.ndarray:
-    """Colour heatmap values (0..1, any shape) with a :func:`heatmap_lut`; float RGBA in [0, 1]."""
-    n = lut.shape[0]
-    index = np.clip(np.rint(np.asarray(values, dtype=float) * (n - 1)), 0, n - 1).astype(np.intp)
-    out = lut[index].astype(float) / 255.0
-    out[..., 3] *= float(opacity)
-    return out
 
 
 # -- facts as text -------------------------------------------------------------------------------
@@ -141,7 +88,7 @@ def result_facts(result) -> list:
     p_id, p_flip = result.pass_probabilities
     return [
         ("P(injury)", format_probability(result.probability)),
-        ("Call", f"{result.flag} (threshold {format_probability(result.threshold)}, "
+        ("Call", f"{result.flag} (threshold {format_probability(result.decision_threshold)}, "
                  f"indeterminate within ±{100 * result.indeterminate_band:.1f} points)"),
         ("Uncertainty", f"TTA disagreement {100 * result.disagreement:.1f} points "
                         f"(identity {format_probability(p_id)}, left-right flipped {format_probability(p_flip)})"),

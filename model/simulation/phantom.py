@@ -62,7 +62,6 @@ import numpy as np
 from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, ornt_transform
 from scipy import ndimage
 
-
 # --------------------------------------------------------------------------------------------------
 # Public constants
 # --------------------------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from sklearn.manifold import TSNE
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
 from model.fileio import atomic_output
+from model.vocabulary import CLASSES
 
-CLASS_NAMES = ("normal", "injury")
+CLASS_NAMES = CLASSES
 
 
 def _save(fig: Figure, path: Path) -> Path:

@@ -44,21 +44,21 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from safetensors.torch import save_file
 from sklearn.model_selection import StratifiedGroupKFold
 from torch.nn.parallel import DistributedDataParallel
-from safetensors.torch import save_file
 from tqdm import tqdm
 
-from model.training import plots
-from model.training.augment import mixup, random_flip_lr, random_rotate
 from model.checkpoint import CARD_FILE, load_medicalnet_encoder, new_card, save_weights
-from model.training.dataset import Case, ManifestError, class_weights, preprocess_cases, read_bids, read_manifest
 from model.errors import GloResNetError
 from model.fileio import atomic_output, write_bytes_atomic
-from model.inference import INJURY, flip_lr, select_device
-from model.training.metrics import binary_metrics, bootstrap_ci, summarise_folds
+from model.inference import select_device, tta_forward, tta_mean
 from model.network import resnet10
 from model.preprocessing import PreprocessConfig
+from model.training import plots
+from model.training.augment import mixup, random_flip_lr, random_rotate
+from model.training.dataset import Case, ManifestError, class_weights, preprocess_cases, read_bids, read_manifest
+from model.training.metrics import binary_metrics, bootstrap_ci, summarise_folds
 
 log = logging.getLogger("model.training.train")
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -274,9 +274,9 @@ class Trainer:
         if self.ddp.main:
             p1, p2, feats = evaluate(model, inputs[test_idx], self.device, self.amp, self.channels_last)
             result.update(p_identity=p1.tolist(), p_flipped=p2.tolist())
-            result["metrics"] = binary_metrics(labels[test_idx], 0.5 * (p1 + p2))
+            result["metrics"] = binary_metrics(labels[test_idx], tta_mean(p1, p2))
             if self.args.injury_masks is not None:
-                result["pointing"] = pointing_game(model, [cases[i] for i in test_idx], 0.5 * (p1 + p2),
+                result["pointing"] = pointing_game(model, [cases[i] for i in test_idx], tta_mean(p1, p2),
                                                    self.cfg, self.args.injury_masks)
             log.info("%s: " + ", ".join(f"{k} {v:.3f}" for k, v in result["metrics"].items() if isinstance(v, float)), name)
             with atomic_output(self.ckpt_dir / f"{name}_features.npy") as tmp:
@@ -380,7 +380,7 @@ class Trainer:
             p1[idx], p2[idx] = r["p_identity"], r["p_flipped"]
             feats[idx] = r["features"]
             pointing.update({int(k): v for k, v in r.get("pointing", {}).items()})
-        p = 0.5 * (p1 + p2)
+        p = tta_mean(p1, p2)
         groups = np.array([c.subject for c in cases])
         per_fold = [dict(r["metrics"], fold=int(r["name"][4:])) for r in fold_results]
         metrics = {
@@ -396,10 +396,10 @@ class Trainer:
             hits = [v["hit"] for v in pointing.values()]
             chance = [v["mask_fraction"] for v in pointing.values()]
             metrics["gradcam_pointing_game"] = {
-                "definition": "fraction of correctly flagged injured cases whose Grad-CAM maximum within the brain lies inside the injury mask",
+                "definition": "fraction of correctly flagged injured cases whose Grad-CAM maximum inside the head lies inside the injury mask",
                 "n_cases": len(hits), "hit_rate": float(np.mean(hits)) if hits else None,
                 "chance_rate": float(np.mean(chance)) if chance else None,
-                "chance_definition": "mean fraction of the brain (non-background voxels) covered by the injury mask",
+                "chance_definition": "mean fraction of the head (model.heatmap.head_mask) covered by the injury mask",
             }
         write_bytes_atomic(self.out / "metrics.json", _json(metrics))
         rows = []
@@ -410,7 +410,7 @@ class Trainer:
         write_bytes_atomic(self.out / "oof_predictions.csv", _csv(
             ["path", "subject", "session", "group", "label", "fold", "p_injury", "p_injury_identity",
              "p_injury_flipped", "cam_max_in_injury_mask"], rows))
-        fold_pairs = [(labels[np.asarray(r["test_idx"])], 0.5 * (np.asarray(r["p_identity"]) + np.asarray(r["p_flipped"])))
+        fold_pairs = [(labels[np.asarray(r["test_idx"])], tta_mean(np.asarray(r["p_identity"]), np.asarray(r["p_flipped"])))
                       for r in fold_results]
         plots.roc_figure(fold_pairs, (labels, p), self.out / "roc.png")
         plots.confusion_figure(fold_pairs, (labels, p), self.out / "confusion.png")
@@ -483,14 +483,9 @@ def evaluate(model, inputs, device, amp=False, channels_last=False, batch_size: 
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
     with autocast:
         for start in range(0, len(inputs), batch_size):
-            x = inputs[start:start + batch_size].to(device)
-            both = torch.cat([x, flip_lr(x)])
-            if channels_last:
-                both = both.contiguous(memory_format=torch.channels_last_3d)
-            f = model.forward_features(both)
-            prob = torch.softmax(model.forward_head(f).float(), 1)[:, INJURY].cpu().numpy()
-            n = len(x)
-            p1.append(prob[:n]), p2.append(prob[n:]), feats.append(f[:n].float().cpu().numpy())
+            passes = tta_forward(model, inputs[start:start + batch_size].to(device), with_features=True,
+                                 channels_last=channels_last)
+            p1.append(passes.p_identity), p2.append(passes.p_flipped), feats.append(passes.features)
     return np.concatenate(p1), np.concatenate(p2), np.concatenate(feats).astype(np.float32)
 
 
@@ -507,9 +502,10 @@ def pointing_game(model, cases: list[Case], probs: np.ndarray, cfg: PreprocessCo
     """Grad-CAM pointing game on correctly flagged injured cases (those with a mask).
 
     The heatmap (averaged over both TTA passes, on the scan's grid) counts as a hit when its
-    maximum within the brain (voxels above the scan's background value) lies inside the
-    ground-truth injury mask. ``mask_fraction`` (mask volume / brain
-    volume) is the hit rate of a random point in the brain, for comparison.
+    maximum inside the head (:func:`model.heatmap.heatmap_peak` within :func:`model.heatmap.head_mask`,
+    the same point the viewer's "go to maximum" and the report show) lies inside the ground-truth
+    injury mask. ``mask_fraction`` (mask volume / head volume) is the hit rate of a random point in
+    the head, for comparison.
 
     Returns
     -------
@@ -517,6 +513,7 @@ def pointing_game(model, cases: list[Case], probs: np.ndarray, cfg: PreprocessCo
         ``{case index within cases: {"hit": bool, "mask_fraction": float}}``.
     """
     from model.checkpoint import LoadedModel, new_card
+    from model.heatmap import head_mask, heatmap_peak
     from model.inference import analyse
     from model.volume import load_volume
 
@@ -531,12 +528,10 @@ def pointing_game(model, cases: list[Case], probs: np.ndarray, cfg: PreprocessCo
         vol = load_volume(case.path, compute_hash=False)
         mask = load_volume(mask_path, compute_hash=False).data > 0.5
         heat = analyse(vol, loaded, with_cam=True).heatmap
-        brain = vol.data > vol.data.min()
-        if not brain.any():
+        brain = head_mask(vol.data)
+        if not (vol.data > vol.data.min()).any():
             continue
-        # Maximum inside the brain: outside it the map is meaningless, and on a coarse feature grid
-        # the upsampled map has plateaus whose first voxel (np.argmax) is a corner of the field of view.
-        peak = np.unravel_index(int(np.argmax(np.where(brain, heat, -1.0))), heat.shape)
+        peak = heatmap_peak(heat, brain)
         out[i] = {"hit": bool(mask[peak]), "mask_fraction": float(mask[brain].mean())}
     return out
 

@@ -1,6 +1,6 @@
 """Benchmark: one analysis of a real template, step by step, next to a bare forward pass (prints numbers).
 
-    .venv/bin/python tests/benchmarks/bench_analysis.py [SCAN] [--weights DIR] [--repeats 5] [--device auto]
+    .venv/bin/python -m tests.benchmarks.bench_analysis [SCAN] [--weights DIR] [--repeats 5] [--device auto]
 
 Reports medians over ``--repeats`` runs measured in the same process: load (nibabel + RAS+
 reorientation + SHA-256), preprocessing (resample to 128^3 + z-score), TTA inference without
@@ -17,17 +17,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from model import DEFAULT_WEIGHTS_DIR
+from model.checkpoint import load_weights, new_card, save_weights
+from model.inference import analyse, select_device
+from model.network import resnet10
+from model.preprocessing import preprocess
+from model.volume import load_volume
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from model import DEFAULT_WEIGHTS_DIR  # noqa: E402
-from model.checkpoint import load_weights, new_card, save_weights  # noqa: E402
-from model.inference import analyse, select_device  # noqa: E402
-from model.network import resnet10  # noqa: E402
-from model.preprocessing import preprocess  # noqa: E402
-from model.volume import load_volume  # noqa: E402
 
 DEFAULT_SCAN = ROOT.parent / "shared" / "data" / "neonatal-serag" / "T2" / "template-40.nii.gz"
 

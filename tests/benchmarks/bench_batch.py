@@ -1,6 +1,6 @@
 """Benchmark: batch scoring of a folder of real-template-sized scans (prints numbers).
 
-    .venv/bin/python tests/benchmarks/bench_batch.py [--n 50] [--weights DIR] [--device auto] [--loader-threads 2]
+    .venv/bin/python -m tests.benchmarks.bench_batch [--n 50] [--weights DIR] [--device auto] [--loader-threads 2]
 
 Builds a temporary folder of ``--n`` scans from the real neonatal templates in ../shared/data
 (117x159x126, gzip-compressed, varied on-disk orientation and a little noise so every file differs;
@@ -24,22 +24,21 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
+import torch
+from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, ornt_transform
+
+from model import DEFAULT_WEIGHTS_DIR
+from model.checkpoint import load_weights, new_card, save_weights
+from model.inference import run_to_end, select_device, tta_probabilities
+from model.network import resnet10
+from model.preprocessing import preprocess
+from model.quality import quality_warnings
+from model.score import discover, score_steps
+from model.volume import load_volume
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-import nibabel as nib  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, ornt_transform  # noqa: E402
-
-from model import DEFAULT_WEIGHTS_DIR  # noqa: E402
-from model.checkpoint import load_weights, new_card, save_weights  # noqa: E402
-from model.inference import run_to_end, select_device, tta_probabilities  # noqa: E402
-from model.network import resnet10  # noqa: E402
-from model.preprocessing import preprocess  # noqa: E402
-from model.quality import quality_warnings  # noqa: E402
-from model.score import discover, score_steps  # noqa: E402
-from model.volume import load_volume  # noqa: E402
 
 SERAG = ROOT.parent / "shared" / "data" / "neonatal-serag" / "T2"
 ORIENTATIONS = [("L", "A", "S"), ("R", "A", "S"), ("L", "P", "S"), ("R", "A", "I")]

@@ -1,6 +1,6 @@
 """Benchmark: does the GUI thread stay responsive while Analyse runs? (prints numbers)
 
-    .venv/bin/python tests/benchmarks/bench_gui_stall.py [SCAN] [--weights DIR] [--runs 3]
+    .venv/bin/python -m tests.benchmarks.bench_gui_stall [SCAN] [--weights DIR] [--runs 3]
 
 Offscreen, the real main window (1500x900, shown) opens the scan, then Analyse runs ``--runs``
 times (the first one also loads the weights). During each run a 5 ms QTimer heartbeat records
@@ -20,7 +20,6 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 # Keep the user's real settings and audit log out of the benchmark's window.
 _TMP = __import__("tempfile").mkdtemp(prefix="bench-stall-")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_TMP, "config")
@@ -70,7 +69,7 @@ def main() -> int:
         weights = random_weights_folder()
         print(f"no weights at {DEFAULT_WEIGHTS_DIR}; using random weights in {weights}")
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    _app = QApplication.instance() or QApplication(sys.argv[:1])
     from viewer.app import configure_pyqtgraph
 
     configure_pyqtgraph()

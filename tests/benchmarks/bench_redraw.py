@@ -1,6 +1,6 @@
 """Benchmark: time to redraw all three planes after a cursor move, heatmap overlay on (prints numbers).
 
-    .venv/bin/python tests/benchmarks/bench_redraw.py [--size 256] [--moves 300] [--window 1600x1000]
+    .venv/bin/python -m tests.benchmarks.bench_redraw [--size 256] [--moves 300] [--window 1600x1000]
 
 Offscreen, the real main window (dark theme, shown, three planes side by side) shows a simulated
 ``size``³ volume (1 mm voxels, a noisy ellipsoidal head) with a smooth heatmap over it, masked to
@@ -22,8 +22,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 _TMP = tempfile.mkdtemp(prefix="bench-redraw-")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_TMP, "config")
 os.environ["XDG_DATA_HOME"] = os.path.join(_TMP, "data")
@@ -56,7 +54,7 @@ def fake_result(volume, heatmap):
     from model.inference import AnalysisResult
 
     return AnalysisResult(probability=0.62, pass_probabilities=(0.6, 0.64), heatmap=heatmap, affine=volume.affine,
-                          threshold=0.5, indeterminate_band=0.1, model_name="bench", model_version="0",
+                          decision_threshold=0.5, indeterminate_band=0.1, model_name="bench", model_version="0",
                           weights_sha256="0" * 64, demonstration=True, device="cpu")
 
 

@@ -1,6 +1,6 @@
 """Benchmark: training throughput at 128^3 and the projected time of the full protocol (prints numbers).
 
-    .venv/bin/python tests/benchmarks/bench_train.py [--device auto] [--batch-size 4] [--steps 6] [--no-amp]
+    .venv/bin/python -m tests.benchmarks.bench_train [--device auto] [--batch-size 4] [--steps 6] [--no-amp]
 
 Measures training samples per second of the exact training step used by ``model.training.train`` (flip,
 rotation, mixup, forward, Eq. 11 loss, backward, AdamW) on random 128^3 inputs, after one warm-up
@@ -13,18 +13,14 @@ import argparse
 import sys
 import time
 from contextlib import nullcontext
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+import torch
+import torch.nn.functional as F
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from model.training.augment import mixup, random_flip_lr, random_rotate  # noqa: E402
-from model.inference import select_device  # noqa: E402
-from model.network import resnet10  # noqa: E402
-from model.training.train import weighted_soft_ce  # noqa: E402
+from model.inference import select_device
+from model.network import resnet10
+from model.training.augment import mixup, random_flip_lr, random_rotate
+from model.training.train import weighted_soft_ce
 
 
 def main() -> int:

@@ -5,7 +5,15 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from model.checkpoint import CARD_FILE, WEIGHTS_FILE, load_medicalnet_encoder, load_weights, new_card, read_card, save_weights
+from model.checkpoint import (
+    CARD_FILE,
+    WEIGHTS_FILE,
+    load_medicalnet_encoder,
+    load_weights,
+    new_card,
+    read_card,
+    save_weights,
+)
 from model.errors import CheckpointError
 from model.network import encoder_keys, resnet10
 from model.preprocessing import PreprocessConfig

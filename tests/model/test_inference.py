@@ -33,7 +33,7 @@ def _centred(shape):
     return a
 
 
-def test_second_pass_sees_the_mirror_image(loaded, serag_t2, monkeypatch):
+def test_second_pass_sees_the_mirror_image(loaded, t2_scan, monkeypatch):
     seen = []
     original = loaded.model.forward
 
@@ -42,14 +42,15 @@ def test_second_pass_sees_the_mirror_image(loaded, serag_t2, monkeypatch):
         return original(x)
 
     monkeypatch.setattr(loaded.model, "forward", recording_forward)
-    result = analyse(load_volume(serag_t2), loaded, with_cam=False)
+    result = analyse(load_volume(t2_scan), loaded, with_cam=False)
     batch = seen[0]
     torch.testing.assert_close(batch[1], torch.flip(batch[0], dims=(1,)))  # (C, X, Y, Z): X is dim 1
     assert result.probability == pytest.approx(np.mean(result.pass_probabilities))
 
 
-def test_same_anatomy_any_voxel_order_same_probability(loaded, serag_t2, tmp_path):
-    ras = load_volume(serag_t2)
+@pytest.mark.slow
+def test_same_anatomy_any_voxel_order_same_probability(loaded, t2_scan, tmp_path):
+    ras = load_volume(t2_scan)
     probs = []
     for axcodes in ORIENTATIONS[:5]:
         path = tmp_path / f"{''.join(axcodes)}.nii.gz"
@@ -58,14 +59,14 @@ def test_same_anatomy_any_voxel_order_same_probability(loaded, serag_t2, tmp_pat
     assert max(probs) - min(probs) < 1e-4, probs
 
 
-def test_cam_is_on_the_input_grid_and_affine(loaded, serag_t2):
-    vol = load_volume(serag_t2)
+def test_cam_is_on_the_input_grid_and_affine(loaded, t2_scan):
+    vol = load_volume(t2_scan)
     result = analyse(vol, loaded, with_cam=True)
     assert result.heatmap.shape == vol.shape and result.heatmap.dtype == np.float32
     assert 0.0 <= result.heatmap.min() and result.heatmap.max() <= 1.0 and result.heatmap.max() > 0
     np.testing.assert_array_equal(result.affine, vol.affine)
     out = vol.source_image(result.heatmap)
-    img = nib.load(serag_t2)
+    img = nib.load(t2_scan)
     assert out.shape == img.shape
     np.testing.assert_allclose(out.affine, img.affine)
     # with and without Grad-CAM the probability is the same
@@ -85,8 +86,8 @@ def test_cam_is_averaged_with_the_flipped_pass_flipped_back(loaded, monkeypatch)
     assert left == pytest.approx(right, rel=1e-4)
 
 
-def test_hooks_and_grad_flags_are_released_every_time_even_when_cancelled(loaded, serag_t2):
-    vol = load_volume(serag_t2)
+def test_hooks_and_grad_flags_are_released_every_time_even_when_cancelled(loaded, t2_scan):
+    vol = load_volume(t2_scan)
     model = loaded.model
     flags = [p.requires_grad for p in model.parameters()]
     for i in range(4):

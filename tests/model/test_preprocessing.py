@@ -14,16 +14,16 @@ def reference(data, shape=(128, 128, 128), eps=1e-8):
     return (zoomed - zoomed.mean()) / (zoomed.std() + eps)
 
 
-def test_matches_scipy_zoom_and_zscore_on_a_real_template(serag_t2):
-    vol = load_volume(serag_t2)
+def test_matches_scipy_zoom_and_zscore_on_a_real_template(t2_scan):
+    vol = load_volume(t2_scan)
     ours = preprocess(vol.data, PreprocessConfig())
     assert ours.shape == (1, 1, 128, 128, 128) and ours.dtype == torch.float32
     np.testing.assert_allclose(ours[0, 0].numpy(), reference(vol.data), atol=1e-4)
 
 
-def test_align_corners_false_would_not_match(serag_t2):
+def test_align_corners_false_would_not_match(t2_scan):
     """Guards the setting: the other alignment is off by far more than the tolerance."""
-    vol = load_volume(serag_t2)
+    vol = load_volume(t2_scan)
     t = torch.as_tensor(vol.data)[None, None]
     wrong = torch.nn.functional.interpolate(t, size=(128,) * 3, mode="trilinear", align_corners=False)[0, 0]
     wrong = (wrong - wrong.mean()) / wrong.std(unbiased=False)

@@ -13,8 +13,8 @@ def _brain(shape=(100, 120, 100), spacing=(1.0, 1.0, 1.0)):
     return data, np.diag([*spacing, 1.0])
 
 
-def test_skull_stripped_neonatal_like_scan_has_no_warnings(serag_t2):
-    assert quality_warnings(load_volume(serag_t2)) == []
+def test_skull_stripped_neonatal_like_scan_has_no_warnings(t2_scan):
+    assert quality_warnings(load_volume(t2_scan)) == []
 
 
 def test_each_problem_is_named(tmp_path):

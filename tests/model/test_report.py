@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from model.checkpoint import new_card
+from model.heatmap import heatmap_lut, heatmap_rgba
 from model.inference import AnalysisResult
 from model.record.report import (
     DISCLAIMER,
@@ -14,8 +15,6 @@ from model.record.report import (
     ReportView,
     card_facts,
     format_probability,
-    heatmap_lut,
-    heatmap_rgba,
     result_facts,
     scan_facts,
     write_report,
@@ -33,7 +32,7 @@ def _result(volume, p=0.723):
     heatmap = np.zeros(volume.shape, np.float32)
     heatmap[12:16, 14:20, 6:10] = 1.0
     return AnalysisResult(probability=p, pass_probabilities=(p - 0.02, p + 0.02), heatmap=heatmap,
-                          affine=volume.affine, threshold=0.5, indeterminate_band=0.1, model_name="gloresnet-test",
+                          affine=volume.affine, decision_threshold=0.5, indeterminate_band=0.1, model_name="gloresnet-test",
                           model_version="1.2", weights_sha256="cd" * 32, demonstration=True, device="cpu")
 
 
@@ -87,12 +86,12 @@ def test_report_text_has_probability_threshold_decision_and_disclaimer(tmp_path)
         assert needle in text, needle
 
 
-def test_facts_say_what_the_reader_needs(serag_t2):
+def test_facts_say_what_the_reader_needs(t2_scan):
     from model.volume import load_volume
 
-    volume = load_volume(serag_t2)
+    volume = load_volume(t2_scan)
     facts = dict(scan_facts(volume))
-    assert facts["SHA-256"] == volume.sha256 and facts["File"] == str(serag_t2)
+    assert facts["SHA-256"] == volume.sha256 and facts["File"] == str(t2_scan)
     assert facts["Shape (RAS+)"] == "117 × 159 × 126 voxels"
     assert facts["Stored as"].startswith("LAS")
     assert "qform" in facts["qform / sform"] and "DISAGREE" not in facts["qform / sform"]

@@ -6,9 +6,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from model.bids import discover
 from model.checkpoint import load_weights
 from model.inference import run_to_end
-from model.bids import discover
 from model.score import COLUMNS, main, read_worklist, score_steps
 
 
@@ -141,3 +141,62 @@ def test_cli_columns_exit_codes_and_resume_message(tmp_path, small_weights, caps
     assert main([str(good), "--out", str(tmp_path / "x.txt"), "--weights", str(small_weights)]) == 2
     assert read_worklist(tmp_path / "ok.csv")[0]["status"] == "scored"
     assert sorted(p.name for p in good.iterdir()) == ["a.nii.gz"]  # nothing written into the input folder
+
+
+def test_cli_refuses_a_heatmaps_folder_inside_the_scans_folder_like_the_dialog(tmp_path, small_weights, capsys):
+    """Issue 10: `--cams F/cams` then a plain run scored the heatmaps as scans (4 rows for 2 scans)."""
+    from model.score import heatmaps_folder_problem
+
+    folder = tmp_path / "F"
+    _scan(folder / "a.nii.gz", 1)
+    _scan(folder / "sub" / "b.nii.gz", 2)
+    for inside in (folder, folder / "cams", folder / "sub" / "deeper"):
+        assert main([str(folder), "--out", str(tmp_path / "r1.csv"), "--weights", str(small_weights),
+                     "--cams", str(inside)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "scans folder" in err and str(inside) in err
+        assert heatmaps_folder_problem(inside, folder) is not None
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == ["a.nii.gz", "sub", "sub/b.nii.gz"]
+    assert not (tmp_path / "r1.csv").exists()
+    # next to the scans folder is fine, and a second run still finds only the two scans
+    assert heatmaps_folder_problem(tmp_path / "F-cams", folder) is None
+    assert main([str(folder), "--out", str(tmp_path / "r1.csv"), "--weights", str(small_weights),
+                 "--cams", str(tmp_path / "F-cams")]) == 0
+    assert main([str(folder), "--out", str(tmp_path / "r2.csv"), "--weights", str(small_weights)]) == 0
+    assert sorted(r["file"] for r in read_worklist(tmp_path / "r2.csv")) == ["a.nii.gz", "sub/b.nii.gz"]
+
+
+def test_interrupted_cli_run_keeps_the_rows_of_files_it_did_not_reach(tmp_path, small_weights, monkeypatch, capsys):
+    """Issue 10: an interrupted run rewrote --out with its own rows only; earlier rows were lost."""
+    import model.score as score_module
+
+    folder = tmp_path / "scans"
+    for i, name in enumerate("abc"):
+        _scan(folder / f"{name}.nii.gz", i)
+    out = tmp_path / "worklist.csv"
+    assert main([str(folder), "--out", str(out), "--weights", str(small_weights)]) == 0
+    before = {r["file"]: r for r in read_worklist(out)}
+    _scan(folder / "a.nii.gz", 10)  # changed: scored again, first
+
+    real_steps = score_module.score_steps
+
+    def interrupted_after_one_case(*args, **kwargs):
+        gen = real_steps(*args, **kwargs)
+        yield next(gen)
+        raise KeyboardInterrupt  # Ctrl-C while the second case is being scored
+
+    monkeypatch.setattr(score_module, "score_steps", interrupted_after_one_case)
+    assert main([str(folder), "--out", str(out), "--weights", str(small_weights)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    after = {r["file"]: r for r in read_worklist(out)}
+    assert sorted(after) == ["a.nii.gz", "b.nii.gz", "c.nii.gz"]
+    assert after["a.nii.gz"]["input_sha256"] != before["a.nii.gz"]["input_sha256"]  # this run's row
+    assert after["b.nii.gz"] == before["b.nii.gz"] and after["c.nii.gz"] == before["c.nii.gz"]  # kept
+
+
+def test_merge_keeps_earlier_rows_and_replaces_files_reached_again():
+    from model.score import merge_worklist
+
+    previous = [{"file": "a", "p_injury": "0.1"}, {"file": "b", "p_injury": "0.2"}]
+    merged = merge_worklist([{"file": "b", "p_injury": "0.9"}], previous)
+    assert merged == [{"file": "b", "p_injury": "0.9"}, {"file": "a", "p_injury": "0.1"}]

@@ -76,9 +76,9 @@ def test_world_and_index_are_inverse():
     np.testing.assert_allclose(vol.spacing_mm, [0.8, 0.9, 1.7])
 
 
-def test_real_template_is_reoriented_from_las(serag_t2):
-    img = nib.load(serag_t2)
-    vol = load_volume(serag_t2)
+def test_real_template_is_reoriented_from_las(t2_scan):
+    img = nib.load(t2_scan)
+    vol = load_volume(t2_scan)
     assert nib.aff2axcodes(img.affine) == ("L", "A", "S")
     assert vol.shape == (117, 159, 126)
     assert nib.aff2axcodes(vol.affine) == ("R", "A", "S")

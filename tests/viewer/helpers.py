@@ -65,7 +65,7 @@ def make_result(volume, heatmap=None, probability=0.7, demonstration=False):
 
     return AnalysisResult(
         probability=probability, pass_probabilities=(probability - 0.05, probability + 0.05), heatmap=heatmap,
-        affine=volume.affine.copy(), threshold=0.5, indeterminate_band=0.1, model_name="fake",
+        affine=volume.affine.copy(), decision_threshold=0.5, indeterminate_band=0.1, model_name="fake",
         model_version="1.0", weights_sha256="ab" * 32, demonstration=demonstration, device="cpu",
         timings_s={"total": 0.1},
     )

@@ -13,7 +13,7 @@ from PyQt6.QtGui import QKeySequence
 from model.bids import ScanEntry
 from model.score import COLUMNS, ScoreEvent, read_worklist
 from tests.viewer.helpers import WAIT_MS
-from viewer import batch_dialog
+from viewer import batch_dialog, batch_jobs
 from viewer.batch_dialog import (
     FAILED,
     QUEUED,
@@ -159,7 +159,7 @@ def test_bids_folder_filters_t2w_by_default_and_fills_subject_and_session(qtbot,
 def test_cancel_stops_at_the_next_case_and_keeps_what_is_done(qtbot, dialog, tmp_path, cache_dir, monkeypatch):
     folder = _good_folder(tmp_path / "scans", 8)
     waiting, gate = threading.Event(), threading.Event()
-    real_steps = batch_dialog.score_steps
+    real_steps = batch_jobs.score_steps
 
     def gated_steps(*args, **kwargs):  # the second case waits until the test has pressed Cancel
         steps = real_steps(*args, **kwargs)
@@ -168,7 +168,7 @@ def test_cancel_stops_at_the_next_case_and_keeps_what_is_done(qtbot, dialog, tmp
         gate.wait(WAIT_MS / 1000)
         return (yield from steps)
 
-    monkeypatch.setattr(batch_dialog, "score_steps", gated_steps)
+    monkeypatch.setattr(batch_jobs, "score_steps", gated_steps)
     dialog.set_folder(folder)
     try:
         with qtbot.waitSignal(dialog.run_finished, timeout=WAIT_MS) as blocker:

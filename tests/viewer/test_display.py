@@ -86,6 +86,7 @@ def test_default_window_of_constant_data_has_positive_width():
     assert default_window(np.full((3, 3, 3), 5.0, np.float32))[1] > 0
 
 
+@pytest.mark.slow
 def test_display_geometry_and_jobs_are_headless():
     """viewer.display and viewer.jobs (pure logic) load no Qt, so they run and test without a display."""
     import subprocess

@@ -11,13 +11,11 @@ import pytest
 from PyQt6.QtCore import QEvent, QPointF, Qt
 from PyQt6.QtGui import QGuiApplication
 
-from model.record.report import heatmap_lut
+from model.heatmap import head_mask, heatmap_lut, heatmap_peak
 from tests.viewer.helpers import head_scan, make_result, open_and_wait, save_nifti, send_mouse
 from viewer.display import (
     NEONATAL_T2_PERCENTILES,
     cursor_readout,
-    head_mask,
-    heatmap_peak,
     window_levels,
     window_presets,
 )

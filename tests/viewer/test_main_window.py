@@ -20,9 +20,9 @@ def _error_boxes(window):
     return [b for b in window.findChildren(QMessageBox) if b.objectName() == "ErrorBox"]
 
 
-def test_analyse_button_shows_probability_heatmap_and_intended_use(qtbot, window, serag_t2):
-    """REQUIRED: the real neonatal template, Analyse clicked in the GUI, result displayed."""
-    open_and_wait(qtbot, window, serag_t2)
+def test_analyse_button_shows_probability_heatmap_and_intended_use(qtbot, window, t2_scan):
+    """REQUIRED: the real neonatal template (the built-in sample without ../shared), Analyse clicked, result shown."""
+    open_and_wait(qtbot, window, t2_scan)
     assert window.analyse_action.isEnabled() and not window.cancel_action.isEnabled()
     qtbot.mouseClick(window.analyse_button, Qt.MouseButton.LeftButton)
     assert window.busy and window.cancel_action.isEnabled()
@@ -53,13 +53,13 @@ def test_analyse_button_shows_probability_heatmap_and_intended_use(qtbot, window
     assert "Device:" in window.device_label.text()
 
     # a result belongs to one volume: opening another clears it
-    open_and_wait(qtbot, window, serag_t2)
+    open_and_wait(qtbot, window, t2_scan)
     assert window.state.result is None and not panel.result_box.isVisible()
     assert not window.ortho.views["axial"].overlay_item.isVisible()
 
 
-def test_progress_is_shown_while_analysing(qtbot, window, serag_t2):
-    open_and_wait(qtbot, window, serag_t2)
+def test_progress_is_shown_while_analysing(qtbot, window, t2_scan):
+    open_and_wait(qtbot, window, t2_scan)
     messages = []
     worker = window.start_analysis()
     worker.progressed.connect(lambda f, m: messages.append(m))
@@ -71,8 +71,8 @@ def test_progress_is_shown_while_analysing(qtbot, window, serag_t2):
     qtbot.waitSignal(window.analysis_finished, timeout=WAIT_MS).wait()
 
 
-def test_cancel_returns_to_idle_and_says_cancelled(qtbot, window, serag_t2):
-    open_and_wait(qtbot, window, serag_t2)
+def test_cancel_returns_to_idle_and_says_cancelled(qtbot, window, t2_scan):
+    open_and_wait(qtbot, window, t2_scan)
     with qtbot.waitSignal(window.analysis_stopped, timeout=WAIT_MS) as stopped:
         qtbot.mouseClick(window.analyse_button, Qt.MouseButton.LeftButton)
         qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
@@ -98,9 +98,9 @@ def _text_file(src, dst):
 
 
 @pytest.mark.parametrize("make_bad", [_truncated, _text_file], ids=["truncated", "text"])
-def test_bad_file_shows_one_line_and_keeps_the_previous_scan(qtbot, window, serag_t2, tmp_path, make_bad):
-    previous = open_and_wait(qtbot, window, serag_t2)
-    bad = make_bad(serag_t2, tmp_path / "bad.nii.gz")
+def test_bad_file_shows_one_line_and_keeps_the_previous_scan(qtbot, window, t2_scan, tmp_path, make_bad):
+    previous = open_and_wait(qtbot, window, t2_scan)
+    bad = make_bad(t2_scan, tmp_path / "bad.nii.gz")
     with qtbot.waitSignal(window.scan_failed, timeout=WAIT_MS) as failed:
         window.open_path(bad)
     message = failed.args[0]
@@ -112,9 +112,9 @@ def test_bad_file_shows_one_line_and_keeps_the_previous_scan(qtbot, window, sera
     assert window.ortho.views["axial"].displayed_image() is not None
 
 
-def test_missing_weights_folder_says_no_weights_found(qtbot, make_window, serag_t2, tmp_path):
+def test_missing_weights_folder_says_no_weights_found(qtbot, make_window, t2_scan, tmp_path):
     window = make_window(weights_dir=tmp_path / "nowhere")
-    open_and_wait(qtbot, window, serag_t2)
+    open_and_wait(qtbot, window, t2_scan)
     with qtbot.waitSignal(window.analysis_stopped, timeout=WAIT_MS) as stopped:
         window.analyse_action.trigger()
     assert stopped.args == ["failed"]
@@ -123,7 +123,7 @@ def test_missing_weights_folder_says_no_weights_found(qtbot, make_window, serag_
     assert not window.busy
 
 
-def test_tampered_weights_show_the_checkpoint_error(qtbot, make_window, serag_t2, random_weights, tmp_path):
+def test_tampered_weights_show_the_checkpoint_error(qtbot, make_window, t2_scan, random_weights, tmp_path):
     folder = tmp_path / "tampered"
     shutil.copytree(random_weights, folder)
     weights = folder / "model.safetensors"
@@ -131,7 +131,7 @@ def test_tampered_weights_show_the_checkpoint_error(qtbot, make_window, serag_t2
     raw[-1] ^= 0xFF
     weights.write_bytes(bytes(raw))
     window = make_window(weights_dir=folder)
-    open_and_wait(qtbot, window, serag_t2)
+    open_and_wait(qtbot, window, t2_scan)
     with qtbot.waitSignal(window.analysis_stopped, timeout=WAIT_MS):
         window.start_analysis()
     assert "SHA-256" in window.last_error and "\n" not in window.last_error
@@ -151,23 +151,23 @@ def test_open_sample(qtbot, window):
         assert "sample is not available" in window.last_error
 
 
-def test_file_open_action_opens_the_chosen_file(qtbot, window, serag_t2, monkeypatch):
+def test_file_open_action_opens_the_chosen_file(qtbot, window, t2_scan, monkeypatch):
     from PyQt6.QtWidgets import QFileDialog
 
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(serag_t2), ""))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(t2_scan), ""))
     with qtbot.waitSignal(window.scan_loaded, timeout=WAIT_MS):
         window.open_action.trigger()
-    assert window.state.volume.path == serag_t2 and "template-40" in window.windowTitle()
+    assert window.state.volume.path == t2_scan and t2_scan.name.split(".")[0] in window.windowTitle()
 
 
-def test_dropping_a_file_opens_it(qtbot, window, serag_t2):
+def test_dropping_a_file_opens_it(qtbot, window, t2_scan):
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(serag_t2))])
+    mime.setUrls([QUrl.fromLocalFile(str(t2_scan))])
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
                        Qt.KeyboardModifier.NoModifier)
     with qtbot.waitSignal(window.scan_loaded, timeout=WAIT_MS):
         window.dropEvent(event)
-    assert window.state.volume.path == serag_t2
+    assert window.state.volume.path == t2_scan
 
 
 def test_result_panel_without_demonstration_has_no_banner(qtbot, window):
@@ -183,13 +183,13 @@ def test_result_panel_without_demonstration_has_no_banner(qtbot, window):
     assert "Below threshold" in window.panel.flag_label.text()
 
 
-def test_build_opens_the_file_given_on_the_command_line(qtbot, serag_t2, random_weights):
+def test_build_opens_the_file_given_on_the_command_line(qtbot, t2_scan, random_weights):
     from viewer.app import build
 
-    app, window = build(["main.py", str(serag_t2), "--weights", str(random_weights)])
+    app, window = build(["main.py", str(t2_scan), "--weights", str(random_weights)])
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.state.scan is not None, timeout=WAIT_MS)
-    assert window.state.volume.path == serag_t2
+    assert window.state.volume.path == t2_scan
     assert window.weights_dir == random_weights
 
 

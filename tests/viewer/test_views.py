@@ -13,8 +13,8 @@ def _pixel_rect(view):
     return view.graphics.mapFromScene(view.image_item.sceneBoundingRect()).boundingRect()
 
 
-def test_template_shows_three_planes_with_true_shapes_and_aspect(qtbot, window, serag_t2):
-    scan = open_and_wait(qtbot, window, serag_t2)
+def test_template_shows_three_planes_with_true_shapes_and_aspect(qtbot, window, t2_scan):
+    scan = open_and_wait(qtbot, window, t2_scan)
     assert scan.volume.shape == (117, 159, 126)  # RAS+ (on disk LAS)
     views = window.ortho.views
     assert views["axial"].displayed_image().shape == (159, 117)     # rows A-P, columns R-L
@@ -39,8 +39,8 @@ def test_anisotropic_voxels_are_drawn_with_their_true_aspect(qtbot, window):
     assert voxel_h / voxel_w == pytest.approx(3.0, rel=0.05)
 
 
-def test_click_in_axial_moves_cursor_and_the_other_planes(qtbot, window, serag_t2):
-    open_and_wait(qtbot, window, serag_t2)
+def test_click_in_axial_moves_cursor_and_the_other_planes(qtbot, window, t2_scan):
+    open_and_wait(qtbot, window, t2_scan)
     axial = window.ortho.views["axial"]
     target = (30, 110, window.state.cursor[2])
     pos = axial.view_position_of(target).toPoint()
@@ -49,11 +49,11 @@ def test_click_in_axial_moves_cursor_and_the_other_planes(qtbot, window, serag_t
     assert window.ortho.views["sagittal"].slice_index == 30
     assert window.ortho.views["coronal"].slice_index == 110
     assert axial.slice_index == target[2]
-    assert axial.v_line.value() == pytest.approx(30 * 0.859375)  # crosshair on the clicked voxel
+    assert axial.v_line.value() == pytest.approx(30 * window.state.volume.spacing_mm[0])  # crosshair on the clicked voxel
 
 
-def test_wheel_steps_the_slice_of_the_plane_under_the_mouse(qtbot, window, serag_t2):
-    open_and_wait(qtbot, window, serag_t2)
+def test_wheel_steps_the_slice_of_the_plane_under_the_mouse(qtbot, window, t2_scan):
+    open_and_wait(qtbot, window, t2_scan)
     coronal = window.ortho.views["coronal"]
     before = window.state.cursor
     viewport = coronal.graphics.viewport()
@@ -92,8 +92,8 @@ def test_radiological_toggle_mirrors_the_axial_image_and_swaps_letters(qtbot, wi
     assert window.state.volume.data[-1, -1, -1] == 100.0
 
 
-def test_right_drag_changes_window_in_all_views_and_reset_restores_it(qtbot, window, serag_t2):
-    open_and_wait(qtbot, window, serag_t2)
+def test_right_drag_changes_window_in_all_views_and_reset_restores_it(qtbot, window, t2_scan):
+    open_and_wait(qtbot, window, t2_scan)
     default = window.state.window
     sagittal = window.ortho.views["sagittal"]
     viewport = sagittal.graphics.viewport()
@@ -107,15 +107,15 @@ def test_right_drag_changes_window_in_all_views_and_reset_restores_it(qtbot, win
     assert tuple(window.ortho.views["axial"].image_item.levels) == pytest.approx(window_levels(*default))
 
 
-def test_default_window_is_1st_to_99th_percentile_of_nonzero(qtbot, window, serag_t2):
-    scan = open_and_wait(qtbot, window, serag_t2)
+def test_default_window_is_1st_to_99th_percentile_of_nonzero(qtbot, window, t2_scan):
+    scan = open_and_wait(qtbot, window, t2_scan)
     data = scan.volume.data
     lo, hi = np.percentile(data[data != 0], [1, 99])
     assert tuple(window.ortho.views["axial"].image_item.levels) == pytest.approx((lo, hi))
 
 
-def test_las_and_ras_files_display_identical_axial_images(qtbot, window, serag_t2, tmp_path):
-    img = nib.load(str(serag_t2))
+def test_las_and_ras_files_display_identical_axial_images(qtbot, window, t2_scan, tmp_path):
+    img = nib.load(str(t2_scan))
     assert nib.aff2axcodes(img.affine) == ("L", "A", "S")
     data = np.asarray(img.dataobj)
     n = data.shape[0]
@@ -137,7 +137,7 @@ def test_las_and_ras_files_display_identical_axial_images(qtbot, window, serag_t
 
 
 def test_heatmap_overlay_shares_the_scan_rectangle_and_hides_low_values(qtbot, window):
-    from model.record.report import heatmap_lut
+    from model.heatmap import heatmap_lut
 
     scan = asymmetric_scan(shape=(12, 16, 10), spacing_mm=(0.7, 0.9, 2.0))
     window.state.set_scan(scan)

@@ -1,0 +1,123 @@
+"""Exports of the shown reading: screenshot (PNG), heatmap (NIfTI on the input's grid), PDF report.
+
+A controller of the main window. Every export starts in the last export folder (or Documents),
+never in the input's folder unless the reader picked it; an existing file is replaced only after
+``window.confirm_overwrite`` (:func:`viewer.feedback.confirm_overwrite`) says so; files are written
+atomically (:mod:`model.fileio`) and an OSError becomes one line for the reader.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PyQt6.QtWidgets import QFileDialog
+
+from model.fileio import atomic_output, save_nifti_atomic
+from model.heatmap import HEATMAP_DESCRIPTION
+from viewer.export import build_report, default_export_name
+from viewer.jobs import report_job_steps
+from viewer.settings import default_export_folder
+from viewer.worker import GeneratorWorker
+
+if TYPE_CHECKING:
+    from viewer.main_window import MainWindow
+
+
+class ExportController:
+    """File > Export for one window (``window.exports``)."""
+
+    def __init__(self, window: MainWindow):
+        self.w = window
+
+    def _export_target(self, path, title: str, kind: str, file_filter: str) -> Path | None:
+        """The path to write: ``path`` or one the reader chooses; None when cancelled or not to overwrite.
+
+        The dialog starts in the last export folder (or Documents / home), never in the input's folder
+        unless the reader picked it before; an existing file is replaced only after asking.
+        """
+        if path is None:
+            start = Path(self.w.settings.last_export_folder or default_export_folder())
+            if not start.is_dir():
+                start = default_export_folder()
+            name = default_export_name(self.w.state.scan.name, kind)
+            chosen, _ = QFileDialog.getSaveFileName(self.w, title, str(start / name), file_filter,
+                                                    options=QFileDialog.Option.DontConfirmOverwrite)
+            if not chosen:
+                return None
+            path = Path(chosen)
+            suffix = "." + kind.split(".", 1)[1]
+            if not path.name.lower().endswith(suffix):
+                path = path.with_name(path.name + suffix)
+        path = Path(path)
+        if path.exists() and not self.w.confirm_overwrite(path):
+            return None
+        self.w.settings.last_export_folder = str(path.absolute().parent)
+        return path
+
+    def export_screenshot(self, path: str | Path | None = None) -> Path | None:
+        """Save the plane views as PNG at the screen's full resolution (device pixel ratio); returns the path."""
+        if self.w.state.scan is None:
+            self.w.show_error("Nothing to export", "Open a scan first.")
+            return None
+        path = self._export_target(path, "Save a screenshot of the views", "views.png", "PNG images (*.png)")
+        if path is None:
+            return None
+        pixmap = self.w.ortho.grab()  # device pixels: on a high-DPI screen the image has the screen's resolution
+
+        def write(target: Path) -> None:
+            with atomic_output(target) as tmp:
+                if not pixmap.save(str(tmp), "PNG"):
+                    raise OSError("the image could not be encoded")
+
+        return self._write_export(path, write, "screenshot")
+
+    def _write_export(self, path: Path, write, what: str, note: str = "") -> Path | None:
+        """Run ``write(path)``; report an OSError in one line, or say where the file went."""
+        try:
+            write(path)
+        except OSError as exc:
+            self.w.show_error(f"Cannot save the {what}", f"{path}: {exc.strerror or exc}")
+            return None
+        self.w.statusBar().showMessage(f"Saved {path}{note}", 8000)
+        self.w.export_written.emit(str(path))
+        return path
+
+    def export_heatmap(self, path: str | Path | None = None) -> Path | None:
+        """Save the heatmap as NIfTI on the input's own grid and affine (not masked); returns the path."""
+        result = self.w.state.result
+        if not self.w.state.result_visible or result.heatmap is None:
+            self.w.show_error("Nothing to export", "There is no heatmap shown to export; analyse the scan first.")
+            return None
+        path = self._export_target(path, "Save the heatmap as NIfTI", "heatmap.nii.gz", "NIfTI (*.nii.gz *.nii)")
+        if path is None:
+            return None
+        image = self.w.state.volume.source_image(result.heatmap)
+        image.header["descrip"] = HEATMAP_DESCRIPTION.encode("ascii")[:80]
+        return self._write_export(path, lambda target: save_nifti_atomic(image, target), "heatmap",
+                                  " (heatmap on the input's grid, not masked to the head)")
+
+    def export_report(self, path: str | Path | None = None) -> GeneratorWorker | None:
+        """Write the PDF report in the background; ``export_written`` or an error follows."""
+        st = self.w.state
+        if not st.result_visible or st.result.heatmap is None:
+            self.w.show_error("Nothing to report", "Analyse the scan (and record your impression in reader-first mode) first.")
+            return None
+        path = self._export_target(path, "Save the PDF report", "report.pdf", "PDF (*.pdf)")
+        if path is None:
+            return None
+        report = build_report(
+            st.scan, st.result, st.result_card, radiological=st.radiological, window=st.window, invert=st.invert,
+            colormap=st.overlay_colormap, threshold=st.overlay_threshold, opacity=max(st.overlay_opacity, 0.3),
+            reader_name=self.w.settings.reader_name, impression=st.impression, decision=st.last_decision,
+            peak_ijk=st.heatmap_peak,
+        )
+        worker = GeneratorWorker(lambda: report_job_steps(path, report), name="report")
+        worker.returned.connect(lambda pages: self._on_report_written(path, pages))
+        worker.failed.connect(lambda msg: self.w.show_error("Cannot write the report", msg))
+        self.w.statusBar().showMessage(f"Writing {path.name}…")
+        self.w.jobs.launch(worker)
+        return worker
+
+    def _on_report_written(self, path: Path, pages: int) -> None:
+        self.w.statusBar().showMessage(f"Saved {path} ({pages} pages)", 8000)
+        self.w.export_written.emit(str(path))
