@@ -39,6 +39,7 @@ from model.preprocessing import preprocess
 from model.quality import quality_warnings
 from model.bids import ScanEntry, discover
 from model.volume import load_volume
+from model.dicom import load_series, row_columns
 
 log = logging.getLogger("model.score")
 
@@ -47,6 +48,8 @@ COLUMNS = [
     "file", "subject", "session", "status", "p_injury", "p_injury_identity", "p_injury_flipped",
     "tta_disagreement", "flag", "quality_warnings", "reason", "input_sha256", "weights_sha256",
     "model", "cam_file", "scored_utc",
+    # DICOM series (empty for NIfTI files); see model.dicom.row_columns
+    "patient_id", "study_date", "study_uid", "series_uid", "series_description",
 ]
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def read_worklist(path: str | Path) -> list[dict]:
@@ -111,6 +114,7 @@ def _cam_name(entry: ScanEntry) -> str:
 def _row(entry: ScanEntry, **values) -> dict:
     row = {c: "" for c in COLUMNS}
     row.update(file=entry.relpath, subject=entry.subject, session=entry.session)
+    row.update(row_columns(entry.series))  # DICOM identifiers (issue 9)
     row.update({k: v for k, v in values.items()})
     return row
 
@@ -165,7 +169,7 @@ def score_steps(
     def load(entry: ScanEntry) -> _Loaded:
         item = _Loaded(entry)
         try:
-            volume = load_volume(entry.path)
+            volume = load_series(entry.series) if entry.series is not None else load_volume(entry.path)
         except ScanError as exc:
             item.error = exc.reason
             return item
@@ -212,6 +216,7 @@ def score_steps(
                 elif item.sha256 in done_before:
                     old = dict(done_before[item.sha256])
                     old.update(file=item.entry.relpath, subject=item.entry.subject, session=item.entry.session)
+                    old.update(row_columns(item.entry.series))
                     yield finish(old, skipped=True)
                 else:
                     batch.append(item)
@@ -250,7 +255,7 @@ def score_steps(
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m model.score", description="Score every scan in a folder into a worklist CSV.")
-    p.add_argument("folder", type=Path, help="folder searched recursively for .nii/.nii.gz (BIDS-aware)")
+    p.add_argument("folder", type=Path, help="folder searched recursively for .nii/.nii.gz and DICOM series (BIDS-aware)")
     p.add_argument("--out", required=True, type=Path, help="worklist CSV; if it exists, scored cases are skipped")
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -284,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         return usage(str(exc))
     entries = discover(args.folder, bids=False if args.no_bids else None)
     if not entries:
-        return usage(f"{args.folder}: no .nii or .nii.gz files found")
+        return usage(f"{args.folder}: no .nii or .nii.gz files or DICOM image series found")
     previous = read_worklist(args.out)
     gen = score_steps(entries, loaded, previous=previous, cams_dir=args.cams, batch_size=args.batch_size,
                       loader_threads=args.loader_threads)
