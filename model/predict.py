@@ -22,6 +22,7 @@ from model.errors import GloResNetError
 from model.fileio import save_nifti_atomic
 from model.inference import analyse, select_device
 from model.volume import is_nifti_path, load_volume
+from model.record.dicom_export import export_dicom
 from model.dicom import find_series, image_series, is_dicom_input, listing, load_dicom
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
@@ -34,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR, help="weights folder (default: bundled demo weights)")
     p.add_argument("--cam-out", type=Path, help="write the Grad-CAM heatmap here (.nii or .nii.gz)")
     p.add_argument("--overwrite", action="store_true", help="allow --cam-out to replace an existing file")
+    p.add_argument("--dicom-out", type=Path, help="DICOM input: write a Structured Report and a Secondary Capture "
+                                                  "(new series in the source study) into this folder")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return p
@@ -56,6 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.cam_out}: refusing to write into the DICOM input folder; pick another folder",
               file=sys.stderr)
         return EXIT_USAGE
+    if args.dicom_out is not None and not is_dicom_input(args.scan):
+        print(f"error: {args.scan}: --dicom-out needs a DICOM input (a NIfTI file has no study to add results to)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.dicom_out is not None and _inside(args.dicom_out, args.scan):
+        print(f"error: {args.dicom_out}: refusing to write into the DICOM input folder; pick another folder",
+              file=sys.stderr)
+        return EXIT_USAGE
     if is_dicom_input(args.scan):
         code = _check_series_choice(args)
         if code is not None:
@@ -68,9 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         volume = _load(args) if is_dicom_input(args.scan) else load_volume(args.scan)
         loaded = load_weights(args.weights, device)
-        result = analyse(volume, loaded, with_cam=args.cam_out is not None)
+        result = analyse(volume, loaded, with_cam=args.cam_out is not None or args.dicom_out is not None)
         if args.cam_out is not None:
             save_nifti_atomic(volume.source_image(result.heatmap), args.cam_out)
+        exported = None
+        if args.dicom_out is not None:
+            exported = export_dicom(args.dicom_out, volume, result, loaded.card)
     except GloResNetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -80,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         summary.update(scan_sha256_of=volume.extra["hash_of"], dicom=series.record())
     if args.cam_out is not None:
         summary["cam"] = str(args.cam_out)
+    if exported is not None:
+        summary.update(dicom_sr=str(exported.sr_path), dicom_sc=str(exported.sc_path))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -91,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model: {result.model_name} {result.model_version}, weights {result.weights_sha256[:12]}{demo}")
         if args.cam_out is not None:
             print(f"heatmap: {args.cam_out}")
+        if exported is not None:
+            print(f"DICOM structured report: {exported.sr_path}")
+            print(f"DICOM secondary capture: {exported.sc_path}")
     return EXIT_OK
 
 

@@ -49,7 +49,7 @@ COLUMNS = [
     "tta_disagreement", "flag", "quality_warnings", "reason", "input_sha256", "weights_sha256",
     "model", "cam_file", "scored_utc",
     # DICOM series (empty for NIfTI files); see model.dicom.row_columns
-    "patient_id", "study_date", "study_uid", "series_uid", "series_description",
+    "patient_id", "study_date", "study_uid", "series_uid", "series_description", "dicom_export",
 ]
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def read_worklist(path: str | Path) -> list[dict]:
@@ -78,6 +78,7 @@ class _Loaded:
     inputs: torch.Tensor | None = None
     warnings: list = field(default_factory=list)
     error: str = ""
+    exported: str = ""
 
 
 @dataclass
@@ -128,6 +129,7 @@ def score_steps(
     batch_size: int | None = None,
     loader_threads: int = 2,
     prefetch: int = 4,
+    dicom_out: str | Path | None = None,
 ) -> Generator[ScoreEvent, None, ScoreSummary]:
     """Score ``entries`` one by one (or in batches on CUDA), yielding an event per finished case.
 
@@ -147,6 +149,9 @@ def score_steps(
         Cases per forward pass; default 4 on CUDA, 1 on CPU (no gain there). Ignored with cams.
     loader_threads, prefetch : int
         Loader threads, and how many cases may be loaded ahead (bounds memory).
+    dicom_out : path, optional
+        Write a DICOM SR + SC for each DICOM series here (:func:`model.record.dicom_export.export_dicom`);
+        this computes Grad-CAM for every case. Never the input folder (the CLI checks).
 
     Yields
     ------
@@ -163,7 +168,7 @@ def score_steps(
     weights_sha = card.weights_sha256
     done_before = {r["input_sha256"]: r for r in (previous or [])
                    if r.get("status") == "scored" and r.get("weights_sha256") == weights_sha and r.get("input_sha256")}
-    with_cam = cams_dir is not None
+    with_cam = cams_dir is not None or dicom_out is not None
     summary = ScoreSummary(total=len(entries))
 
     def load(entry: ScanEntry) -> _Loaded:
@@ -227,8 +232,12 @@ def score_steps(
                 results = []
                 for item in batch:
                     result = analyse(item.volume, loaded, with_cam=True)
-                    cam_path = Path(cams_dir) / _cam_name(item.entry)
-                    save_nifti_atomic(item.volume.source_image(result.heatmap), cam_path)
+                    cam_path = ""
+                    if cams_dir is not None:
+                        cam_path = Path(cams_dir) / _cam_name(item.entry)
+                        save_nifti_atomic(item.volume.source_image(result.heatmap), cam_path)
+                    if dicom_out is not None and item.entry.series is not None:
+                        item.exported = _export(dicom_out, item.volume, result, card)
                     results.append((result.pass_probabilities, str(cam_path)))
                     item.volume = None
             else:
@@ -243,7 +252,7 @@ def score_steps(
                     flag=flag_for(p, card.decision_threshold, card.indeterminate_band),
                     quality_warnings="; ".join(item.warnings), input_sha256=item.sha256,
                     weights_sha256=weights_sha, model=f"{card.name} {card.version}", cam_file=cam_file,
-                    scored_utc=stamp,
+                    scored_utc=stamp, dicom_export=item.exported,
                 ))
     finally:
         for fut in pending:
@@ -251,6 +260,17 @@ def score_steps(
         pool.shutdown(wait=True, cancel_futures=True)
         summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _export(out_dir, volume, result, card) -> str:
+    """SR + SC for a DICOM case; the worklist cell (file names, or why the export failed)."""
+    from model.record.dicom_export import export_dicom
+
+    try:
+        files = export_dicom(out_dir, volume, result, card)
+    except GloResNetError as exc:
+        return f"failed: {exc}"
+    return f"{files.sr_path.name}; {files.sc_path.name}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="cases per forward pass (default: 4 on CUDA, 1 on CPU)")
     p.add_argument("--loader-threads", type=int, default=2)
     p.add_argument("--no-bids", action="store_true", help="take every NIfTI file even in a BIDS folder")
+    p.add_argument("--dicom-out", type=Path, help="write a DICOM SR + secondary capture for each DICOM series here")
     return p
 
 
@@ -282,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         return usage(f"{args.out}: --out must be a .csv file")
     if args.cams is not None and args.cams.resolve() == args.folder.resolve():
         return usage(f"{args.cams}: refusing to write heatmaps into the input folder itself; pick another folder")
+    if args.dicom_out is not None and args.dicom_out.resolve().is_relative_to(args.folder.resolve()):
+        return usage(f"{args.dicom_out}: refusing to write DICOM results into the scored folder; pick another folder")
     try:
         device = select_device(args.device)
         loaded = load_weights(args.weights, device)
@@ -292,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         return usage(f"{args.folder}: no .nii or .nii.gz files or DICOM image series found")
     previous = read_worklist(args.out)
     gen = score_steps(entries, loaded, previous=previous, cams_dir=args.cams, batch_size=args.batch_size,
-                      loader_threads=args.loader_threads)
+                      loader_threads=args.loader_threads, dicom_out=args.dicom_out)
     rows, counts = [], {"scored": 0, "failed": 0, "skipped": 0}
     bar = tqdm(total=len(entries), unit="scan", desc="scoring")
     last_save = time.monotonic()
