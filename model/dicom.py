@@ -284,6 +284,14 @@ def _text(ds, keyword: str) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _tesla(ds) -> str:
+    """Magnetic Field Strength as short text (``3``, ``1.5``; empty when absent)."""
+    try:
+        return f"{float(ds.get('MagneticFieldStrength')):g}"
+    except (TypeError, ValueError):
+        return ""
+
+
 def _date(value: str) -> str:
     value = (value or "").strip()
     return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if re.fullmatch(r"\d{8}", value) else value
@@ -368,7 +376,7 @@ def _describe(uid: str, members: list) -> SeriesInfo:
         patient_id=_text(first, "PatientID"), birth_date=_date(_text(first, "PatientBirthDate")),
         study_date=_date(_text(first, "SeriesDate") or _text(first, "StudyDate")),
         manufacturer=_text(first, "Manufacturer"), scanner=_text(first, "ManufacturerModelName"),
-        field_strength_t=_text(first, "MagneticFieldStrength"), n_images=n_images, voxel_mm=voxel,
+        field_strength_t=_tesla(first), n_images=n_images, voxel_mm=voxel,
         orientation=orientation, t2_weighted=_is_t2(first) and problem is None,
         files=tuple(p for p, _ds in members), problem=problem,
     )
@@ -574,6 +582,17 @@ def _converter_version() -> str:
         return "dcm2niix"
 
 
+def is_dicom_file(path: str | Path) -> bool:
+    """True when pydicom reads ``path`` as a DICOM file (header only)."""
+    return _read_header(Path(path)) is not None
+
+
+def series_uid_of(path: str | Path) -> str:
+    """Series Instance UID of a DICOM file ("" when it is not DICOM or has none)."""
+    ds = _read_header(Path(path))
+    return "" if ds is None else str(ds.get("SeriesInstanceUID", ""))
+
+
 def is_dicom_input(path: str | Path) -> bool:
     """True for a folder, or for a file that is not NIfTI (it is then read as DICOM)."""
     path = Path(path)
@@ -628,3 +647,13 @@ def row_columns(series: SeriesInfo | None) -> dict:
         return {"patient_id": "", "study_date": "", "study_uid": "", "series_uid": "", "series_description": ""}
     return {"patient_id": series.patient_id, "study_date": series.study_date, "study_uid": series.study_uid,
             "series_uid": series.series_uid, "series_description": series.series_description}
+
+
+def audit_fields(volume) -> dict:
+    """What the audit log keeps about a DICOM input: Study/Series Instance UIDs and what the hash
+    covers; never names or dates. Empty for a NIfTI file."""
+    series = getattr(volume, "extra", {}).get("dicom") if volume is not None else None
+    if series is None:
+        return {}
+    return {"study_uid": series.study_uid, "series_uid": series.series_uid,
+            "input_sha256_of": "DICOM pixel data + geometry"}

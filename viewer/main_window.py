@@ -45,6 +45,8 @@ from model.inference import select_device
 from model.record.report import HEATMAP_COLORMAPS, card_facts
 from model.volume import is_nifti_path
 from viewer.batch_dialog import install_batch_menu
+from viewer.dicom_open import install_dicom  # issue 9
+from model.dicom import audit_fields, is_dicom_input  # issue 9
 from viewer.display import LAYOUTS, PLANES, WINDOW_PRESET_TIPS, WINDOW_PRESETS
 from viewer.export import HEATMAP_DESCRIPTION, build_report, default_export_name
 from viewer.header_panel import HeaderPanel
@@ -174,6 +176,7 @@ class MainWindow(QMainWindow):
         self._make_actions()
         self._make_menus_and_toolbar()
         self.batch_action = install_batch_menu(self)  # Batch > Score folder… (Ctrl+B)
+        self.dicom = install_dicom(self)  # issue 9: Open DICOM folder, series picker, identifiers, Export as DICOM
         self._make_status_bar()
         self.panel.set_actions(self.analyse_action, self.cancel_action)
         self.reader_panel.set_actions(self.impression_actions, self.decision_actions)
@@ -491,6 +494,8 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path) -> GeneratorWorker:
         """Open a NIfTI file in the background; ``scan_loaded`` or ``scan_failed`` follows."""
         path = Path(path)
+        if is_dicom_input(path):  # issue 9: a folder or a non-NIfTI file is DICOM (viewer.dicom_open)
+            return self.dicom.open_folder(path)
         return self._start_load(lambda: open_scan_steps(path), f"open {path.name}")
 
     def open_sample(self) -> GeneratorWorker:
@@ -840,6 +845,7 @@ class MainWindow(QMainWindow):
                 impression=impression if impression is not None else st.impression,
                 reason=reason, override_call=override_call, ai_shown=st.result_visible,
             )
+            record.update(audit_fields(st.volume))  # issue 9: Study/Series Instance UIDs, never names
             entry = append_entry(self.audit_path, record)
         except (AuditLogError, ValueError) as exc:
             self.show_error("Cannot record the decision", str(exc))
@@ -953,6 +959,7 @@ class MainWindow(QMainWindow):
             colormap=st.overlay_colormap, threshold=st.overlay_threshold, opacity=max(st.overlay_opacity, 0.3),
             reader_name=self.settings.reader_name, impression=st.impression, decision=st.last_decision,
             peak_ijk=st.heatmap_peak,
+            identifiers=self.dicom.report_identifiers(),  # issue 9: None for NIfTI; blanked when hidden
         )
         worker = GeneratorWorker(lambda: report_job_steps(path, report), name="report")
         worker.returned.connect(lambda pages: self._on_report_written(path, pages))
