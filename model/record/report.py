@@ -134,6 +134,11 @@ def scan_facts(volume, name: str | None = None) -> list:
         facts.append(("Obliquity", f"{np.degrees(h.obliquity_rad):.2f}°"
                       + ("; shown in the closest canonical orientation" if h.oblique else "")))
     facts.append(("SHA-256", volume.sha256 or "(not from a file)"))
+    if volume.extra.get("dicom") is not None:  # issue 9: what the hash of a DICOM series covers
+        facts.append(("Hash of", "the series' DICOM pixel data and geometry, not its names or dates "
+                                 "(model.dicom.series_hash)"))
+        facts.append(("Converted by", volume.extra.get("converter", "dcm2niix")
+                      + ("; " + "; ".join(volume.extra["converter_warnings"]) if volume.extra.get("converter_warnings") else "")))
     return facts
 
 

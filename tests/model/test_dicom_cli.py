@@ -4,6 +4,7 @@ import json
 
 import nibabel as nib
 import numpy as np
+import pytest
 
 from model.predict import main as predict
 from model.score import main as score, read_worklist
@@ -96,3 +97,19 @@ def test_score_mixed_nifti_and_dicom_tree(tmp_path, small_weights):
     again = {r["file"]: r for r in read_worklist(out)}
     assert again["pacs/study1/t2/series-3"]["input_sha256"] == t2["input_sha256"]
     assert again["pacs/study1/t2/series-3"]["patient_id"] == "P-77"
+
+
+def test_score_real_ge_t1_series_is_scored_not_failed(tmp_path, small_weights):
+    """An adult T1 MPRAGE is not what the model is for, but it is readable: it is scored (the
+    out-of-distribution gate, issue 8, flags it), never a failure row."""
+    from tests.conftest import SHARED_DATA
+
+    folder = SHARED_DATA / "dicom-ge-mprage" / "series"
+    if not folder.is_dir():
+        pytest.skip(f"real GE DICOM series not available: {folder} (../shared/data is absent)")
+    out = tmp_path / "ge.csv"
+    assert score([str(folder), "--out", str(out), "--weights", str(small_weights)]) == 0
+    (row,) = read_worklist(out)
+    assert row["file"] == "series-5" and row["status"] == "scored"
+    assert row["series_description"] == "3D Ax T1 MP-RAGE_R22" and row["study_date"] == "2020-09-29"
+    assert "oblique acquisition" in row["quality_warnings"]

@@ -43,6 +43,8 @@ def test_one_series_opens_directly_with_identifiers_in_the_bar_and_scan_tab(qtbo
     assert d.values["Patient name"].text() == "Baby Test" and d.values["Series"].text() == "T2 ax"
     assert d.values["Field strength"].text() == "3 T"
     assert window.header_panel.values["File"].text() == str(one_series)
+    assert "DICOM pixel data and geometry" in window.header_panel.values["Hash of"].text()
+    assert window.header_panel.values["Converted by"].text().startswith("dcm2niix")
     assert "Baby" not in window.windowTitle()
 
 
