@@ -1,5 +1,8 @@
 """Finding scans in a folder: plain recursive discovery, or BIDS-aware (``sub-*/[ses-*/]anat/*_T2w``).
 
+Plain discovery also takes every DICOM image series under the folder (:func:`model.dicom.find_series`),
+one entry per series; BIDS discovery takes NIfTI only (BIDS keeps DICOM in ``sourcedata``).
+
 Shared by batch scoring (:mod:`model.score`) and training (:mod:`model.training.dataset`), so both
 take exactly the same files from the same folder.
 """
@@ -17,12 +20,17 @@ _ENTITY = re.compile(r"(?:^|[_/])(sub|ses)-([A-Za-z0-9]+)")
 
 @dataclass(frozen=True)
 class ScanEntry:
-    """A scan found in a folder: its path, path relative to the folder, and BIDS entities."""
+    """A scan found in a folder: its path, path relative to the folder, and BIDS entities.
+
+    For a DICOM series ``path`` is the series' folder, ``relpath`` is
+    ``<folder relative to the root>/series-<number>`` and ``series`` its :class:`model.dicom.SeriesInfo`.
+    """
 
     path: Path
     relpath: str
     subject: str = ""
     session: str = ""
+    series: object = None
 
 
 def is_bids(folder: Path) -> bool:
@@ -32,7 +40,7 @@ def is_bids(folder: Path) -> bool:
     )
 
 
-def discover(folder: str | Path, bids: bool | None = None) -> list[ScanEntry]:
+def discover(folder: str | Path, bids: bool | None = None, dicom: bool = True) -> list[ScanEntry]:
     """Scans under ``folder``, sorted by relative path.
 
     Parameters
@@ -41,6 +49,8 @@ def discover(folder: str | Path, bids: bool | None = None) -> list[ScanEntry]:
     bids : bool or None
         None detects it (:func:`is_bids`). In BIDS mode only ``*_T2w`` files inside ``anat``
         folders are kept, and ``derivatives``/``sourcedata``/``code`` are skipped.
+    dicom : bool
+        Outside BIDS mode, also list each DICOM image series (after the NIfTI files).
 
     Raises
     ------
@@ -63,4 +73,22 @@ def discover(folder: str | Path, bids: bool | None = None) -> list[ScanEntry]:
                 continue
         entities = dict(_ENTITY.findall(rel.as_posix()))
         found.append(ScanEntry(path, rel.as_posix(), entities.get("sub", ""), entities.get("ses", "")))
+    if dicom and not bids:
+        found.extend(_dicom_entries(folder))
     return found
+
+
+def _dicom_entries(folder: Path) -> list[ScanEntry]:
+    from model.dicom import find_series, image_series
+
+    entries, seen = [], set()
+    for series in sorted(image_series(find_series(folder)), key=lambda s: (str(s.folder), s.series_number or 0)):
+        rel = series.folder.relative_to(folder).as_posix()
+        name = f"series-{series.series_number}" if series.series_number is not None else f"series-{series.series_uid}"
+        if (rel, name) in seen:  # two series with one number in one folder: name them by UID
+            name = f"series-{series.series_uid}"
+        seen.add((rel, name))
+        relpath = name if rel == "." else f"{rel}/{name}"
+        entities = dict(_ENTITY.findall(rel))
+        entries.append(ScanEntry(series.folder, relpath, entities.get("sub", ""), entities.get("ses", ""), series))
+    return entries

@@ -39,6 +39,9 @@ def quality_warnings(volume: Volume) -> list[str]:
             out.append("qform and sform disagree; the sform was used")
         if len(h.shape) > 3:
             out.append("4D file with a single volume")
+    if volume.extra.get("nan_background_voxels"):
+        out.append(f"{volume.extra['nan_background_voxels']} background voxels outside the head were NaN; "
+                   "treated as background")
     spacing = volume.spacing_mm
     if spacing.max() / spacing.min() > ANISOTROPY:
         out.append(f"strongly anisotropic voxels {np.round(spacing, 2).tolist()} mm")

@@ -44,6 +44,7 @@ from model.quality import quality_warnings
 from model.timestamps import utc_now
 from model.vocabulary import flag_for
 from model.volume import Volume, load_volume
+from model.dicom import load_series, row_columns
 
 log = logging.getLogger("model.score")
 
@@ -52,6 +53,8 @@ COLUMNS = [
     "file", "subject", "session", "status", "p_injury", "p_injury_identity", "p_injury_flipped",
     "tta_disagreement", "flag", "quality_warnings", "reason", "input_sha256", "weights_sha256",
     "model", "cam_file", "scored_utc",
+    # DICOM series (empty for NIfTI files); see model.dicom.row_columns
+    "patient_id", "study_date", "study_uid", "series_uid", "series_description", "dicom_export",
 ]
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -114,6 +117,7 @@ class _Loaded:
     inputs: torch.Tensor | None = None
     warnings: list = field(default_factory=list)
     error: str = ""
+    exported: str = ""
 
 
 @dataclass
@@ -150,6 +154,7 @@ def _cam_name(entry: ScanEntry) -> str:
 def _row(entry: ScanEntry, **values) -> dict:
     row = {c: "" for c in COLUMNS}
     row.update(file=entry.relpath, subject=entry.subject, session=entry.session)
+    row.update(row_columns(entry.series))  # DICOM identifiers (issue 9)
     row.update({k: v for k, v in values.items()})
     return row
 
@@ -163,6 +168,7 @@ def score_steps(
     batch_size: int | None = None,
     loader_threads: int = 2,
     prefetch: int = 4,
+    dicom_out: str | Path | None = None,
 ) -> Generator[ScoreEvent, None, ScoreSummary]:
     """Score ``entries`` one by one (or in batches on CUDA), yielding an event per finished case.
 
@@ -182,6 +188,9 @@ def score_steps(
         Cases per forward pass; default 4 on CUDA, 1 on CPU (no gain there). Ignored with cams.
     loader_threads, prefetch : int
         Loader threads, and how many cases may be loaded ahead (bounds memory).
+    dicom_out : path, optional
+        Write a DICOM SR + SC for each DICOM series here (:func:`model.record.dicom_export.export_dicom`);
+        this computes Grad-CAM for every case. Never the input folder (the CLI checks).
 
     Yields
     ------
@@ -198,7 +207,7 @@ def score_steps(
     weights_sha = card.weights_sha256
     done_before = {r["input_sha256"]: r for r in (previous or [])
                    if r.get("status") == "scored" and r.get("weights_sha256") == weights_sha and r.get("input_sha256")}
-    with_cam = cams_dir is not None
+    with_cam = cams_dir is not None or dicom_out is not None
     summary = ScoreSummary(total=len(entries))
 
     def load(entry: ScanEntry) -> _Loaded:
@@ -234,12 +243,13 @@ def score_steps(
                 elif item.sha256 in done_before:
                     old = dict(done_before[item.sha256])
                     old.update(file=item.entry.relpath, subject=item.entry.subject, session=item.entry.session)
+                    old.update(row_columns(item.entry.series))
                     yield finish(old, skipped=True)
                 else:
                     batch.append(item)
             if not batch:
                 continue
-            for item, (p1, p2), cam_file in _score_batch(batch, loaded, cams_dir):
+            for item, (p1, p2), cam_file in _score_batch(batch, loaded, cams_dir, dicom_out, with_cam):
                 yield finish(_scored_row(item, p1, p2, cam_file, card))
     finally:
         for fut in pending:
@@ -253,7 +263,7 @@ def _load_case(entry: ScanEntry, preprocessing, done_before: dict, keep_volume: 
     """Read, hash, check and preprocess one scan (in a loader thread); a bad file sets ``error``."""
     item = _Loaded(entry)
     try:
-        volume = load_volume(entry.path)
+        volume = load_series(entry.series) if entry.series is not None else load_volume(entry.path)
     except ScanError as exc:
         item.error = exc.reason
         return item
@@ -271,9 +281,14 @@ def _load_case(entry: ScanEntry, preprocessing, done_before: dict, keep_volume: 
     return item
 
 
-def _score_batch(batch: list[_Loaded], loaded: LoadedModel, cams_dir: str | Path | None) -> list:
-    """``[(item, (p_identity, p_flipped), cam_file)]`` for loaded cases (Grad-CAM written when ``cams_dir``)."""
-    if cams_dir is None:
+def _score_batch(batch: list[_Loaded], loaded: LoadedModel, cams_dir: str | Path | None,
+                 dicom_out: str | Path | None = None, with_cam: bool = False) -> list:
+    """``[(item, (p_identity, p_flipped), cam_file)]`` for loaded cases.
+
+    With ``with_cam`` each case runs the full analysis (Grad-CAM): the heatmap is written when
+    ``cams_dir`` is given and DICOM series get an SR + SC in ``dicom_out``.
+    """
+    if not with_cam:
         device = next(loaded.model.parameters()).device
         x = torch.cat([item.inputs for item in batch if item.inputs is not None]).to(device)
         passes = tta_forward(loaded.model, x)
@@ -282,10 +297,14 @@ def _score_batch(batch: list[_Loaded], loaded: LoadedModel, cams_dir: str | Path
     for item in batch:
         assert item.volume is not None  # kept by the loader when heatmaps are asked for
         result = analyse(item.volume, loaded, with_cam=True)
-        cam_path = Path(cams_dir) / _cam_name(item.entry)
         assert result.heatmap is not None  # with_cam=True
-        save_nifti_atomic(item.volume.source_image(result.heatmap), cam_path)
-        out.append((item, result.pass_probabilities, str(cam_path)))
+        cam_path = ""
+        if cams_dir is not None:
+            cam_path = str(Path(cams_dir) / _cam_name(item.entry))
+            save_nifti_atomic(item.volume.source_image(result.heatmap), cam_path)
+        if dicom_out is not None and item.entry.series is not None:
+            item.exported = _export(dicom_out, item.volume, result, card=loaded.card)
+        out.append((item, result.pass_probabilities, cam_path))
         item.volume = None
     return out
 
@@ -299,13 +318,24 @@ def _scored_row(item: _Loaded, p1: float, p2: float, cam_file: str, card) -> dic
         flag=flag_for(p, card.decision_threshold, card.indeterminate_band),
         quality_warnings="; ".join(item.warnings), input_sha256=item.sha256,
         weights_sha256=card.weights_sha256, model=f"{card.name} {card.version}", cam_file=cam_file,
-        scored_utc=utc_now(),
+        scored_utc=utc_now(), dicom_export=item.exported,
     )
+
+
+def _export(out_dir, volume, result, card) -> str:
+    """SR + SC for a DICOM case; the worklist cell (file names, or why the export failed)."""
+    from model.record.dicom_export import export_dicom
+
+    try:
+        files = export_dicom(out_dir, volume, result, card)
+    except GloResNetError as exc:
+        return f"failed: {exc}"
+    return f"{files.sr_path.name}; {files.sc_path.name}"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m model.score", description="Score every scan in a folder into a worklist CSV.")
-    p.add_argument("folder", type=Path, help="folder searched recursively for .nii/.nii.gz (BIDS-aware)")
+    p.add_argument("folder", type=Path, help="folder searched recursively for .nii/.nii.gz and DICOM series (BIDS-aware)")
     p.add_argument("--out", required=True, type=Path, help="worklist CSV; if it exists, scored cases are skipped")
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -313,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="cases per forward pass (default: 4 on CUDA, 1 on CPU)")
     p.add_argument("--loader-threads", type=int, default=2)
     p.add_argument("--no-bids", action="store_true", help="take every NIfTI file even in a BIDS folder")
+    p.add_argument("--dicom-out", type=Path, help="write a DICOM SR + secondary capture for each DICOM series here")
     return p
 
 
@@ -333,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     problem = heatmaps_folder_problem(args.cams, args.folder)
     if problem is not None:
         return usage(f"{args.cams}: {problem}")
+    if args.dicom_out is not None and args.dicom_out.resolve().is_relative_to(args.folder.resolve()):
+        return usage(f"{args.dicom_out}: refusing to write DICOM results into the scored folder; pick another folder")
     try:
         device = select_device(args.device)
         loaded = load_weights(args.weights, device)
@@ -340,10 +373,10 @@ def main(argv: list[str] | None = None) -> int:
         return usage(str(exc))
     entries = discover(args.folder, bids=False if args.no_bids else None)
     if not entries:
-        return usage(f"{args.folder}: no .nii or .nii.gz files found")
+        return usage(f"{args.folder}: no .nii or .nii.gz files or DICOM image series found")
     previous = read_worklist(args.out)
     gen = score_steps(entries, loaded, previous=previous, cams_dir=args.cams, batch_size=args.batch_size,
-                      loader_threads=args.loader_threads)
+                      loader_threads=args.loader_threads, dicom_out=args.dicom_out)
     rows, counts = [], {"scored": 0, "failed": 0, "skipped": 0}
     bar = tqdm(total=len(entries), unit="scan", desc="scoring")
     last_save = time.monotonic()

@@ -188,7 +188,7 @@ def volume_from_array(data: np.ndarray, affine: np.ndarray, path: str | Path | N
         Same checks as :func:`load_volume` for values and geometry.
     """
     where = Path(path) if path is not None else Path("<array>")
-    data = np.asarray(data)
+    data, nan_background = _nan_background_filled(where, np.asarray(data))
     _check_values(where, data)
     affine = np.asarray(affine, dtype=float)
     if not np.all(np.isfinite(affine)) or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
@@ -202,7 +202,43 @@ def volume_from_array(data: np.ndarray, affine: np.ndarray, path: str | Path | N
         source_affine=affine.copy(),
         source_ornt=ornt,
         path=Path(path) if path is not None else None,
+        extra={"nan_background_voxels": nan_background} if nan_background else {},
     )
+
+
+def _nan_background_filled(where: Path, data: np.ndarray) -> tuple[np.ndarray, int]:
+    """Replace NaN voxels outside the head by the background value; refuse NaN inside the head.
+
+    The head is the finite voxels after a one-voxel morphological closing and hole filling
+    (scipy.ndimage ``binary_closing`` on a padded mask, ``binary_fill_holes``). NaN voxels outside
+    it - an exporter that masks the background with NaN - get ``min(0, finite minimum)``. NaN
+    enclosed by finite voxels, or more than 1 % of the head's voxels NaN inside it (lines, planes),
+    is damage inside the head: left as is, so :func:`_check_values` refuses the scan.
+
+    Returns
+    -------
+    data : np.ndarray
+        ``data`` itself when nothing was filled, else a float32 copy with the background filled.
+    n_filled : int
+        Number of NaN voxels treated as background.
+    """
+    if data.ndim != 3 or not np.issubdtype(data.dtype, np.floating):
+        return data, 0
+    nan = np.isnan(data)
+    if not nan.any() or nan.all() or np.isinf(data).any():
+        return data, 0
+    from scipy import ndimage
+
+    finite = ~nan
+    padded = np.pad(finite, 2, constant_values=False)
+    closed = ndimage.binary_closing(padded, structure=np.ones((3, 3, 3), bool))[2:-2, 2:-2, 2:-2]
+    head = ndimage.binary_fill_holes(closed | finite)
+    enclosed = nan & ndimage.binary_fill_holes(finite)
+    if enclosed.any() or np.count_nonzero(nan & head) > 0.01 * np.count_nonzero(head):
+        return data, 0
+    filled = data.astype(np.float32, copy=True)
+    filled[nan] = min(0.0, float(np.min(filled[finite])))
+    return filled, int(np.count_nonzero(nan))
 
 
 def _check_values(where: Path, data: np.ndarray) -> None:
@@ -214,7 +250,8 @@ def _check_values(where: Path, data: np.ndarray) -> None:
         raise ScanError(where, f"this is a 2D image (shape {data.shape}); a 3D volume is needed")
     bad = int(np.count_nonzero(~np.isfinite(data)))
     if bad:
-        raise ScanError(where, f"{bad} voxel(s) are NaN or infinite; the file is damaged or was exported wrongly")
+        raise ScanError(where, f"{bad} voxel(s) are NaN or infinite (NaN is accepted only as background outside "
+                               "the head); the file is damaged or was exported wrongly")
     lo, hi = float(data.min()), float(data.max())
     if lo == hi:
         raise ScanError(where, f"every voxel has the same value ({lo:g}); there is no image to analyse")

@@ -76,12 +76,20 @@ def reader_facts(reader_name: str, impression: str | None, decision: dict | None
 
 def build_report(scan, result, card, *, radiological: bool, window: tuple, invert: bool, colormap: str,
                  threshold: float, opacity: float, reader_name: str, impression: str | None, decision: dict | None,
-                 peak_ijk) -> Report:
-    """Everything on the PDF report of one reading (see :mod:`model.record.report`)."""
+                 peak_ijk, identifiers: list | None = None) -> Report:
+    """Everything on the PDF report of one reading (see :mod:`model.record.report`).
+
+    ``identifiers``: (label, value) pairs of the patient and study (DICOM), printed first on page 1;
+    None for a scan without any (NIfTI).
+    """
     scan_section = scan_facts(scan.volume, scan.name)
     scan_section.append(("Quality warnings", "; ".join(scan.quality) if scan.quality else "none"))
     sections = [("AI result", result_facts(result)), ("Reader", reader_facts(reader_name, impression, decision)),
                 ("Scan", scan_section)]
+    if identifiers is not None:
+        sections.insert(0, ("Patient and study", list(identifiers)))
+        if any(label == "Identifiers" for label, _v in identifiers):  # hidden: no folder path either
+            scan_section[:] = [(k, "(hidden)" if k == "File" else v) for k, v in scan_section]
     if card is not None:
         sections.append(("Model card", card_facts(card)))
     world = scan.volume.world_mm(peak_ijk)

@@ -110,6 +110,7 @@ class ExportController:
             colormap=st.overlay_colormap, threshold=st.overlay_threshold, opacity=max(st.overlay_opacity, 0.3),
             reader_name=self.w.settings.reader_name, impression=st.impression, decision=st.last_decision,
             peak_ijk=st.heatmap_peak,
+            identifiers=self.w.dicom.report_identifiers(),  # issue 9: None for NIfTI; blanked when hidden
         )
         worker = GeneratorWorker(lambda: report_job_steps(path, report), name="report")
         worker.returned.connect(lambda pages: self._on_report_written(path, pages))

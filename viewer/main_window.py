@@ -30,6 +30,8 @@ from viewer.batch_dialog import install_batch_menu
 from viewer.display import LAYOUTS, PLANES
 from viewer.export_controller import ExportController
 from viewer.feedback import Feedback, confirm_overwrite
+from viewer.dicom_open import install_dicom  # issue 9
+from model.dicom import is_dicom_input  # issue 9
 from viewer.header_panel import HeaderPanel
 from viewer.image_panel import ImagePanel
 from viewer.info_panel import readout_of
@@ -150,6 +152,7 @@ class MainWindow(QMainWindow):
         window_actions.build_actions(self)
         window_actions.build_menus_and_toolbar(self)
         self.batch_action = install_batch_menu(self)  # Batch > Score folder… (Ctrl+B)
+        self.dicom = install_dicom(self)  # issue 9: Open DICOM folder, series picker, identifiers, Export as DICOM
         window_actions.build_status_bar(self)
         self.action_states = window_actions.ActionStates(self)
         self.panel.set_actions(self.analyse_action, self.cancel_action)
@@ -244,6 +247,8 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str | Path) -> GeneratorWorker:
         """Open a NIfTI file in the background; ``scan_loaded`` or ``scan_failed`` follows."""
+        if is_dicom_input(Path(path)):  # issue 9: a folder or a non-NIfTI file is DICOM (viewer.dicom_open)
+            return self.dicom.open_folder(Path(path))
         return self.opener.open_path(path)
 
     def open_sample(self) -> GeneratorWorker:

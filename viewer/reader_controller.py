@@ -14,6 +14,7 @@ from PyQt6.QtCore import QUrl
 from PyQt6.QtGui import QDesktopServices
 from PyQt6.QtWidgets import QInputDialog, QMessageBox
 
+from model.dicom import audit_fields  # issue 9
 from model.record.audit import AuditLogError, append_entry, decision_record, verify_chain
 from model.vocabulary import OVERRIDE_CALLS
 
@@ -110,6 +111,7 @@ class ReaderController:
                 impression=impression if impression is not None else st.impression,
                 reason=reason, override_call=override_call, ai_shown=st.result_visible,
             )
+            record.update(audit_fields(st.volume))  # issue 9: Study/Series Instance UIDs, never names
             entry = append_entry(self.w.audit_path, record)
         except (AuditLogError, ValueError) as exc:
             self.w.show_error("Cannot record the decision", str(exc))

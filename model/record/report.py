@@ -1,9 +1,10 @@
 """The reading report as PDF (matplotlib ``PdfPages``).
 
 A :class:`Report` is plain data: titled sections of (label, value) facts and a few
-:class:`ReportView` slices. :func:`write_report` lays it out on A4 pages -- page 1 the facts (scan,
-AI result, reader's decision, model card), page 2 the three planes through the heatmap maximum
-without and with the overlay -- and writes the file atomically. The caller (the viewer) decides
+:class:`ReportView` slices. :func:`write_report` lays it out on A4 pages -- page 1 the patient and
+study identifiers (when given), the AI result and the key images with the heatmap; then the other
+facts (reader's decision, scan, model card with its metrics as rows); last the three planes through
+the heatmap maximum without and with the overlay -- and writes the file atomically. The caller (the viewer) decides
 which slices to show and how they are oriented (radiological or neurological), so the geometry has
 one implementation (``viewer.display``); this module only draws.
 
@@ -80,6 +81,11 @@ def scan_facts(volume, name: str | None = None) -> list:
         facts.append(("Obliquity", f"{np.degrees(h.obliquity_rad):.2f}°"
                       + ("; shown in the closest canonical orientation" if h.oblique else "")))
     facts.append(("SHA-256", volume.sha256 or "(not from a file)"))
+    if volume.extra.get("dicom") is not None:  # issue 9: what the hash of a DICOM series covers
+        facts.append(("Hash of", "the series' DICOM pixel data and geometry, not its names or dates "
+                                 "(model.dicom.series_hash)"))
+        facts.append(("Converted by", volume.extra.get("converter", "dcm2niix")
+                      + ("; " + "; ".join(volume.extra["converter_warnings"]) if volume.extra.get("converter_warnings") else "")))
     return facts
 
 
@@ -102,11 +108,7 @@ def result_facts(result) -> list:
 def card_facts(card) -> list:
     """A :class:`model.checkpoint.ModelCard` summary as (label, value) text pairs."""
     training = card.training or {}
-    metrics = card.metrics or {}
-    metric_text = ", ".join(
-        f"{k} {v:.3g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k} {v}"
-        for k, v in list(metrics.items())[:6]
-    ) or "(none in the card)"
+    metric_rows = metrics_rows(card.metrics or {}) or [("Metrics", "(none in the card)")]
     facts = [
         ("Name, version", f"{card.name} v{card.version}" + ("  (demonstration)" if card.demonstration else "")),
         ("Architecture", f"{card.architecture}, classes {', '.join(card.classes)}"),
@@ -115,11 +117,60 @@ def card_facts(card) -> list:
         ("Decision threshold", f"{format_probability(card.decision_threshold)}, "
                                f"indeterminate band ±{100 * card.indeterminate_band:.1f} points"),
         ("Training data", str(training.get("data", "(not stated)"))),
-        ("Metrics", metric_text),
+        *metric_rows,
         ("Created", card.created_utc or "(unknown)"),
         ("Intended use", card.intended_use),
     ]
     return facts
+
+
+_METRIC_NAMES = {"auc": "AUC", "mcc": "MCC", "f1": "F1", "ppv": "PPV", "npv": "NPV"}
+
+
+def _metric_name(key: str) -> str:
+    return _METRIC_NAMES.get(str(key).lower(), str(key).replace("_", " ").capitalize())
+
+
+def _number(v) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def metrics_rows(metrics: dict) -> list:
+    """A model card's ``metrics`` as readable (label, value) rows: a table, not a Python dict.
+
+    A training run's card (:mod:`model.training.train`) holds ``summary`` (pooled out-of-fold),
+    ``mean_sd_over_folds`` and ``bootstrap_95ci_pooled`` per metric: these become one row per metric,
+    e.g. ``("AUC", "0.818 pooled out-of-fold; 0.822 ± 0.100 over folds; 95 % CI 0.722–0.900")``.
+    Text entries (``evaluation``) become their own row; other nested entries one row each with
+    their fields; bare numbers one row each.
+    """
+    rows = []
+    summary = metrics.get("summary") if isinstance(metrics.get("summary"), dict) else {}
+    spread = metrics.get("mean_sd_over_folds") if isinstance(metrics.get("mean_sd_over_folds"), dict) else {}
+    ci = metrics.get("bootstrap_95ci_pooled") if isinstance(metrics.get("bootstrap_95ci_pooled"), dict) else {}
+    for key in list(summary) + [k for k in spread if k not in summary]:
+        parts = []
+        if isinstance(summary.get(key), (int, float)):
+            parts.append(f"{summary[key]:.3f} pooled out-of-fold")
+        m = spread.get(key)
+        if isinstance(m, dict) and "mean" in m:
+            parts.append(f"{m['mean']:.3f} ± {m.get('sd', float('nan')):.3f} over folds")
+        c = ci.get(key)
+        if isinstance(c, (list, tuple)) and len(c) == 2:
+            parts.append(f"95 % CI {c[0]:.3f}–{c[1]:.3f}")
+        rows.append((_metric_name(key), "; ".join(parts)))
+    for key, value in metrics.items():
+        if key in ("summary", "mean_sd_over_folds", "bootstrap_95ci_pooled"):
+            continue
+        if isinstance(value, dict):
+            fields = {k: v for k, v in value.items() if not isinstance(v, (dict, list))}
+            text = "; ".join(f"{str(k).replace('_', ' ')} {_number(v)}" for k, v in fields.items())
+            rows.append((_metric_name(key), text))
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            rows.append((_metric_name(key), str(value)))
+        else:
+            rows.append((_metric_name(key), _number(float(value))))
+    return rows
 
 
 # -- the report ------------------------------------------------------------------------------------
@@ -219,12 +270,74 @@ def _hline(fig, y):
     return Line2D([_LABEL_X, _RIGHT_X], [y, y], transform=fig.transFigure, color="0.6", linewidth=0.6)
 
 
-def _fact_pages(report: Report, pdf, first_number: int) -> int:
+#: Sections that go on page 1 with the key images, when present (in the report's order).
+PAGE_ONE_SECTIONS = ("Patient and study", "AI result")
+
+
+def _bottom(report: Report) -> float:
+    return 0.045 + _LINE * 0.8 * len(textwrap.wrap(report.disclaimer, 120)) + 0.02
+
+
+def _draw_section(fig, y: float, title: str, facts) -> float:
+    y -= 0.6 * _LINE
+    fig.text(_LABEL_X, y, title, fontsize=11, fontweight="bold", va="top", color="#1e5f9e")
+    y -= 1.3 * _LINE
+    for label, value in facts:
+        fig.text(_LABEL_X, y, label, fontsize=8.5, color="0.3", va="top")
+        for line in textwrap.wrap(str(value), _WRAP_CHARS) or [""]:
+            fig.text(_VALUE_X, y, line, fontsize=8.5, va="top", family="DejaVu Sans")
+            y -= _LINE
+    return y - 0.4 * _LINE
+
+
+def _key_images(fig, report: Report, top: float, bottom: float) -> None:
+    """The views with the heatmap, in one row between ``top`` and ``bottom`` (figure fraction)."""
+    views = report.views[:3]
+    lut = heatmap_lut(report.colormap, report.threshold)
+    lo, hi = report.window
+    fig.text(_LABEL_X, top, "Key images with heatmap", fontsize=11, fontweight="bold", va="top", color="#1e5f9e")
+    width = (_RIGHT_X - _LABEL_X) / max(len(views), 1)
+    for c, view in enumerate(views):
+        ax = fig.add_axes([_LABEL_X + c * width + 0.01, bottom + 0.03, width - 0.02, top - bottom - 0.07])
+        ax.set_facecolor("black")
+        ax.imshow(view.image, cmap="gray_r" if report.invert else "gray", vmin=lo, vmax=hi, origin="lower",
+                  extent=view.extent_mm, interpolation="nearest")
+        if view.heatmap is not None:
+            ax.imshow(heatmap_rgba(view.heatmap, lut, report.opacity), origin="lower", extent=view.extent_mm,
+                      interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(view.title, fontsize=8.5)
+        for edge, (x, y, ha, va) in {"left": (0.02, 0.5, "left", "center"), "right": (0.98, 0.5, "right", "center"),
+                                     "top": (0.5, 0.98, "center", "top"),
+                                     "bottom": (0.5, 0.02, "center", "bottom")}.items():
+            ax.text(x, y, view.letters.get(edge, ""), transform=ax.transAxes, ha=ha, va=va, color="white",
+                    fontsize=9, fontweight="bold")
+    caption = HEATMAP_CAPTION + (f". Display convention: {report.convention}" if report.convention else "")
+    fig.text(_LABEL_X, bottom + 0.015, caption + ".", fontsize=7.5,
+             style="italic", color="0.25", va="top")
+
+
+def _first_page(report: Report, pdf) -> list:
+    """Page 1: identifiers (when given), the AI result and the key images; returns the other sections."""
+    fig, y = _new_page(report, 1)
+    rest = []
+    for title, facts in report.sections:
+        if title in PAGE_ONE_SECTIONS and not rest:
+            y = _draw_section(fig, y, title, facts)
+        else:
+            rest.append((title, facts))
+    _key_images(fig, report, top=y - 0.01, bottom=max(_bottom(report), y - 0.36))
+    pdf.savefig(fig)
+    return rest
+
+
+def _fact_pages(report: Report, pdf, first_number: int, sections: list | None = None) -> int:
     """Draw the sections, flowing onto new pages when needed; returns the pages written."""
-    bottom = 0.045 + _LINE * 0.8 * len(textwrap.wrap(report.disclaimer, 120)) + 0.02
+    bottom = _bottom(report)
     number = first_number
     fig, y = _new_page(report, number)
-    for title, facts in report.sections:
+    for title, facts in (report.sections if sections is None else sections):
         needed = 2 * _LINE + _LINE * sum(len(textwrap.wrap(str(v), _WRAP_CHARS)) or 1 for _, v in facts[:2])
         if y - needed < bottom:
             pdf.savefig(fig)
@@ -309,7 +422,7 @@ def write_report(path: str | Path, report: Report) -> int:
     Returns
     -------
     int
-        Number of pages written (2 for a typical report: facts, then the slices).
+        Number of pages written (3 for a typical report: summary with key images, facts, slices).
     """
     import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
@@ -320,8 +433,11 @@ def write_report(path: str | Path, report: Report) -> int:
             metadata = {"Title": report.title, "Subject": "GloResNet second reader report",
                         "Creator": "GloResNet second reader (model.record.report)", "Keywords": "research use only"}
             with PdfPages(tmp, metadata=metadata) as pdf:
-                pages = _fact_pages(report, pdf, 1)
-                if report.views:
+                if report.views:  # page 1: identifiers, result, key images; then the rest; then the planes
+                    rest = _first_page(report, pdf)
+                    pages = 1 + (_fact_pages(report, pdf, 2, rest) if rest else 0)
                     _views_page(report, pdf, pages + 1)
                     pages += 1
+                else:
+                    pages = _fact_pages(report, pdf, 1)
     return pages

@@ -57,13 +57,13 @@ def _pdf_pages(raw: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page\b(?!s)", raw))
 
 
-def test_report_pdf_has_two_pages_and_is_written_atomically(tmp_path):
+def test_report_pdf_has_three_pages_and_is_written_atomically(tmp_path):
     volume = _volume()
     path = tmp_path / "out" / "report.pdf"
     pages = write_report(path, _report(volume, _result(volume)))
     raw = path.read_bytes()
-    assert pages == 2 and raw.startswith(b"%PDF") and len(raw) > 10_000
-    assert _pdf_pages(raw) == 2
+    assert pages == 3 and raw.startswith(b"%PDF") and len(raw) > 10_000  # summary + key images, facts, planes
+    assert _pdf_pages(raw) == 3
     assert b"GloResNet second reader report" in raw  # document metadata title
     assert [p.name for p in path.parent.iterdir()] == ["report.pdf"]  # no temporary file left
 
@@ -118,3 +118,36 @@ def test_heatmap_lut_is_transparent_below_the_threshold_and_fades_in():
 
 def test_disclaimer_is_research_use_only():
     assert DISCLAIMER.startswith("Research use only")
+
+
+def _page_text(path, page):
+    return subprocess.run(["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(path), "-"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+def test_page_one_holds_identifiers_result_and_key_images(tmp_path):
+    volume = _volume()
+    report = _report(volume, _result(volume))
+    report.sections.insert(0, ("Patient and study", [("Patient name", "Baby Test"), ("Patient ID", "P-0001")]))
+    write_report(tmp_path / "r.pdf", report)
+    first = _page_text(tmp_path / "r.pdf", 1)
+    for needle in ("Patient and study", "Baby Test", "P-0001", "72.3 %", "Key images with heatmap", "Axial",
+                   "not a lesion outline"):
+        assert needle in first, needle
+    assert "Dr Test" not in first  # the reader's section follows on page 2
+    assert "Dr Test" in _page_text(tmp_path / "r.pdf", 2)
+
+
+def test_model_card_metrics_are_rows_not_a_python_dict():
+    metrics = {"summary": {"auc": 0.8181, "sensitivity": 0.7037},
+               "mean_sd_over_folds": {"auc": {"mean": 0.8224, "sd": 0.1005}, "sensitivity": {"mean": 0.7, "sd": 0.12}},
+               "bootstrap_95ci_pooled": {"auc": [0.7222, 0.8996], "sensitivity": [0.58, 0.82]},
+               "evaluation": "5-fold CV", "gradcam_pointing_game": {"n_cases": 23, "hit_rate": 0.0}}
+    card = new_card("t", "1", demonstration=True, training={"data": "sim"}, metrics=metrics)
+    facts = dict(card_facts(card))
+    assert facts["AUC"] == "0.818 pooled out-of-fold; 0.822 ± 0.101 over folds; 95 % CI 0.722–0.900"
+    assert facts["Sensitivity"].startswith("0.704 pooled")
+    assert facts["Evaluation"] == "5-fold CV"
+    assert facts["Gradcam pointing game"] == "n cases 23; hit rate 0.000"
+    assert not any("{" in str(v) for v in facts.values())

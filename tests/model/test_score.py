@@ -32,7 +32,7 @@ def bad_folder(root):
     nib.save(nib.Nifti1Image(np.ones((16, 16), np.float32), np.eye(4)), root / "flat2d.nii.gz")
     nib.save(nib.Nifti1Image(np.random.rand(8, 8, 8, 3).astype(np.float32), np.eye(4)), root / "series4d.nii.gz")
     nan = np.random.rand(10, 10, 10).astype(np.float32)
-    nan[0, 0, 0] = np.nan
+    nan[5, 5, 5] = np.nan  # inside the head (NaN only in the background is analysed with a warning)
     nib.save(nib.Nifti1Image(nan, np.eye(4)), root / "nan.nii.gz")
     nib.save(nib.Nifti1Image(np.full((10, 10, 10), 5, np.float32), np.eye(4)), root / "constant.nii.gz")
     (root / "notes.txt").write_text("not a scan")

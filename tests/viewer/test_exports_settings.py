@@ -96,7 +96,7 @@ def test_pdf_report_is_written_in_the_background(qtbot, analysed, tmp_path):
         analysed.export_report(tmp_path / "report.pdf")
     raw = (tmp_path / "report.pdf").read_bytes()
     assert written.args == [str(tmp_path / "report.pdf")]
-    assert raw.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b(?!s)", raw)) == 2
+    assert raw.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page\b(?!s)", raw)) == 3  # summary, facts, planes
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(tmp_path / "report.pdf"), "-"], capture_output=True, text=True).stdout
         for needle in ("81.0 %", "Dr Test", "accept", "baby.nii.gz", "heatmap maximum", "Research use only"):

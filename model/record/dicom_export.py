@@ -1,0 +1,311 @@
+"""Results back to PACS: a DICOM Structured Report and a Secondary Capture in the source study.
+
+:func:`export_dicom` writes two new series into the study of the analysed DICOM series (same Study
+Instance UID and patient, new Series and SOP Instance UIDs, so nothing existing is replaced):
+
+* a **Comprehensive SR** (highdicom ``ComprehensiveSR``) whose content tree holds P(injury), the
+  per-pass probabilities, the decision threshold and the call, the out-of-distribution verdict when
+  the result carries one, the model's name, version and weights SHA-256, the input's pixel-data +
+  geometry hash, the intended-use text and the research-use-only statement, and a reference to
+  the secondary capture. The source images are listed as evidence. Concept names use a private
+  coding scheme (``99GLRN``, the "99" prefix DICOM PS3.16 reserves for local schemes) because no
+  standard template describes a second reader's probability; it is *not* a TID 1500 measurement
+  report.
+* a **Secondary Capture** (highdicom ``SCImage``, RGB, 8 bit) of the three planes through the
+  heatmap maximum with the Grad-CAM overlay (:func:`model.record.report.heatmap_lut`, the
+  viewer's colouring) and a burned-in "research use only" caption (:func:`key_image`).
+
+Files are written atomically (:mod:`model.fileio`), never into the input folder and never over an
+existing file. The library does the DICOM (modules, UIDs, evidence); ours is the content and the
+picture. Nothing here imports Qt.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.errors import GloResNetError
+from model.fileio import write_bytes_atomic
+from model.record.report import DEFAULT_HEATMAP_THRESHOLD, HEATMAP_CAPTION, format_probability, heatmap_lut, heatmap_rgba
+
+#: Private (local) coding scheme designator of our SR concept names.
+SCHEME = "99GLRN"
+MANUFACTURER = "GloResNet second reader (research software)"
+RESEARCH_ONLY = "RESEARCH USE ONLY - not for diagnosis; does not replace the radiologist's report"
+SR_SERIES_DESCRIPTION = "GloResNet AI result (research use only)"
+SC_SERIES_DESCRIPTION = "GloResNet key images (research use only)"
+#: Series numbers of the new series: the source's plus these offsets (kept below 2**31).
+SR_SERIES_OFFSET, SC_SERIES_OFFSET = 9000, 9500
+
+
+class ExportError(GloResNetError):
+    """The DICOM export cannot be written (no DICOM source, bad output folder)."""
+
+
+@dataclass(frozen=True)
+class ExportedFiles:
+    """What :func:`export_dicom` wrote: the two paths and the new UIDs."""
+
+    sr_path: Path
+    sc_path: Path
+    study_uid: str
+    sr_series_uid: str
+    sc_series_uid: str
+
+
+def _code(value: str, meaning: str):
+    from highdicom.sr import CodedConcept
+
+    return CodedConcept(value=value, scheme_designator=SCHEME, meaning=meaning)
+
+
+def _ood_text(result) -> str | None:
+    """The out-of-distribution verdict of a result, as text, or None when it has none."""
+    ood = getattr(result, "ood", None)
+    if ood is None:
+        return None
+    for attr in ("summary", "verdict", "text"):
+        value = getattr(ood, attr, None)
+        if isinstance(value, str) and value:
+            return value
+        if callable(value):
+            try:
+                text = value()
+            except TypeError:
+                continue
+            if isinstance(text, str) and text:
+                return text
+    if isinstance(ood, dict):
+        return "; ".join(f"{k}: {v}" for k, v in ood.items())
+    return str(ood)
+
+
+# -- the picture -----------------------------------------------------------------------------------
+def _head_peak(data: np.ndarray, heatmap: np.ndarray) -> tuple:
+    """Voxel of the heatmap maximum inside the head (voxels above the background value).
+
+    Same rule as the viewer's go-to-maximum (``viewer.display.heatmap_peak`` on its head mask):
+    coarse Grad-CAM maps have plateaus reaching the field-of-view corners.
+    """
+    from scipy.ndimage import binary_fill_holes
+
+    lo = float(data.min())
+    mask = binary_fill_holes(data > lo + 0.02 * max(float(np.percentile(data, 99)) - lo, 0.0))
+    masked = np.where(mask, heatmap, -np.inf) if mask.any() else heatmap
+    return tuple(int(v) for v in np.unravel_index(int(np.argmax(masked)), heatmap.shape)), mask
+
+
+def key_image(volume, heatmap: np.ndarray, caption: str, threshold: float = DEFAULT_HEATMAP_THRESHOLD,
+              colormap: str = "inferno", opacity: float = 0.6, width_px: int = 1500) -> np.ndarray:
+    """Three planes through the heatmap maximum with the heatmap overlay and a caption, as RGB.
+
+    Radiological convention (patient right on image left; sagittal anterior on the left), true
+    voxel aspect, window from the 1st to the 99th percentile inside the head; the heatmap is shown
+    inside the head only, transparent below ``threshold``.
+
+    Parameters
+    ----------
+    volume : model.volume.Volume
+        RAS+ volume (X, Y, Z).
+    heatmap : np.ndarray, shape (X, Y, Z), values in [0, 1]
+    caption : str
+        Burned in under the images (wrapped).
+
+    Returns
+    -------
+    np.ndarray, shape (rows, columns, 3), uint8
+    """
+    import textwrap
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    data = np.asarray(volume.data, dtype=np.float32)
+    (i, j, k), mask = _head_peak(data, heatmap)
+    shown = np.where(mask, heatmap, 0.0)
+    sx, sy, sz = (float(s) for s in volume.spacing_mm)
+    nx, ny, nz = data.shape
+    # (title, image rows x cols with row 0 at the top, heatmap, extent (l, r, b, t) mm, edge letters)
+    planes = [
+        (f"Axial k {k}", data[::-1, ::-1, k].T, shown[::-1, ::-1, k].T, (0, nx * sx, 0, ny * sy), "R", "L", "A", "P"),
+        (f"Coronal j {j}", data[::-1, j, ::-1].T, shown[::-1, j, ::-1].T, (0, nx * sx, 0, nz * sz), "R", "L", "S", "I"),
+        (f"Sagittal i {i}", data[i, ::-1, ::-1].T, shown[i, ::-1, ::-1].T, (0, ny * sy, 0, nz * sz), "A", "P", "S", "I"),
+    ]
+    inside = data[mask] if mask.any() else data.ravel()
+    lo, hi = (float(v) for v in np.percentile(inside, (1, 99)))
+    hi = hi if hi > lo else lo + 1.0
+    lut = heatmap_lut(colormap, threshold)
+    fig = Figure(figsize=(width_px / 100, width_px / 100 * 0.45), dpi=100, facecolor="black")
+    FigureCanvasAgg(fig)
+    for c, (title, img, hm, extent, left, right, top, bottom) in enumerate(planes):
+        ax = fig.add_axes([0.01 + c / 3, 0.2, 1 / 3 - 0.02, 0.68])
+        ax.set_facecolor("black")
+        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, extent=extent, origin="upper", interpolation="nearest")
+        ax.imshow(heatmap_rgba(hm, lut, opacity), extent=extent, origin="upper", interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for side in ax.spines.values():
+            side.set_visible(False)
+        ax.set_title(title, color="white", fontsize=11)
+        for text, (x, y, ha, va) in ((left, (0.01, 0.5, "left", "center")), (right, (0.99, 0.5, "right", "center")),
+                                     (top, (0.5, 0.99, "center", "top")), (bottom, (0.5, 0.01, "center", "bottom"))):
+            ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, color="#00e5ff", fontsize=12, fontweight="bold")
+    fig.text(0.5, 0.965, RESEARCH_ONLY, color="#f9a825", ha="center", va="center", fontsize=13, fontweight="bold")
+    y = 0.15
+    for line in textwrap.wrap(caption, 150):
+        fig.text(0.02, y, line, color="white", fontsize=10, va="top")
+        y -= 0.05
+    fig.canvas.draw()
+    return np.ascontiguousarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
+
+
+# -- the files -------------------------------------------------------------------------------------
+def _source_datasets(series) -> list:
+    import pydicom
+
+    return [pydicom.dcmread(p, stop_before_pixels=True) for p in series.files]
+
+
+def _check_out_dir(out_dir: Path, series, forbidden: list[Path]) -> None:
+    out = out_dir.resolve()
+    for folder in [series.folder, *forbidden]:
+        folder = Path(folder).resolve()
+        if out == folder or out.is_relative_to(folder):
+            raise ExportError(f"{out_dir}: refusing to write DICOM results into the input folder {folder}; "
+                              "pick another folder")
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out_dir}: exists and is not a folder")
+
+
+def _save(ds, path: Path) -> None:
+    if path.exists():
+        raise ExportError(f"{path}: exists; not overwritten")
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def _sr_content(result, card, volume, sc) -> object:
+    from highdicom.sr import (CodedConcept, ContainerContentItem, ContentSequence, ImageContentItem,
+                              NumContentItem, TextContentItem)
+
+    unit = CodedConcept(value="1", scheme_designator="UCUM", meaning="no units")
+    items = [
+        NumContentItem(_code("P-INJURY", "Probability of brain injury (TTA mean)"), float(result.probability), unit,
+                       relationship_type="CONTAINS"),
+        NumContentItem(_code("P-IDENTITY", "Probability of brain injury, identity pass"),
+                       float(result.pass_probabilities[0]), unit, relationship_type="CONTAINS"),
+        NumContentItem(_code("P-FLIPPED", "Probability of brain injury, left-right flipped pass"),
+                       float(result.pass_probabilities[1]), unit, relationship_type="CONTAINS"),
+        NumContentItem(_code("THRESHOLD", "Decision threshold"), float(result.threshold), unit,
+                       relationship_type="CONTAINS"),
+        TextContentItem(_code("CALL", "Call"), f"{result.flag} (P(injury) {format_probability(result.probability)}, "
+                        f"threshold {format_probability(result.threshold)}, indeterminate within "
+                        f"±{100 * result.indeterminate_band:.1f} points)", relationship_type="CONTAINS"),
+    ]
+    ood = _ood_text(result)
+    if ood is not None:
+        items.append(TextContentItem(_code("OOD", "Out-of-distribution verdict"), ood[:1024],
+                                     relationship_type="CONTAINS"))
+    items += [
+        TextContentItem(_code("MODEL", "Model name"), result.model_name, relationship_type="CONTAINS"),
+        TextContentItem(_code("MODEL-VERSION", "Model version"), result.model_version, relationship_type="CONTAINS"),
+        TextContentItem(_code("WEIGHTS-SHA256", "Model weights SHA-256"), result.weights_sha256,
+                        relationship_type="CONTAINS"),
+        TextContentItem(_code("DEMO", "Demonstration weights"), "yes" if result.demonstration else "no",
+                        relationship_type="CONTAINS"),
+        TextContentItem(_code("INPUT-HASH", "Input pixel data and geometry SHA-256"), volume.sha256 or "",
+                        relationship_type="CONTAINS"),
+        TextContentItem(_code("INTENDED-USE", "Intended use"), card.intended_use[:1024] if card else "",
+                        relationship_type="CONTAINS"),
+        TextContentItem(_code("RUO", "Research use only"), RESEARCH_ONLY, relationship_type="CONTAINS"),
+        ImageContentItem(_code("KEY-IMAGES", "Key images with heatmap"), sc.SOPClassUID, sc.SOPInstanceUID,
+                         relationship_type="CONTAINS"),
+    ]
+    root = ContainerContentItem(_code("AI-RESULT", "AI second-reader result: brain injury on neonatal T2 MRI"))
+    root.ContentSequence = ContentSequence(items)
+    return root
+
+
+def export_dicom(out_dir: str | Path, volume, result, card=None, *, forbidden: list | None = None,
+                 key_image_rgb: np.ndarray | None = None) -> ExportedFiles:
+    """Write an SR and an SC for an analysed DICOM series into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Created when missing. Must not be (inside) the series' folder or any of ``forbidden``.
+    volume : model.volume.Volume
+        Loaded with :func:`model.dicom.load_series` (``volume.extra["dicom"]`` is its series).
+    result : model.inference.AnalysisResult
+        With a heatmap (``with_cam=True``) unless ``key_image_rgb`` is given.
+    card : model.checkpoint.ModelCard, optional
+        For the intended-use text.
+    forbidden : list of Path, optional
+        Further input folders to refuse (a batch's root).
+    key_image_rgb : np.ndarray, shape (rows, cols, 3), uint8, optional
+        The picture to store (default :func:`key_image`).
+
+    Returns
+    -------
+    ExportedFiles
+
+    Raises
+    ------
+    ExportError
+        Not a DICOM input, no heatmap, output inside an input folder, or a file that exists.
+    """
+    import highdicom as hd
+
+    out_dir = Path(out_dir)
+    series = volume.extra.get("dicom") if volume is not None else None
+    if series is None:
+        raise ExportError(f"{getattr(volume, 'path', '')}: DICOM export needs a DICOM input (this scan is not a "
+                          "DICOM series, so there is no study to add the results to)")
+    _check_out_dir(out_dir, series, [Path(p) for p in (forbidden or [])])
+    if key_image_rgb is None:
+        if result.heatmap is None:
+            raise ExportError("DICOM export needs the Grad-CAM heatmap (analyse with the heatmap)")
+        caption = (f"{result.model_name} v{result.model_version}"
+                   + (" (DEMONSTRATION weights trained on simulated data)" if result.demonstration else "")
+                   + f": P(injury) {format_probability(result.probability)}, {result.flag} "
+                   f"(threshold {format_probability(result.threshold)}). {HEATMAP_CAPTION}. "
+                   f"Series {series.series_number}: {series.series_description}.")
+        ood = _ood_text(result)
+        if ood:
+            caption += f" Out-of-distribution check: {ood}."
+        key_image_rgb = key_image(volume, result.heatmap, caption)
+    sources = _source_datasets(series)
+    ref = sources[0]
+    base_number = int(series.series_number or 0)
+    sc = hd.sc.SCImage.from_ref_dataset(
+        ref_dataset=ref, pixel_array=np.ascontiguousarray(key_image_rgb, dtype=np.uint8),
+        photometric_interpretation="RGB", bits_allocated=8, coordinate_system="PATIENT",
+        series_instance_uid=hd.UID(), series_number=base_number + SC_SERIES_OFFSET, sop_instance_uid=hd.UID(),
+        instance_number=1, manufacturer=MANUFACTURER, patient_orientation=("L", "P"),
+        transfer_syntax_uid="1.2.840.10008.1.2.1",
+    )
+    sc.SeriesDescription = SC_SERIES_DESCRIPTION
+    sc.BurnedInAnnotation = "NO"  # the caption names no patient
+    sc.ImageComments = RESEARCH_ONLY
+    sc.DerivationDescription = HEATMAP_CAPTION
+    sr = hd.sr.ComprehensiveSR(
+        evidence=[*sources, sc], content=_sr_content(result, card, volume, sc),
+        series_instance_uid=hd.UID(), series_number=base_number + SR_SERIES_OFFSET, sop_instance_uid=hd.UID(),
+        instance_number=1, manufacturer=MANUFACTURER, is_complete=True, is_final=False, is_verified=False,
+    )
+    sr.SeriesDescription = SR_SERIES_DESCRIPTION
+    stem = f"gloresnet-series{base_number}"
+    sr_path = out_dir / f"{stem}-SR-{sr.SOPInstanceUID}.dcm"
+    sc_path = out_dir / f"{stem}-SC-{sc.SOPInstanceUID}.dcm"
+    _save(sc, sc_path)
+    try:
+        _save(sr, sr_path)
+    except BaseException:
+        sc_path.unlink(missing_ok=True)
+        raise
+    return ExportedFiles(sr_path, sc_path, str(sr.StudyInstanceUID), str(sr.SeriesInstanceUID),
+                         str(sc.SeriesInstanceUID))

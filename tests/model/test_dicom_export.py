@@ -1,0 +1,108 @@
+"""DICOM out: the SR and SC written by ``--dicom-out`` read back with pydicom (study, values, text),
+new UIDs, never into the input folder, never over an existing file, OOD verdict when present."""
+import json
+
+import numpy as np
+import pydicom
+import pytest
+
+from model.checkpoint import load_weights
+from model.dicom import find_series, load_series
+from model.inference import analyse
+from model.predict import main as predict
+from model.record.dicom_export import ExportError, RESEARCH_ONLY, export_dicom
+from model.score import main as score, read_worklist
+from tests.model.dicom_series import write_series
+from tests.model.test_dicom_cli import _affine, _head
+
+
+def _items(sr):
+    """{concept meaning: value} of the SR's first-level content items."""
+    out = {}
+    for item in sr.ContentSequence:
+        name = item.ConceptNameCodeSequence[0].CodeMeaning
+        if item.ValueType == "NUM":
+            out[name] = float(item.MeasuredValueSequence[0].NumericValue)
+        elif item.ValueType == "TEXT":
+            out[name] = str(item.TextValue)
+        elif item.ValueType == "IMAGE":
+            out[name] = str(item.ReferencedSOPSequence[0].ReferencedSOPInstanceUID)
+    return out
+
+
+@pytest.fixture
+def dicom_case(tmp_path):
+    folder = tmp_path / "in" / "t2"
+    write_series(folder, _head(3, shape=(20, 22, 14)), _affine(), number=6, description="T2 ax",
+                 patient=("Baby^Export", "P-9", "20260101"))
+    return folder
+
+
+def test_predict_dicom_out_writes_sr_and_sc_in_the_source_study(dicom_case, small_weights, tmp_path, capsys):
+    out = tmp_path / "pacs-out"
+    assert predict([str(dicom_case), "--weights", str(small_weights), "--dicom-out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    source = pydicom.dcmread(next(dicom_case.iterdir()))
+    sr, sc = pydicom.dcmread(summary["dicom_sr"]), pydicom.dcmread(summary["dicom_sc"])
+    assert sr.SOPClassUID.name == "Comprehensive SR Storage" and sc.SOPClassUID.name == "Secondary Capture Image Storage"
+    for ds in (sr, sc):
+        assert ds.StudyInstanceUID == source.StudyInstanceUID and ds.PatientID == "P-9"
+        assert ds.SeriesInstanceUID != source.SeriesInstanceUID
+    assert sr.SeriesInstanceUID != sc.SeriesInstanceUID
+    values = _items(sr)
+    assert values["Probability of brain injury (TTA mean)"] == pytest.approx(summary["p_injury"], abs=1e-6)
+    assert values["Decision threshold"] == pytest.approx(summary["decision_threshold"])
+    assert values["Call"].startswith(summary["flag"])
+    assert values["Model name"] == summary["model"] and values["Model version"] == summary["model_version"]
+    assert values["Model weights SHA-256"] == summary["weights_sha256"]
+    assert values["Input pixel data and geometry SHA-256"] == summary["scan_sha256"]
+    assert "second reader" in values["Intended use"] and values["Research use only"] == RESEARCH_ONLY
+    assert values["Key images with heatmap"] == sc.SOPInstanceUID
+    assert "Out-of-distribution verdict" not in values  # the result has no OOD field
+    rgb = sc.pixel_array
+    assert rgb.ndim == 3 and rgb.shape[2] == 3 and sc.PhotometricInterpretation == "RGB"
+    banner = rgb[: rgb.shape[0] // 12].reshape(-1, 3).astype(int)
+    assert (np.abs(banner - [249, 168, 37]).sum(axis=1) < 40).sum() > 200  # the research-use caption is burned in
+    assert "RESEARCH USE ONLY" in sc.ImageComments
+    assert sorted(p.name for p in dicom_case.iterdir()) == [f"IM{i:04d}" for i in range(14)]  # input untouched
+
+
+def test_dicom_out_never_into_the_input_folder_never_for_nifti(dicom_case, small_weights, tmp_path, serag_t2):
+    before = sorted(dicom_case.iterdir())
+    assert predict([str(dicom_case), "--weights", str(small_weights), "--dicom-out", str(dicom_case / "x")]) == 2
+    assert sorted(dicom_case.iterdir()) == before
+    assert predict([str(serag_t2), "--weights", str(small_weights), "--dicom-out", str(tmp_path / "o")]) == 2
+
+
+def test_export_never_overwrites_and_carries_the_ood_verdict(dicom_case, small_weights, tmp_path):
+    loaded = load_weights(small_weights)
+    volume = load_series(find_series(dicom_case)[0])
+    result = analyse(volume, loaded, with_cam=True)
+    first = export_dicom(tmp_path / "o", volume, result, loaded.card)
+    first_bytes = first.sr_path.read_bytes()
+    result.ood = "out of distribution: looks like an adult T1 (score 0.97 above 0.80)"
+    second = export_dicom(tmp_path / "o", volume, result, loaded.card)
+    assert first.sr_path.read_bytes() == first_bytes and len(list((tmp_path / "o").iterdir())) == 4
+    assert second.sr_series_uid != first.sr_series_uid and second.study_uid == first.study_uid
+    assert _items(pydicom.dcmread(second.sr_path))["Out-of-distribution verdict"].startswith("out of distribution")
+    with pytest.raises(ExportError, match="input folder"):
+        export_dicom(dicom_case / "results", volume, result, loaded.card)
+    nifti_like = load_series(find_series(dicom_case)[0])
+    nifti_like.extra.pop("dicom")
+    with pytest.raises(ExportError, match="needs a DICOM input"):
+        export_dicom(tmp_path / "o2", nifti_like, result, loaded.card)
+
+
+def test_score_dicom_out_for_each_dicom_series(dicom_case, small_weights, tmp_path):
+    root = dicom_case.parent
+    out = tmp_path / "results.csv"
+    assert score([str(root), "--out", str(out), "--weights", str(small_weights), "--dicom-out",
+                  str(tmp_path / "sr")]) == 0
+    (row,) = read_worklist(out)
+    sr_name, sc_name = row["dicom_export"].split("; ")
+    sr = pydicom.dcmread(tmp_path / "sr" / sr_name)
+    assert _items(sr)["Probability of brain injury (TTA mean)"] == pytest.approx(float(row["p_injury"]), abs=1e-6)
+    assert sr.SeriesInstanceUID != row["series_uid"] and sr.StudyInstanceUID == row["study_uid"]
+    assert (tmp_path / "sr" / sc_name).is_file()
+    assert score([str(root), "--out", str(out), "--weights", str(small_weights), "--dicom-out",
+                  str(root / "sr")]) == 2
