@@ -3,6 +3,7 @@
 Python puts this script's folder (the repository root) first on ``sys.path``, so ``viewer`` and
 ``model`` import from any working directory without an install or a path edit.
 """
+
 import sys
 
 from viewer.app import run

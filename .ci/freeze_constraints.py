@@ -5,6 +5,7 @@
 Like ``pip freeze``, but only what the requirements need (not every tool that happens to be
 installed). Environment markers are evaluated for this machine; optional extras are not followed.
 """
+
 import sys
 from importlib import metadata
 

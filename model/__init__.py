@@ -27,6 +27,7 @@ the top never import ``training`` or ``simulation``; ``record`` may use the core
 ``simulation`` may use the core. Nothing in ``model`` imports PyQt6, pyqtgraph or ``viewer``:
 ``main -> viewer -> model``.
 """
+
 from pathlib import Path
 
 #: The demonstration weights bundled with the app (trained on simulated data; see resources/README.md).

@@ -6,11 +6,13 @@ one entry per series; BIDS discovery takes NIfTI only (BIDS keeps DICOM in ``sou
 Shared by batch scoring (:mod:`model.score`) and training (:mod:`model.training.dataset`), so both
 take exactly the same files from the same folder.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from model.volume import is_nifti_path
 
@@ -30,7 +32,7 @@ class ScanEntry:
     relpath: str
     subject: str = ""
     session: str = ""
-    series: object = None
+    series: Any = None  # model.dicom.SeriesInfo (typed loosely: bids must not import dicom at import time)
 
 
 def is_bids(folder: Path) -> bool:

@@ -10,6 +10,7 @@ The model card follows the spirit of Mitchell et al. 2019 "Model Cards for Model
 MONAI bundle ``metadata.json``: architecture, classes, preprocessing, Grad-CAM layer, decision
 threshold, training command and data, metrics, intended use, library versions, weights hash.
 """
+
 from __future__ import annotations
 
 import json
@@ -120,7 +121,9 @@ class ModelCard:
                 where, f"model card format {d['format_version']!r} is not supported (expected {CARD_FORMAT_VERSION})"
             )
         if d["architecture"] not in ARCHITECTURES:
-            raise CheckpointError(where, f"unknown architecture {d['architecture']!r} (known: {', '.join(ARCHITECTURES)})")
+            raise CheckpointError(
+                where, f"unknown architecture {d['architecture']!r} (known: {', '.join(ARCHITECTURES)})"
+            )
         if list(d["classes"]) != list(CLASSES):
             raise CheckpointError(where, f"classes must be {list(CLASSES)} (got {d['classes']!r})")
         try:
@@ -263,7 +266,9 @@ def load_weights(folder: str | Path, device: torch.device | str = "cpu") -> Load
     try:
         model.get_submodule(card.gradcam_layer)
     except AttributeError as exc:
-        raise CheckpointError(folder, f"Grad-CAM layer {card.gradcam_layer!r} does not exist in {card.architecture}") from exc
+        raise CheckpointError(
+            folder, f"Grad-CAM layer {card.gradcam_layer!r} does not exist in {card.architecture}"
+        ) from exc
     model.eval().to(device)
     return LoadedModel(model=model, card=card, folder=folder)
 
@@ -319,11 +324,13 @@ def load_medicalnet_encoder(model: ResNet3d, path: str | Path) -> dict:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for a bad file
-        raise CheckpointError(path, f"cannot be read as a PyTorch checkpoint of tensors ({str(exc).splitlines()[0][:200]})") from exc
+        raise CheckpointError(
+            path, f"cannot be read as a PyTorch checkpoint of tensors ({str(exc).splitlines()[0][:200]})"
+        ) from exc
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(path, "does not contain a state dict of tensors")
-    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    state = {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state.items()}
     ignored = sorted(k for k in state if k.startswith("conv_seg.") or k.startswith("fc."))
     state = {k: v for k, v in state.items() if k not in set(ignored)}
     needed = encoder_keys(model)
@@ -340,7 +347,9 @@ def load_medicalnet_encoder(model: ResNet3d, path: str | Path) -> dict:
     wrong = [k for k in state if tuple(current[k].shape) != tuple(state[k].shape)]
     if wrong:
         k = wrong[0]
-        raise CheckpointError(path, f"tensor {k} has shape {tuple(state[k].shape)}, the encoder needs {tuple(current[k].shape)}")
+        raise CheckpointError(
+            path, f"tensor {k} has shape {tuple(state[k].shape)}, the encoder needs {tuple(current[k].shape)}"
+        )
     result = model.load_state_dict(state, strict=False)
     left = set(result.missing_keys) - optional
     if left != {"fc.weight", "fc.bias"} or result.unexpected_keys:  # guarded above; kept as a hard check

@@ -25,6 +25,7 @@ After conversion the volume follows exactly the NIfTI path (:func:`model.volume.
 closest canonical RAS+, the same checks and, downstream, the same preprocessing. Its ``sha256`` is
 the SHA-256 of the series' stored pixel data and geometry (:func:`series_hash`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,18 +49,37 @@ log = logging.getLogger("model.dicom")
 
 #: SOP Class UID prefixes of objects that hold no image volume (DICOM PS3.4 Annex B).
 _NON_IMAGE_PREFIXES = (
-    "1.2.840.10008.5.1.4.1.1.88.",   # structured reports, key object selection
-    "1.2.840.10008.5.1.4.1.1.11.",   # presentation states
+    "1.2.840.10008.5.1.4.1.1.88.",  # structured reports, key object selection
+    "1.2.840.10008.5.1.4.1.1.11.",  # presentation states
     "1.2.840.10008.5.1.4.1.1.104.",  # encapsulated PDF/CDA
-    "1.2.840.10008.5.1.4.1.1.66",    # raw data, spatial registration, fiducials, segmentation surface
+    "1.2.840.10008.5.1.4.1.1.66",  # raw data, spatial registration, fiducials, segmentation surface
     "1.2.840.10008.5.1.4.1.1.481.",  # RT objects
-    "1.2.840.10008.5.1.4.1.1.9.",    # waveforms
+    "1.2.840.10008.5.1.4.1.1.9.",  # waveforms
 )
 #: Secondary capture (screenshots): images, but not an acquired volume.
 _SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 #: File name endings that are certainly not DICOM (skipped without reading).
-_NOT_DICOM_SUFFIXES = {".json", ".tsv", ".csv", ".txt", ".md", ".png", ".jpg", ".jpeg", ".pdf", ".gz",
-                       ".nii", ".py", ".xml", ".html", ".zip", ".bval", ".bvec", ".jsonl", ".ini"}
+_NOT_DICOM_SUFFIXES = {
+    ".json",
+    ".tsv",
+    ".csv",
+    ".txt",
+    ".md",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".pdf",
+    ".gz",
+    ".nii",
+    ".py",
+    ".xml",
+    ".html",
+    ".zip",
+    ".bval",
+    ".bvec",
+    ".jsonl",
+    ".ini",
+}
 _LOCALISER_WORDS = re.compile(r"\b(locali[sz]er|scout|survey|3[- ]?pl(ane)?\s*loc|tri[- ]?pilot|aahead_scout)\b", re.I)
 #: Relative tolerance on slice spacing before a stack is called uneven (IPPs are rounded on export).
 SPACING_TOLERANCE = 0.02
@@ -135,9 +155,11 @@ class SeriesInfo:
     def label(self) -> str:
         """One line for a list: number, description, modality, images, voxel size, orientation, date."""
         number = "-" if self.series_number is None else str(self.series_number)
-        text = (f"series {number}: {self.series_description or '(no description)'} | {self.modality or '?'} | "
-                f"{self.n_images} image(s) | {self.voxel_text() or 'voxel size unknown'} | {self.orientation} | "
-                f"{self.study_date or 'no date'}")
+        text = (
+            f"series {number}: {self.series_description or '(no description)'} | {self.modality or '?'} | "
+            f"{self.n_images} image(s) | {self.voxel_text() or 'voxel size unknown'} | {self.orientation} | "
+            f"{self.study_date or 'no date'}"
+        )
         if self.t2_weighted:
             text += " | T2-weighted"
         if self.problem:
@@ -159,13 +181,18 @@ class SeriesInfo:
 
     def record(self) -> dict:
         """UIDs only (no names): what the audit log and worklist keep about the series."""
-        return {"study_uid": self.study_uid, "series_uid": self.series_uid,
-                "series_number": self.series_number, "series_description": self.series_description}
+        return {
+            "study_uid": self.study_uid,
+            "series_uid": self.series_uid,
+            "series_number": self.series_number,
+            "series_description": self.series_description,
+        }
 
 
 # ----------------------------------------------------------------------------------------------
 # Discovery
 # ----------------------------------------------------------------------------------------------
+
 
 def _read_header(path: Path):
     """pydicom dataset without pixel data, or None when the file is not DICOM."""
@@ -245,8 +272,14 @@ def find_series(folder: str | Path) -> list[SeriesInfo]:
         uid = str(ds.get("SeriesInstanceUID", "")) or f"(no series UID) {path.parent}"
         groups.setdefault(uid, []).append((path, ds))
     series = [_describe(uid, members) for uid, members in groups.items()]
-    series.sort(key=lambda s: (not s.loadable, not s.t2_weighted,
-                               s.series_number if s.series_number is not None else 1 << 30, s.series_uid))
+    series.sort(
+        key=lambda s: (
+            not s.loadable,
+            not s.t2_weighted,
+            s.series_number if s.series_number is not None else 1 << 30,
+            s.series_uid,
+        )
+    )
     return series
 
 
@@ -270,14 +303,17 @@ def select_series(series: list[SeriesInfo], key: str) -> SeriesInfo:
     if not matches:
         raise LookupError(f"no series with number or UID {key!r}")
     if len(matches) > 1:
-        raise LookupError(f"series number {key} is used by {len(matches)} series; pass the Series Instance UID: "
-                          + ", ".join(s.series_uid for s in matches))
+        raise LookupError(
+            f"series number {key} is used by {len(matches)} series; pass the Series Instance UID: "
+            + ", ".join(s.series_uid for s in matches)
+        )
     return matches[0]
 
 
 # ----------------------------------------------------------------------------------------------
 # Description and checks
 # ----------------------------------------------------------------------------------------------
+
 
 def _text(ds, keyword: str) -> str:
     value = ds.get(keyword, "")
@@ -311,13 +347,15 @@ def _frames(ds) -> list[tuple[np.ndarray, np.ndarray, tuple]]:
 
         out = []
         for group in ds.PerFrameFunctionalGroupsSequence:
-            pos, ori, meas = (item(group, k) for k in
-                              ("PlanePositionSequence", "PlaneOrientationSequence", "PixelMeasuresSequence"))
+            pos, ori, meas = (
+                item(group, k) for k in ("PlanePositionSequence", "PlaneOrientationSequence", "PixelMeasuresSequence")
+            )
             if pos is None or ori is None:
                 return []
             spacing = tuple(float(v) for v in meas.PixelSpacing) if meas is not None and "PixelSpacing" in meas else ()
-            out.append((np.array(ori.ImageOrientationPatient, float), np.array(pos.ImagePositionPatient, float),
-                        spacing))
+            out.append(
+                (np.array(ori.ImageOrientationPatient, float), np.array(pos.ImagePositionPatient, float), spacing)
+            )
         return out
     if "ImageOrientationPatient" not in ds or "ImagePositionPatient" not in ds:
         return []
@@ -370,15 +408,25 @@ def _describe(uid: str, members: list) -> SeriesInfo:
     except (TypeError, ValueError):
         number = None
     return SeriesInfo(
-        series_uid=uid, study_uid=_text(first, "StudyInstanceUID"), series_number=number,
-        series_description=_text(first, "SeriesDescription"), study_description=_text(first, "StudyDescription"),
-        modality=_text(first, "Modality"), patient_name=_text(first, "PatientName").replace("^", " ").strip(),
-        patient_id=_text(first, "PatientID"), birth_date=_date(_text(first, "PatientBirthDate")),
+        series_uid=uid,
+        study_uid=_text(first, "StudyInstanceUID"),
+        series_number=number,
+        series_description=_text(first, "SeriesDescription"),
+        study_description=_text(first, "StudyDescription"),
+        modality=_text(first, "Modality"),
+        patient_name=_text(first, "PatientName").replace("^", " ").strip(),
+        patient_id=_text(first, "PatientID"),
+        birth_date=_date(_text(first, "PatientBirthDate")),
         study_date=_date(_text(first, "SeriesDate") or _text(first, "StudyDate")),
-        manufacturer=_text(first, "Manufacturer"), scanner=_text(first, "ManufacturerModelName"),
-        field_strength_t=_tesla(first), n_images=n_images, voxel_mm=voxel,
-        orientation=orientation, t2_weighted=_is_t2(first) and problem is None,
-        files=tuple(p for p, _ds in members), problem=problem,
+        manufacturer=_text(first, "Manufacturer"),
+        scanner=_text(first, "ManufacturerModelName"),
+        field_strength_t=_tesla(first),
+        n_images=n_images,
+        voxel_mm=voxel,
+        orientation=orientation,
+        t2_weighted=_is_t2(first) and problem is None,
+        files=tuple(p for p, _ds in members),
+        problem=problem,
     )
 
 
@@ -391,7 +439,7 @@ def _slice_spacing(frames) -> float | None:
     return float(np.median(d)) if d.size else None
 
 
-def _problem(members: list, frames: list) -> str | None:
+def _problem(members: list, frames: list) -> str | None:  # noqa: C901 - one flat list of refusal checks
     """One-line reason why a series cannot be analysed, or None (the refusal checks)."""
     from pydicom.uid import UID
 
@@ -407,7 +455,12 @@ def _problem(members: list, frames: list) -> str | None:
         return "mixes several kinds of DICOM object (" + ", ".join(UID(s).name for s in sorted(sop_classes)) + ")"
     image_type = "\\".join(str(v) for v in (first.get("ImageType") or [])).upper()
     words = " ".join(_text(first, k) for k in ("SeriesDescription", "ProtocolName"))
-    if "LOCALIZER" in image_type or "LOCALISER" in image_type or "SCOUT" in image_type or _LOCALISER_WORDS.search(words):
+    if (
+        "LOCALIZER" in image_type
+        or "LOCALISER" in image_type
+        or "SCOUT" in image_type
+        or _LOCALISER_WORDS.search(words)
+    ):
         return "a localiser (scout) series, not a diagnostic volume"
     if any(int(ds.get("SamplesPerPixel", 1) or 1) != 1 for _p, ds in members):
         return "colour (RGB) images; a greyscale MR volume is needed"
@@ -425,8 +478,10 @@ def _problem(members: list, frames: list) -> str | None:
     if len(frames) < 3:
         return f"only {len(frames)} image(s); a 3D volume needs a stack of slices"
     if abs(float(first.get("GantryDetectorTilt") or 0.0)) > 1e-3:
-        return (f"gantry tilt of {float(first.GantryDetectorTilt):.1f}° (sheared slices); not resampled here, "
-                "reconstruct the series without tilt")
+        return (
+            f"gantry tilt of {float(first.GantryDetectorTilt):.1f}° (sheared slices); not resampled here, "
+            "reconstruct the series without tilt"
+        )
     iop = iops[0]
     normal = np.cross(iop[:3], iop[3:])
     normal /= np.linalg.norm(normal)
@@ -437,13 +492,17 @@ def _problem(members: list, frames: list) -> str | None:
     d = np.diff(along)
     if np.any(d < 1e-3):
         n_unique = len(np.unique(np.round(along, 3)))
-        return (f"{len(frames)} images at {n_unique} slice positions (several echoes, time points or "
-                "repeated slices); open a single 3D series")
+        return (
+            f"{len(frames)} images at {n_unique} slice positions (several echoes, time points or "
+            "repeated slices); open a single 3D series"
+        )
     span = positions[-1] - positions[0]
     tilt = np.degrees(np.arccos(np.clip(abs(span @ normal) / np.linalg.norm(span), 0.0, 1.0)))
     if tilt > TILT_TOLERANCE_DEG:
-        return (f"gantry tilt of {tilt:.1f}° (slices are sheared, not stacked along their normal); not resampled "
-                "here, reconstruct the series without tilt")
+        return (
+            f"gantry tilt of {tilt:.1f}° (slices are sheared, not stacked along their normal); not resampled "
+            "here, reconstruct the series without tilt"
+        )
     spacing = float(np.median(d))
     bad = np.abs(d - spacing) > max(SPACING_TOLERANCE * spacing, 0.01)
     if bad.any():
@@ -451,8 +510,10 @@ def _problem(members: list, frames: list) -> str | None:
         ratio = d[i] / spacing
         if ratio > 1.5 and abs(ratio - round(ratio)) < 0.1:
             missing = int(round(ratio)) - 1
-            return (f"missing slices: a {d[i]:.2f} mm gap where the spacing is {spacing:.2f} mm "
-                    f"(about {missing} slice(s) missing at {along[i]:.1f} mm)")
+            return (
+                f"missing slices: a {d[i]:.2f} mm gap where the spacing is {spacing:.2f} mm "
+                f"(about {missing} slice(s) missing at {along[i]:.1f} mm)"
+            )
         return f"unevenly spaced slices ({d.min():.2f} to {d.max():.2f} mm apart; expected {spacing:.2f} mm)"
     return None
 
@@ -460,6 +521,7 @@ def _problem(members: list, frames: list) -> str | None:
 # ----------------------------------------------------------------------------------------------
 # Loading
 # ----------------------------------------------------------------------------------------------
+
 
 def dcm2niix_path() -> str:
     """Path of the dcm2niix executable of the ``dcm2niix`` PyPI package (else the one on PATH)."""
@@ -516,8 +578,11 @@ def _convert(series: SeriesInfo) -> tuple[nib.Nifti1Image, list[str]]:
             why = warnings[-1] if warnings else (lines[-1].strip() if lines else f"exit code {proc.returncode}")
             raise ScanError(series.folder, f"dcm2niix could not convert series {series.series_number}: {why[:200]}")
         if len(made) > 1:
-            raise ScanError(series.folder, f"dcm2niix split series {series.series_number} into {len(made)} volumes "
-                                           "(several echoes, phases or slice groups); open a single 3D series")
+            raise ScanError(
+                series.folder,
+                f"dcm2niix split series {series.series_number} into {len(made)} volumes "
+                "(several echoes, phases or slice groups); open a single 3D series",
+            )
         raw = made[0].read_bytes()
     img = nib.Nifti1Image.from_bytes(raw)
     return img, warnings
@@ -555,8 +620,12 @@ def load_series(series: SeriesInfo, compute_hash: bool = True) -> Volume:
         volume.header = replace(volume.header, scl_slope=slope, scl_inter=inter)
     if compute_hash:
         volume.sha256 = series_hash(series.files, volume.affine, volume.shape)
-    volume.extra.update(dicom=series, converter=_converter_version(), converter_warnings=warnings,
-                        hash_of="DICOM pixel data + geometry (model.dicom.series_hash)")
+    volume.extra.update(
+        dicom=series,
+        converter=_converter_version(),
+        converter_warnings=warnings,
+        hash_of="DICOM pixel data + geometry (model.dicom.series_hash)",
+    )
     return volume
 
 
@@ -645,8 +714,13 @@ def row_columns(series: SeriesInfo | None) -> dict:
     """Worklist columns for a DICOM series (empty strings for a NIfTI file)."""
     if series is None:
         return {"patient_id": "", "study_date": "", "study_uid": "", "series_uid": "", "series_description": ""}
-    return {"patient_id": series.patient_id, "study_date": series.study_date, "study_uid": series.study_uid,
-            "series_uid": series.series_uid, "series_description": series.series_description}
+    return {
+        "patient_id": series.patient_id,
+        "study_date": series.study_date,
+        "study_uid": series.study_uid,
+        "series_uid": series.series_uid,
+        "series_description": series.series_description,
+    }
 
 
 def audit_fields(volume) -> dict:
@@ -655,5 +729,8 @@ def audit_fields(volume) -> dict:
     series = getattr(volume, "extra", {}).get("dicom") if volume is not None else None
     if series is None:
         return {}
-    return {"study_uid": series.study_uid, "series_uid": series.series_uid,
-            "input_sha256_of": "DICOM pixel data + geometry"}
+    return {
+        "study_uid": series.study_uid,
+        "series_uid": series.series_uid,
+        "input_sha256_of": "DICOM pixel data + geometry",
+    }

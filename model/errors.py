@@ -3,6 +3,7 @@
 Every error a user can cause (a bad scan, a bad weights folder) is one of these, carries the
 offending path, and has a one-line message that the GUI and the command-line tools show as is.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

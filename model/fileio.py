@@ -1,4 +1,5 @@
 """Files: atomic output (results appear whole or not at all, never replacing an input by accident), and SHA-256."""
+
 from __future__ import annotations
 
 import hashlib

@@ -14,6 +14,7 @@ min-max scaling to [0, 1]. Two things are ours:
 Only the target layer's parameters require gradients during a session, so autograd records and
 back-propagates through ``layer4`` and the head only; a Grad-CAM pass costs about one forward pass.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager

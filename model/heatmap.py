@@ -15,6 +15,7 @@ the metric agree on what is shown and where the maximum is.
 
 Plain numpy/scipy/matplotlib; nothing here imports Qt.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ an :class:`AnalysisResult` (``StopIteration.value``). The GUI wraps it in a work
 iterating to cancel (napari/superqt ``GeneratorWorker`` pattern); :func:`analyse` drives it to the
 end for scripts. Device choice is the caller's (:func:`select_device`), never hidden in here.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,8 +22,21 @@ from model.preprocessing import preprocess, resample_to_grid
 from model.vocabulary import INJURY, Flag, flag_for
 from model.volume import Volume
 
-__all__ = ["INJURY", "AnalysisResult", "Progress", "TTAPasses", "analyse", "analyse_steps", "flag_for", "flip_lr",
-           "run_to_end", "select_device", "tta_forward", "tta_mean", "tta_probabilities"]
+__all__ = [
+    "INJURY",
+    "AnalysisResult",
+    "Progress",
+    "TTAPasses",
+    "analyse",
+    "analyse_steps",
+    "flag_for",
+    "flip_lr",
+    "run_to_end",
+    "select_device",
+    "tta_forward",
+    "tta_mean",
+    "tta_probabilities",
+]
 #: Tensor dimension of the anatomical left-right axis in an (N, C, X, Y, Z) RAS+ batch.
 LR_DIM = 2
 
@@ -75,8 +89,9 @@ class TTAPasses:
 
 
 @torch.no_grad()
-def tta_forward(model: torch.nn.Module, x: torch.Tensor, *, with_features: bool = False,
-                channels_last: bool = False) -> TTAPasses:
+def tta_forward(
+    model: torch.nn.Module, x: torch.Tensor, *, with_features: bool = False, channels_last: bool = False
+) -> TTAPasses:
     """The network on a batch and on its left-right mirror, in one forward call of 2N items (Eq. 12).
 
     Parameters

@@ -9,6 +9,7 @@ Parameter names match MedicalNet (``conv1``, ``bn1``, ``layer1.0.conv1`` ...,
 ``layer2.0.downsample.0/1``) so its encoder weights load key-for-key
 (:func:`model.checkpoint.load_medicalnet_encoder`).
 """
+
 from __future__ import annotations
 
 import torch

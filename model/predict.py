@@ -8,6 +8,7 @@ Prints P(injury) (TTA mean) and the two per-pass probabilities, or a JSON object
 part) and affine. Exit codes: 0 done, 1 bad input or weights (one-line reason on stderr),
 2 usage error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,13 +19,13 @@ from pathlib import Path
 
 from model import DEFAULT_WEIGHTS_DIR
 from model.checkpoint import load_weights
+from model.dicom import find_series, image_series, is_dicom_input, listing, load_dicom
 from model.errors import GloResNetError
 from model.fileio import save_nifti_atomic
 from model.inference import analyse, select_device
+from model.record.dicom_export import export_dicom
 from model.vocabulary import DEMONSTRATION_CLI_TEXT
 from model.volume import is_nifti_path, load_volume
-from model.record.dicom_export import export_dicom
-from model.dicom import find_series, image_series, is_dicom_input, listing, load_dicom
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
 
@@ -33,17 +34,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m model.predict", description="Score one T2 scan (P(injury), Grad-CAM).")
     p.add_argument("scan", type=Path, help="NIfTI file (.nii or .nii.gz), or a DICOM folder or file")
     p.add_argument("--series", help="DICOM: the series to analyse (series number or Series Instance UID)")
-    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR, help="weights folder (default: bundled demo weights)")
+    p.add_argument(
+        "--weights", type=Path, default=DEFAULT_WEIGHTS_DIR, help="weights folder (default: bundled demo weights)"
+    )
     p.add_argument("--cam-out", type=Path, help="write the Grad-CAM heatmap here (.nii or .nii.gz)")
     p.add_argument("--overwrite", action="store_true", help="allow --cam-out to replace an existing file")
-    p.add_argument("--dicom-out", type=Path, help="DICOM input: write a Structured Report and a Secondary Capture "
-                                                  "(new series in the source study) into this folder")
+    p.add_argument(
+        "--dicom-out",
+        type=Path,
+        help="DICOM input: write a Structured Report and a Secondary Capture "
+        "(new series in the source study) into this folder",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: C901 - CLI flow: NIfTI or DICOM, outputs, exit codes
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.cam_out is not None:
@@ -57,16 +64,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {args.cam_out}: exists (use --overwrite to replace it)", file=sys.stderr)
             return EXIT_USAGE
     if args.cam_out is not None and is_dicom_input(args.scan) and _inside(args.cam_out, args.scan):
-        print(f"error: {args.cam_out}: refusing to write into the DICOM input folder; pick another folder",
-              file=sys.stderr)
+        print(
+            f"error: {args.cam_out}: refusing to write into the DICOM input folder; pick another folder",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.dicom_out is not None and not is_dicom_input(args.scan):
-        print(f"error: {args.scan}: --dicom-out needs a DICOM input (a NIfTI file has no study to add results to)",
-              file=sys.stderr)
+        print(
+            f"error: {args.scan}: --dicom-out needs a DICOM input (a NIfTI file has no study to add results to)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if args.dicom_out is not None and _inside(args.dicom_out, args.scan):
-        print(f"error: {args.dicom_out}: refusing to write into the DICOM input folder; pick another folder",
-              file=sys.stderr)
+        print(
+            f"error: {args.dicom_out}: refusing to write into the DICOM input folder; pick another folder",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if is_dicom_input(args.scan):
         code = _check_series_choice(args)
@@ -102,9 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         p1, p2 = result.pass_probabilities
         demo = f"  [{DEMONSTRATION_CLI_TEXT}]" if result.demonstration else ""
-        print(f"{args.scan}" + (f"  (DICOM series {series.series_number}: {series.series_description})" if series else ""))
+        print(
+            f"{args.scan}" + (f"  (DICOM series {series.series_number}: {series.series_description})" if series else "")
+        )
         print(f"P(injury) = {result.probability:.4f}  (TTA mean; identity {p1:.4f}, left-right flipped {p2:.4f})")
-        print(f"flag: {result.flag} (decision threshold {result.decision_threshold:.2f}, indeterminate band ±{result.indeterminate_band:.2f})")
+        print(
+            f"flag: {result.flag} (decision threshold {result.decision_threshold:.2f}, indeterminate band ±{result.indeterminate_band:.2f})"
+        )
         print(f"model: {result.model_name} {result.model_version}, weights {result.weights_sha256[:12]}{demo}")
         if args.cam_out is not None:
             print(f"heatmap: {args.cam_out}")
@@ -127,8 +144,12 @@ def _check_series_choice(args) -> int | None:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.series is None and len(found) > 1:
-        print(f"error: {args.scan}: {len(found)} image series found; choose one with --series N (number) or UID:\n"
-              + listing(found), file=sys.stderr, end="")
+        print(
+            f"error: {args.scan}: {len(found)} image series found; choose one with --series N (number) or UID:\n"
+            + listing(found),
+            file=sys.stderr,
+            end="",
+        )
         return EXIT_USAGE
     return None
 

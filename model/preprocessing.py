@@ -11,6 +11,7 @@ Steps (METHOD.md "Pipeline" 2):
    ``scipy.ndimage.zoom(order=1)`` of the authors' code to ~4e-5.
 2. Subject-wise z-score over all voxels, background included: ``(x - mean) / (std + eps)`` (Eq. 4).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

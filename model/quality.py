@@ -4,6 +4,7 @@ Warnings never stop an analysis; they are listed in the worklist and next to a r
 short sentence. Thresholds are deliberately loose: they flag scans that do not look like the
 skull-stripped, roughly isotropic neonatal T2 volumes the method was designed for (METHOD.md).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,20 +35,26 @@ def quality_warnings(volume: Volume) -> list[str]:
     h = volume.header
     if h is not None:
         if h.oblique:
-            out.append(f"oblique acquisition ({np.degrees(h.obliquity_rad):.1f}°); shown in the closest canonical orientation")
+            out.append(
+                f"oblique acquisition ({np.degrees(h.obliquity_rad):.1f}°); shown in the closest canonical orientation"
+            )
         if h.qform_sform_differ:
             out.append("qform and sform disagree; the sform was used")
         if len(h.shape) > 3:
             out.append("4D file with a single volume")
     if volume.extra.get("nan_background_voxels"):
-        out.append(f"{volume.extra['nan_background_voxels']} background voxels outside the head were NaN; "
-                   "treated as background")
+        out.append(
+            f"{volume.extra['nan_background_voxels']} background voxels outside the head were NaN; "
+            "treated as background"
+        )
     spacing = volume.spacing_mm
     if spacing.max() / spacing.min() > ANISOTROPY:
         out.append(f"strongly anisotropic voxels {np.round(spacing, 2).tolist()} mm")
     n = int(np.prod(volume.shape))
     if n > LARGE_VOXELS:
-        out.append(f"very large volume ({'x'.join(map(str, volume.shape))}); resampling to the network grid discards detail")
+        out.append(
+            f"very large volume ({'x'.join(map(str, volume.shape))}); resampling to the network grid discards detail"
+        )
     extent = np.asarray(volume.shape) * spacing
     if extent.min() < FOV_MM[0] or extent.max() > FOV_MM[1]:
         out.append(f"unusual field of view {np.round(extent).astype(int).tolist()} mm for a neonatal head")

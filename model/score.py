@@ -17,6 +17,7 @@ The batch policy is here too, so the CLI and the GUI's batch dialog follow the s
 :func:`heatmaps_folder_problem` refuses a heatmaps folder inside the scans folder, and
 :func:`merge_worklist` keeps the rows of earlier runs for files a run did not reach.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,6 +37,7 @@ import torch
 from model import DEFAULT_WEIGHTS_DIR
 from model.bids import ScanEntry, discover
 from model.checkpoint import LoadedModel, load_weights
+from model.dicom import load_series, row_columns
 from model.errors import GloResNetError, ScanError
 from model.fileio import save_nifti_atomic, write_bytes_atomic
 from model.inference import analyse, select_device, tta_forward, tta_mean
@@ -44,23 +46,42 @@ from model.quality import quality_warnings
 from model.timestamps import utc_now
 from model.vocabulary import flag_for
 from model.volume import Volume, load_volume
-from model.dicom import load_series, row_columns
 
 log = logging.getLogger("model.score")
 
 #: Worklist columns, in order (documented in README.md).
 COLUMNS = [
-    "file", "subject", "session", "status", "p_injury", "p_injury_identity", "p_injury_flipped",
-    "tta_disagreement", "flag", "quality_warnings", "reason", "input_sha256", "weights_sha256",
-    "model", "cam_file", "scored_utc",
+    "file",
+    "subject",
+    "session",
+    "status",
+    "p_injury",
+    "p_injury_identity",
+    "p_injury_flipped",
+    "tta_disagreement",
+    "flag",
+    "quality_warnings",
+    "reason",
+    "input_sha256",
+    "weights_sha256",
+    "model",
+    "cam_file",
+    "scored_utc",
     # DICOM series (empty for NIfTI files); see model.dicom.row_columns
-    "patient_id", "study_date", "study_uid", "series_uid", "series_description", "dicom_export",
+    "patient_id",
+    "study_date",
+    "study_uid",
+    "series_uid",
+    "series_description",
+    "dicom_export",
 ]
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 #: Why a heatmaps folder inside the scans folder is refused (the CLI and the dialog say the same).
-HEATMAPS_INSIDE_INPUT = ("heatmaps cannot go into the scans folder (they would be found and scored as scans next "
-                         "time); choose another folder")
+HEATMAPS_INSIDE_INPUT = (
+    "heatmaps cannot go into the scans folder (they would be found and scored as scans next "
+    "time); choose another folder"
+)
 
 
 # -- batch policy: the rules the CLI and the GUI's batch dialog share ------------------------------
@@ -205,8 +226,11 @@ def score_steps(
     device = next(model.parameters()).device
     batch_size = batch_size or (4 if device.type == "cuda" else 1)
     weights_sha = card.weights_sha256
-    done_before = {r["input_sha256"]: r for r in (previous or [])
-                   if r.get("status") == "scored" and r.get("weights_sha256") == weights_sha and r.get("input_sha256")}
+    done_before = {
+        r["input_sha256"]: r
+        for r in (previous or [])
+        if r.get("status") == "scored" and r.get("weights_sha256") == weights_sha and r.get("input_sha256")
+    }
     with_cam = cams_dir is not None or dicom_out is not None
     summary = ScoreSummary(total=len(entries))
 
@@ -238,8 +262,15 @@ def score_steps(
                 item = pending.popleft().result()
                 refill()
                 if item.error:
-                    yield finish(_row(item.entry, status="failed", reason=item.error, weights_sha256=weights_sha,
-                                      model=f"{card.name} {card.version}"))
+                    yield finish(
+                        _row(
+                            item.entry,
+                            status="failed",
+                            reason=item.error,
+                            weights_sha256=weights_sha,
+                            model=f"{card.name} {card.version}",
+                        )
+                    )
                 elif item.sha256 in done_before:
                     old = dict(done_before[item.sha256])
                     old.update(file=item.entry.relpath, subject=item.entry.subject, session=item.entry.session)
@@ -281,8 +312,13 @@ def _load_case(entry: ScanEntry, preprocessing, done_before: dict, keep_volume: 
     return item
 
 
-def _score_batch(batch: list[_Loaded], loaded: LoadedModel, cams_dir: str | Path | None,
-                 dicom_out: str | Path | None = None, with_cam: bool = False) -> list:
+def _score_batch(
+    batch: list[_Loaded],
+    loaded: LoadedModel,
+    cams_dir: str | Path | None,
+    dicom_out: str | Path | None = None,
+    with_cam: bool = False,
+) -> list:
     """``[(item, (p_identity, p_flipped), cam_file)]`` for loaded cases.
 
     With ``with_cam`` each case runs the full analysis (Grad-CAM): the heatmap is written when
@@ -313,12 +349,20 @@ def _scored_row(item: _Loaded, p1: float, p2: float, cam_file: str, card) -> dic
     """The worklist row of a scored case: P(injury) is the TTA mean of the two passes (Eq. 12)."""
     p = tta_mean(p1, p2)
     return _row(
-        item.entry, status="scored", p_injury=f"{p:.6f}", p_injury_identity=f"{p1:.6f}",
-        p_injury_flipped=f"{p2:.6f}", tta_disagreement=f"{abs(p1 - p2):.6f}",
+        item.entry,
+        status="scored",
+        p_injury=f"{p:.6f}",
+        p_injury_identity=f"{p1:.6f}",
+        p_injury_flipped=f"{p2:.6f}",
+        tta_disagreement=f"{abs(p1 - p2):.6f}",
         flag=flag_for(p, card.decision_threshold, card.indeterminate_band),
-        quality_warnings="; ".join(item.warnings), input_sha256=item.sha256,
-        weights_sha256=card.weights_sha256, model=f"{card.name} {card.version}", cam_file=cam_file,
-        scored_utc=utc_now(), dicom_export=item.exported,
+        quality_warnings="; ".join(item.warnings),
+        input_sha256=item.sha256,
+        weights_sha256=card.weights_sha256,
+        model=f"{card.name} {card.version}",
+        cam_file=cam_file,
+        scored_utc=utc_now(),
+        dicom_export=item.exported,
     )
 
 
@@ -334,8 +378,12 @@ def _export(out_dir, volume, result, card) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m model.score", description="Score every scan in a folder into a worklist CSV.")
-    p.add_argument("folder", type=Path, help="folder searched recursively for .nii/.nii.gz and DICOM series (BIDS-aware)")
+    p = argparse.ArgumentParser(
+        prog="python -m model.score", description="Score every scan in a folder into a worklist CSV."
+    )
+    p.add_argument(
+        "folder", type=Path, help="folder searched recursively for .nii/.nii.gz and DICOM series (BIDS-aware)"
+    )
     p.add_argument("--out", required=True, type=Path, help="worklist CSV; if it exists, scored cases are skipped")
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -375,8 +423,15 @@ def main(argv: list[str] | None = None) -> int:
     if not entries:
         return usage(f"{args.folder}: no .nii or .nii.gz files or DICOM image series found")
     previous = read_worklist(args.out)
-    gen = score_steps(entries, loaded, previous=previous, cams_dir=args.cams, batch_size=args.batch_size,
-                      loader_threads=args.loader_threads, dicom_out=args.dicom_out)
+    gen = score_steps(
+        entries,
+        loaded,
+        previous=previous,
+        cams_dir=args.cams,
+        batch_size=args.batch_size,
+        loader_threads=args.loader_threads,
+        dicom_out=args.dicom_out,
+    )
     rows, counts = [], {"scored": 0, "failed": 0, "skipped": 0}
     bar = tqdm(total=len(entries), unit="scan", desc="scoring")
     last_save = time.monotonic()
@@ -393,13 +448,18 @@ def main(argv: list[str] | None = None) -> int:
         gen.close()
         bar.close()
         write_worklist(args.out, merge_worklist(rows, previous))
-        print(f"interrupted: {len(rows)} of {len(entries)} cases done in this run, written to {args.out} "
-              "with the rows of earlier runs", file=sys.stderr)
+        print(
+            f"interrupted: {len(rows)} of {len(entries)} cases done in this run, written to {args.out} "
+            "with the rows of earlier runs",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     bar.close()
     write_worklist(args.out, merge_worklist(rows, previous))
-    print(f"{args.out}: {counts['scored']} scored, {counts['skipped']} skipped (already scored with these weights), "
-          f"{counts['failed']} failed")
+    print(
+        f"{args.out}: {counts['scored']} scored, {counts['skipped']} skipped (already scored with these weights), "
+        f"{counts['failed']} failed"
+    )
     return EXIT_SOME_FAILED if counts["failed"] else EXIT_OK
 
 

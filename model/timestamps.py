@@ -3,6 +3,7 @@
 Used by the audit log, the model card, the worklist and the PDF report (standard library
 :mod:`datetime`; time zone aware, never naive local time).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

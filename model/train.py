@@ -1,4 +1,5 @@
 """``python -m model.train``: the training command (the protocol lives in :mod:`model.training.train`)."""
+
 import sys
 
 from model.training.train import main

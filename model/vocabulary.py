@@ -4,6 +4,7 @@ Every module that names one of these imports it from here -- the model card chec
 worklist, the audit log, the PDF report and the viewer -- so a word means the same thing on screen,
 in the CSV and in the log. Plain Python (no numpy, torch or Qt), so anything may import it.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -58,8 +59,12 @@ AI_DECISIONS = ("accept", "reject", "override")
 #: The reader's call when overriding the AI result.
 OVERRIDE_CALLS = ("normal", "injury")
 #: How a recorded decision is described to the reader ("You ... at 14:03").
-DECISION_TEXT = {"impression": "impression", "accept": "accepted the AI result", "reject": "rejected the AI result",
-                 "override": "overrode the AI result"}
+DECISION_TEXT = {
+    "impression": "impression",
+    "accept": "accepted the AI result",
+    "reject": "rejected the AI result",
+    "override": "overrode the AI result",
+}
 
 #: Banner shown on screen and on the report whenever the model card says ``demonstration``.
 DEMONSTRATION_TEXT = "Demonstration weights — trained on simulated data, not for clinical use"

@@ -6,6 +6,7 @@ a pure permutation/flip of voxel axes (nibabel ``io_orientation`` + ``apply_orie
 intensity is interpolated, and it can be undone exactly with :meth:`Volume.to_source_grid` to write
 results on the file's own voxel grid and affine.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -250,8 +251,11 @@ def _check_values(where: Path, data: np.ndarray) -> None:
         raise ScanError(where, f"this is a 2D image (shape {data.shape}); a 3D volume is needed")
     bad = int(np.count_nonzero(~np.isfinite(data)))
     if bad:
-        raise ScanError(where, f"{bad} voxel(s) are NaN or infinite (NaN is accepted only as background outside "
-                               "the head); the file is damaged or was exported wrongly")
+        raise ScanError(
+            where,
+            f"{bad} voxel(s) are NaN or infinite (NaN is accepted only as background outside "
+            "the head); the file is damaged or was exported wrongly",
+        )
     lo, hi = float(data.min()), float(data.max())
     if lo == hi:
         raise ScanError(where, f"every voxel has the same value ({lo:g}); there is no image to analyse")
@@ -352,7 +356,9 @@ def volume_from_image(img: nib.Nifti1Image, path: str | Path | None = None) -> V
     try:
         data = np.asarray(img.dataobj, dtype=np.float32).reshape(shape[:3])
     except (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile) as exc:
-        raise ScanError(where, f"the image data cannot be read; the file is truncated or damaged ({_short(exc)})") from exc
+        raise ScanError(
+            where, f"the image data cannot be read; the file is truncated or damaged ({_short(exc)})"
+        ) from exc
     except MemoryError as exc:
         raise ScanError(where, f"the image (shape {shape}) is too large for this computer's memory") from exc
     vol = volume_from_array(data, img.affine, path=path)
@@ -365,7 +371,10 @@ def _header_info(img, shape) -> HeaderInfo:
     qform, qcode = img.get_qform(coded=True)
     sform, scode = img.get_sform(coded=True)
     differ = bool(
-        qform is not None and sform is not None and int(qcode) > 0 and int(scode) > 0
+        qform is not None
+        and sform is not None
+        and int(qcode) > 0
+        and int(scode) > 0
         and not np.allclose(qform, sform, atol=1e-3)
     )
     slope, inter = hdr.get_slope_inter()

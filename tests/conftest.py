@@ -7,6 +7,7 @@ that take seconds; ``gui`` is added here to every test under tests/viewer or usi
 ``realdata`` to every test using :func:`serag_t2` or :func:`t2_scan`.
 ``GLORESNET_SHARED_DATA=/nonexistent pytest`` runs the suite as a fresh clone without ../shared would.
 """
+
 import os
 from pathlib import Path
 
@@ -73,8 +74,11 @@ def random_weights(tmp_path_factory):
 
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("weights") / "random"
-    save_weights(folder, resnet10(), new_card("random-test", "0.0", demonstration=True,
-                                              training={"command": "tests/conftest.py", "data": "none"}))
+    save_weights(
+        folder,
+        resnet10(),
+        new_card("random-test", "0.0", demonstration=True, training={"command": "tests/conftest.py", "data": "none"}),
+    )
     return folder
 
 
@@ -89,6 +93,15 @@ def small_weights(tmp_path_factory):
 
     torch.manual_seed(1)
     folder = tmp_path_factory.mktemp("weights") / "small"
-    save_weights(folder, resnet10(), new_card("small-test", "0.0", PreprocessConfig(target_shape=(32, 32, 32)),
-                                              demonstration=True, training={"command": "tests/conftest.py"}))
+    save_weights(
+        folder,
+        resnet10(),
+        new_card(
+            "small-test",
+            "0.0",
+            PreprocessConfig(target_shape=(32, 32, 32)),
+            demonstration=True,
+            training={"command": "tests/conftest.py"},
+        ),
+    )
     return folder

@@ -5,6 +5,7 @@ with the model of :class:`viewer.model_provider.ModelProvider`, shows progress i
 and puts the result into the window's :class:`viewer.state.ViewerState` -- unless another scan was
 opened meanwhile, in which case the result is dropped (a result belongs to one volume).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -74,7 +75,8 @@ class AnalysisController:
             return  # another scan was opened meanwhile
         self.w.state.set_result(outcome.result, outcome.loaded.card)
         self.w.statusBar().showMessage(
-            f"Analysis done in {outcome.result.timings_s.get('total', float('nan')):.1f} s on {outcome.result.device}", 5000
+            f"Analysis done in {outcome.result.timings_s.get('total', float('nan')):.1f} s on {outcome.result.device}",
+            5000,
         )
         self.w.analysis_finished.emit(outcome.result)
 

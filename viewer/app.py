@@ -7,6 +7,7 @@
 With no scan the simulated sample opens. Unexpected exceptions in Qt slots are logged with their
 traceback and shown to the reader as one line (they never end the application).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,10 +95,18 @@ def parse_args(argv: list) -> argparse.Namespace:
         description="GloResNet second reader: view a neonatal T2 MRI volume and estimate P(injury).",
     )
     parser.add_argument("scan", nargs="?", help="a T2 NIfTI volume (.nii or .nii.gz); default: the simulated sample")
-    parser.add_argument("--weights", metavar="DIR", default=str(model.DEFAULT_WEIGHTS_DIR),
-                        help="weights folder (model.safetensors + model_card.json); default: %(default)s")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="where the network runs (default: auto = CUDA when available)")
+    parser.add_argument(
+        "--weights",
+        metavar="DIR",
+        default=str(model.DEFAULT_WEIGHTS_DIR),
+        help="weights folder (model.safetensors + model_card.json); default: %(default)s",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where the network runs (default: auto = CUDA when available)",
+    )
     return parser.parse_args(argv[1:])
 
 

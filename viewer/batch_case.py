@@ -5,6 +5,7 @@
 analysis has stopped); ``scan_failed`` becomes one line in the dialog. A scan opened meanwhile by
 other means cancels the plan.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,10 +43,12 @@ class CaseOpener:
         self.say(f"Analysing {expected.name} in the viewer…")
         host = self.host
         if host.busy:  # an earlier analysis is still stopping: analyse once it has
+
             def when_idle(busy: bool):
                 if not busy:
                     host.busy_changed.disconnect(when_idle)
                     host.start_analysis()
+
             host.busy_changed.connect(when_idle)
         else:
             host.start_analysis()
@@ -58,8 +61,10 @@ class CaseOpener:
         if self._pending_open is None:
             return
         self._pending_open = None
-        for signal, slot in ((self.host.scan_loaded, self._on_case_loaded),
-                             (self.host.scan_failed, self._on_case_failed)):
+        for signal, slot in (
+            (self.host.scan_loaded, self._on_case_loaded),
+            (self.host.scan_failed, self._on_case_failed),
+        ):
             try:
                 signal.disconnect(slot)
             except TypeError:

@@ -10,6 +10,7 @@ the main window only through :class:`BatchHost`, and reads the model from the wi
 
 :func:`install_batch_menu` adds the Batch menu to a :class:`viewer.main_window.MainWindow`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,6 +68,7 @@ log = logging.getLogger(__name__)
 CACHE_SAVE_INTERVAL_S = 10.0
 #: How long closing the main window waits for a running batch to stop, ms.
 CLOSE_WAIT_MS = 30_000
+
 
 # -- what the dialog needs from the main window ----------------------------------------------------
 class BatchHost(Protocol):
@@ -196,8 +198,10 @@ class BatchDialog(QDialog):
             self.found_label.setText(found)
             cached = [r for r in read_worklist(cache_path(self.cache_dir, self.folder)) if r.get("status") == SCORED]
             if cached:
-                self.show_message(f"{len(cached)} cases in this folder were scored before; Start skips those "
-                                  "that are unchanged and were scored with the same weights.")
+                self.show_message(
+                    f"{len(cached)} cases in this folder were scored before; Start skips those "
+                    "that are unchanged and were scored with the same weights."
+                )
             else:
                 self.show_message("")
         self._update_buttons()
@@ -275,8 +279,10 @@ class BatchDialog(QDialog):
         if message == WEIGHTS_LOADED:
             self.run.started = time.monotonic()
             self._mark_next_scoring()
-            self.show_message(f"Scoring {len(self.run.entries)} scans with {self.window_.models.weights_dir.name} "
-                              f"on {self.window_.models.device}…")
+            self.show_message(
+                f"Scoring {len(self.run.entries)} scans with {self.window_.models.weights_dir.name} "
+                f"on {self.window_.models.device}…"
+            )
 
     def _on_case_done(self, worker: BatchWorker, event: ScoreEvent) -> None:
         if worker is not self.worker:
@@ -287,8 +293,9 @@ class BatchDialog(QDialog):
         self.progress_bar.setRange(0, event.total)
         self.progress_bar.setValue(event.done)
         elapsed = time.monotonic() - self.run.started
-        self.eta_label.setText(format_eta(elapsed / event.done * (event.total - event.done))
-                               if event.done < event.total else "")
+        self.eta_label.setText(
+            format_eta(elapsed / event.done * (event.total - event.done)) if event.done < event.total else ""
+        )
         if time.monotonic() - self._last_save > CACHE_SAVE_INTERVAL_S:
             self._save_cache()
 
@@ -414,8 +421,10 @@ class BatchDialog(QDialog):
             return None
         if path is None:
             name = f"{self.folder.name if self.folder else 'batch'}_worklist.csv"
-            start = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-                         or Path.home()) / name
+            start = (
+                Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home())
+                / name
+            )
             chosen, _ = QFileDialog.getSaveFileName(self, "Export the worklist", str(start), "CSV files (*.csv)")
             if not chosen:
                 return None
@@ -473,8 +482,11 @@ def install_batch_menu(window) -> QAction:
     menu.setObjectName("BatchMenu")
     menu.addAction(action)
     help_menu = getattr(window, "help_menu", None)
-    help_action = help_menu.menuAction() if help_menu is not None else next(
-        (a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
+    help_action = (
+        help_menu.menuAction()
+        if help_menu is not None
+        else next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
+    )
     if help_action is not None:
         bar.insertMenu(help_action, menu)
     else:

@@ -10,6 +10,7 @@ Each folder's worklist is cached in the application's data folder
 (``<AppDataLocation>/worklists/<sha256 of the absolute folder path>.csv``) and passed back as
 ``previous=`` on the next run; what is written follows :func:`model.score.merge_worklist`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,6 +29,7 @@ from viewer.worker import GeneratorWorker
 #: The step message :func:`batch_steps` yields once the weights are loaded (scoring starts).
 WEIGHTS_LOADED = "Weights loaded"
 
+
 def worklist_cache_dir() -> Path:
     """Where each folder's worklist is cached: ``<AppDataLocation>/worklists``."""
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
@@ -38,6 +40,7 @@ def cache_path(cache_dir: str | Path, folder: str | Path) -> Path:
     """The cached worklist of ``folder``: ``<cache_dir>/<sha256 of its absolute path>.csv``."""
     key = hashlib.sha256(str(Path(folder).resolve()).encode("utf-8")).hexdigest()
     return Path(cache_dir) / f"{key}.csv"
+
 
 # -- the job (no Qt) ---------------------------------------------------------------------------
 @dataclass

@@ -3,6 +3,7 @@
 Layout only: :func:`build_widgets` creates the widgets as attributes of a
 :class:`viewer.batch_dialog.BatchDialog` and connects them to its methods.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -128,8 +129,16 @@ def build_widgets(d: BatchDialog) -> None:
     header.setHighlightSections(False)
     header.setStretchLastSection(True)
     d.table.setItemDelegateForColumn(d.model.column["file"], ElideMiddleDelegate(d.table))
-    widths = {"file": 290, "subject": 66, "session": 66, "status": 70, "p_injury": 78,
-              "tta_disagreement": 124, "flag": 128, "quality_warnings": 170}
+    widths = {
+        "file": 290,
+        "subject": 66,
+        "session": 66,
+        "status": 70,
+        "p_injury": 78,
+        "tta_disagreement": 124,
+        "flag": 128,
+        "quality_warnings": 170,
+    }
     for key, width in widths.items():
         header.resizeSection(d.model.column[key], width)
 

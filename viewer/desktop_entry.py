@@ -13,6 +13,7 @@ space or a reserved character is put in double quotes, and inside them ``"``, ``
 ``\\`` are escaped with a backslash; then every backslash is doubled again by the string-value
 escaping, and a literal ``%`` is written ``%%``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,12 @@ def quote_exec_arg(arg: str) -> str:
     return arg.replace("\\", "\\\\")  # the general string escaping of desktop-entry values
 
 
-def render_entry(python: str | Path = sys.executable, main_py: str | Path = MAIN_PY, icon: str | Path = ICON_PNG,
-                 template: str | Path = TEMPLATE) -> str:
+def render_entry(
+    python: str | Path = sys.executable,
+    main_py: str | Path = MAIN_PY,
+    icon: str | Path = ICON_PNG,
+    template: str | Path = TEMPLATE,
+) -> str:
     """The ``.desktop`` text with absolute paths filled in (``%f``: a file opened with the app)."""
     python, main_py, icon = (str(Path(p).absolute()) for p in (python, main_py, icon))
     exec_line = f"{quote_exec_arg(python)} {quote_exec_arg(main_py)} %f"
@@ -97,15 +102,17 @@ def render_icon_png(svg: str | Path = ICON_SVG, png: str | Path = ICON_PNG, size
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m viewer.desktop_entry",
-                                     description="Install the GloResNet second reader's Linux desktop entry.")
+    parser = argparse.ArgumentParser(
+        prog="python -m viewer.desktop_entry", description="Install the GloResNet second reader's Linux desktop entry."
+    )
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--install", action="store_true", help=f"write {applications_dir() / ENTRY_NAME}")
     group.add_argument("--uninstall", action="store_true", help="remove it")
     group.add_argument("--print", action="store_true", help="show the entry without writing it")
     group.add_argument("--render-icon", action="store_true", help=f"render {ICON_PNG.name} from {ICON_SVG.name}")
-    parser.add_argument("--dir", metavar="DIR", help="applications folder (default: %(default)s)",
-                        default=str(applications_dir()))
+    parser.add_argument(
+        "--dir", metavar="DIR", help="applications folder (default: %(default)s)", default=str(applications_dir())
+    )
     args = parser.parse_args(argv)
     if args.print:
         sys.stdout.write(render_entry())

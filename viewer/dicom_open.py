@@ -18,6 +18,7 @@
 
 The audit log gets the Study/Series Instance UIDs through :func:`model.dicom.audit_fields`, never names.
 """
+
 from __future__ import annotations
 
 import functools
@@ -94,14 +95,25 @@ class DicomController(QObject):
         self.window = window
         self.picker: SeriesPicker | None = None
         action = functools.partial(make_action, window)
-        self.open_folder_action = action("Open &DICOM folder…", lambda: self.open_folder_dialog(), "Ctrl+Shift+D",
-                                         "Open a DICOM series from a folder (scanner or PACS export, CD with DICOMDIR)")
-        self.export_action = action("As &DICOM (structured report + key images)…", lambda: self.export_dialog(),
-                                    "Ctrl+Alt+E", "Write the result as a DICOM SR and a secondary capture, as new "
-                                                  "series of the source study")
-        self.hide_action = action("Hide &identifiers", self.set_hidden, "Ctrl+Alt+H",
-                                  "Blank patient and study identifiers on screen and in the PDF report",
-                                  checkable=True)
+        self.open_folder_action = action(
+            "Open &DICOM folder…",
+            lambda: self.open_folder_dialog(),
+            "Ctrl+Shift+D",
+            "Open a DICOM series from a folder (scanner or PACS export, CD with DICOMDIR)",
+        )
+        self.export_action = action(
+            "As &DICOM (structured report + key images)…",
+            lambda: self.export_dialog(),
+            "Ctrl+Alt+E",
+            "Write the result as a DICOM SR and a secondary capture, as new series of the source study",
+        )
+        self.hide_action = action(
+            "Hide &identifiers",
+            self.set_hidden,
+            "Ctrl+Alt+H",
+            "Blank patient and study identifiers on screen and in the PDF report",
+            checkable=True,
+        )
         self._install_menus()
         self.bar = QToolBar("Identifiers", window)
         self.bar.setObjectName("IdentifierBar")
@@ -130,8 +142,10 @@ class DicomController(QObject):
         menus = [m.menu() for m in w.menuBar().actions() if m.menu() is not None]
         file_menu = next((m for m in menus if w.open_action in m.actions()), menus[0])
         file_menu.insertAction(w.recent_menu.menuAction(), self.open_folder_action)
-        export_menu = next((a.menu() for a in file_menu.actions() if a.menu() is not None
-                            and w.report_action in a.menu().actions()), file_menu)
+        export_menu = next(
+            (a.menu() for a in file_menu.actions() if a.menu() is not None and w.report_action in a.menu().actions()),
+            file_menu,
+        )
         export_menu.addAction(self.export_action)
         view_menu = next((m for m in menus if w.header_action in m.actions()), None)
         if view_menu is not None:
@@ -170,8 +184,10 @@ class DicomController(QObject):
             images = [s for s in images if s.series_uid == uid] or images
         if not images:
             others = len(found)
-            self._fail(f"{path}: no DICOM image series found"
-                       + (f" ({others} non-image object(s) such as reports)" if others else ""))
+            self._fail(
+                f"{path}: no DICOM image series found"
+                + (f" ({others} non-image object(s) such as reports)" if others else "")
+            )
             return
         if len(images) == 1:
             self.open_series(images[0])
@@ -244,10 +260,14 @@ class DicomController(QObject):
             else:
                 series = self.series()
                 ids = series.identifiers()
-                parts = [ids["Patient name"] or "(no name)", f"ID {ids['Patient ID'] or '—'}",
-                         f"born {ids['Birth date'] or '—'}", f"study {ids['Study date'] or '—'} {ids['Study']}".strip(),
-                         f"series {series.series_number}: {ids['Series'] or '—'}",
-                         " ".join(v for v in (ids["Scanner"], ids["Field strength"]) if v) or "scanner —"]
+                parts = [
+                    ids["Patient name"] or "(no name)",
+                    f"ID {ids['Patient ID'] or '—'}",
+                    f"born {ids['Birth date'] or '—'}",
+                    f"study {ids['Study date'] or '—'} {ids['Study']}".strip(),
+                    f"series {series.series_number}: {ids['Series'] or '—'}",
+                    " ".join(v for v in (ids["Scanner"], ids["Field strength"]) if v) or "scanner —",
+                ]
                 self.bar_label.setText("   ·   ".join(parts))
             file_field = self.window.header_panel.values.get("File")
             if file_field is not None:  # the folder path of an export often holds the patient's name
@@ -257,8 +277,14 @@ class DicomController(QObject):
 
     def _update_actions(self) -> None:
         st = self.window.state
-        self.export_action.setEnabled(bool(self.series() is not None and st.result_visible
-                                           and st.result is not None and st.result.heatmap is not None))
+        self.export_action.setEnabled(
+            bool(
+                self.series() is not None
+                and st.result_visible
+                and st.result is not None
+                and st.result.heatmap is not None
+            )
+        )
 
     # -- export --------------------------------------------------------------------------------------
     def export_dialog(self) -> GeneratorWorker | None:
@@ -273,8 +299,9 @@ class DicomController(QObject):
             self.window.show_error("Nothing to export", "DICOM export needs a scan opened from DICOM.")
             return None
         if not st.result_visible or st.result is None or st.result.heatmap is None:
-            self.window.show_error("Nothing to export", "Analyse the scan (and record your impression in "
-                                   "reader-first mode) first.")
+            self.window.show_error(
+                "Nothing to export", "Analyse the scan (and record your impression in reader-first mode) first."
+            )
             return None
         folder = Path(folder)
         volume, result, card = st.volume, st.result, st.result_card

@@ -19,6 +19,7 @@ coronal    Y (A)        X (R)       Z (S)     superior at top; radiological: pat
 sagittal   X (R)        Y (A)       Z (S)     superior at top; anterior on the screen's left
 =========  ===========  ==========  ========  =============================================
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -224,8 +225,14 @@ def make_scan(volume, name: str) -> Scan:
 
     mask = head_mask(volume.data)
     presets = window_presets(volume.data, mask)
-    return Scan(volume=volume, name=name, default_window=presets["auto"], presets=presets, head_mask=mask,
-                quality=tuple(quality_warnings(volume)))
+    return Scan(
+        volume=volume,
+        name=name,
+        default_window=presets["auto"],
+        presets=presets,
+        head_mask=mask,
+        quality=tuple(quality_warnings(volume)),
+    )
 
 
 # -- window presets ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ The report shows the three planes through the heatmap maximum, oriented as on sc
 threshold and head mask; :func:`build_report` gathers the facts of the scan, the result, the model
 card and the reader's decision into a :class:`model.record.report.Report` for ``model.record.report.write_report``.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,10 @@ from viewer.display import (
     window_levels,
 )
 
-CONVENTION_NAMES = {True: "radiological (patient left on image right)", False: "neurological (patient left on image left)"}
+CONVENTION_NAMES = {
+    True: "radiological (patient left on image right)",
+    False: "neurological (patient left on image left)",
+}
 REPORT_TITLE = "GloResNet second reader — reading report"
 #: What the NIfTI header's description says about an exported heatmap (80 bytes at most).
 
@@ -48,14 +52,16 @@ def report_views(scan, heatmap: np.ndarray | None, at_ijk, radiological: bool) -
             hm = np.asarray(plane_slice(heatmap, geom, index), dtype=np.float32)
             if scan.head_mask is not None:
                 hm = np.where(plane_slice(scan.head_mask, geom, index), hm, np.float32(0))
-        views.append(ReportView(
-            title=f"{plane.capitalize()}  {INDEX_NAMES[geom.slice_axis]} {index}",
-            image=np.asarray(plane_slice(volume.data, geom, index)),
-            heatmap=hm,
-            extent_mm=extent,
-            letters=edge_letters(geom, radiological),
-            marker_mm=voxel_to_view(at_ijk, geom, volume.spacing_mm),
-        ))
+        views.append(
+            ReportView(
+                title=f"{plane.capitalize()}  {INDEX_NAMES[geom.slice_axis]} {index}",
+                image=np.asarray(plane_slice(volume.data, geom, index)),
+                heatmap=hm,
+                extent_mm=extent,
+                letters=edge_letters(geom, radiological),
+                marker_mm=voxel_to_view(at_ijk, geom, volume.spacing_mm),
+            )
+        )
     return views
 
 
@@ -68,15 +74,32 @@ def reader_facts(reader_name: str, impression: str | None, decision: dict | None
     what = decision.get("decision", "")
     if what == "override":
         what += f" — reader's call: {decision.get('override_call')}"
-    facts += [("Decision", what), ("Reason", decision.get("reason") or "(none given)"),
-              ("Recorded", f"{decision.get('time_utc', '')} (UTC)"),
-              ("Audit entry", f"#{decision.get('seq')} hash {str(decision.get('hash', ''))[:16]}…")]
+    facts += [
+        ("Decision", what),
+        ("Reason", decision.get("reason") or "(none given)"),
+        ("Recorded", f"{decision.get('time_utc', '')} (UTC)"),
+        ("Audit entry", f"#{decision.get('seq')} hash {str(decision.get('hash', ''))[:16]}…"),
+    ]
     return facts
 
 
-def build_report(scan, result, card, *, radiological: bool, window: tuple, invert: bool, colormap: str,
-                 threshold: float, opacity: float, reader_name: str, impression: str | None, decision: dict | None,
-                 peak_ijk, identifiers: list | None = None) -> Report:
+def build_report(
+    scan,
+    result,
+    card,
+    *,
+    radiological: bool,
+    window: tuple,
+    invert: bool,
+    colormap: str,
+    threshold: float,
+    opacity: float,
+    reader_name: str,
+    impression: str | None,
+    decision: dict | None,
+    peak_ijk,
+    identifiers: list | None = None,
+) -> Report:
     """Everything on the PDF report of one reading (see :mod:`model.record.report`).
 
     ``identifiers``: (label, value) pairs of the patient and study (DICOM), printed first on page 1;
@@ -84,8 +107,11 @@ def build_report(scan, result, card, *, radiological: bool, window: tuple, inver
     """
     scan_section = scan_facts(scan.volume, scan.name)
     scan_section.append(("Quality warnings", "; ".join(scan.quality) if scan.quality else "none"))
-    sections = [("AI result", result_facts(result)), ("Reader", reader_facts(reader_name, impression, decision)),
-                ("Scan", scan_section)]
+    sections = [
+        ("AI result", result_facts(result)),
+        ("Reader", reader_facts(reader_name, impression, decision)),
+        ("Scan", scan_section),
+    ]
     if identifiers is not None:
         sections.insert(0, ("Patient and study", list(identifiers)))
         if any(label == "Identifiers" for label, _v in identifiers):  # hidden: no folder path either
@@ -93,9 +119,11 @@ def build_report(scan, result, card, *, radiological: bool, window: tuple, inver
     if card is not None:
         sections.append(("Model card", card_facts(card)))
     world = scan.volume.world_mm(peak_ijk)
-    caption = ("Slices through the heatmap maximum inside the head: voxel (i, j, k) = "
-               f"({', '.join(str(int(v)) for v in peak_ijk)}), RAS ({', '.join(f'{v:.1f}' for v in world)}) mm, "
-               "marked +.")
+    caption = (
+        "Slices through the heatmap maximum inside the head: voxel (i, j, k) = "
+        f"({', '.join(str(int(v)) for v in peak_ijk)}), RAS ({', '.join(f'{v:.1f}' for v in world)}) mm, "
+        "marked +."
+    )
     return Report(
         title=REPORT_TITLE,
         sections=sections,
@@ -105,8 +133,9 @@ def build_report(scan, result, card, *, radiological: bool, window: tuple, inver
         colormap=colormap,
         threshold=threshold,
         opacity=opacity,
-        banner=("Demonstration weights — trained on simulated data, not for clinical use"
-                if result.demonstration else ""),
+        banner=(
+            "Demonstration weights — trained on simulated data, not for clinical use" if result.demonstration else ""
+        ),
         convention=CONVENTION_NAMES[bool(radiological)],
         views_caption=caption,
     )

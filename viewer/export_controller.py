@@ -5,6 +5,7 @@ never in the input's folder unless the reader picked it; an existing file is rep
 ``window.confirm_overwrite`` (:func:`viewer.feedback.confirm_overwrite`) says so; files are written
 atomically (:mod:`model.fileio`) and an OSError becomes one line for the reader.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,8 +41,9 @@ class ExportController:
             if not start.is_dir():
                 start = default_export_folder()
             name = default_export_name(self.w.state.scan.name, kind)
-            chosen, _ = QFileDialog.getSaveFileName(self.w, title, str(start / name), file_filter,
-                                                    options=QFileDialog.Option.DontConfirmOverwrite)
+            chosen, _ = QFileDialog.getSaveFileName(
+                self.w, title, str(start / name), file_filter, options=QFileDialog.Option.DontConfirmOverwrite
+            )
             if not chosen:
                 return None
             path = Path(chosen)
@@ -93,22 +95,37 @@ class ExportController:
             return None
         image = self.w.state.volume.source_image(result.heatmap)
         image.header["descrip"] = HEATMAP_DESCRIPTION.encode("ascii")[:80]
-        return self._write_export(path, lambda target: save_nifti_atomic(image, target), "heatmap",
-                                  " (heatmap on the input's grid, not masked to the head)")
+        return self._write_export(
+            path,
+            lambda target: save_nifti_atomic(image, target),
+            "heatmap",
+            " (heatmap on the input's grid, not masked to the head)",
+        )
 
     def export_report(self, path: str | Path | None = None) -> GeneratorWorker | None:
         """Write the PDF report in the background; ``export_written`` or an error follows."""
         st = self.w.state
         if not st.result_visible or st.result.heatmap is None:
-            self.w.show_error("Nothing to report", "Analyse the scan (and record your impression in reader-first mode) first.")
+            self.w.show_error(
+                "Nothing to report", "Analyse the scan (and record your impression in reader-first mode) first."
+            )
             return None
         path = self._export_target(path, "Save the PDF report", "report.pdf", "PDF (*.pdf)")
         if path is None:
             return None
         report = build_report(
-            st.scan, st.result, st.result_card, radiological=st.radiological, window=st.window, invert=st.invert,
-            colormap=st.overlay_colormap, threshold=st.overlay_threshold, opacity=max(st.overlay_opacity, 0.3),
-            reader_name=self.w.settings.reader_name, impression=st.impression, decision=st.last_decision,
+            st.scan,
+            st.result,
+            st.result_card,
+            radiological=st.radiological,
+            window=st.window,
+            invert=st.invert,
+            colormap=st.overlay_colormap,
+            threshold=st.overlay_threshold,
+            opacity=max(st.overlay_opacity, 0.3),
+            reader_name=self.w.settings.reader_name,
+            impression=st.impression,
+            decision=st.last_decision,
             peak_ijk=st.heatmap_peak,
             identifiers=self.w.dicom.report_identifiers(),  # issue 9: None for NIfTI; blanked when hidden
         )

@@ -5,6 +5,7 @@ the reader the same way -- one line in a non-blocking message box and in the sta
 traceback (tracebacks go to the log) -- and every export asks the same question before it replaces
 a file. Qt widgets only; no model logic.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,11 @@ def confirm_overwrite(parent: QWidget | None, path: str | Path) -> bool:
     """
     path = Path(path)
     answer = QMessageBox.question(
-        parent, "Replace file?", f"{path.name} already exists in {path.parent}.\nReplace it?",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        parent,
+        "Replace file?",
+        f"{path.name} already exists in {path.parent}.\nReplace it?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
     )
     return answer == QMessageBox.StandardButton.Yes
 

@@ -5,6 +5,7 @@ The facts are the same text the PDF report prints (``model.record.report.scan_fa
 disagreement and an oblique affine get a visible warning, and
 ``model.quality.quality_warnings`` (computed once when the scan was opened) are listed.
 """
+
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt
@@ -13,8 +14,10 @@ from PyQt6.QtWidgets import QFormLayout, QGroupBox, QLabel, QLineEdit, QVBoxLayo
 from model.record.report import scan_facts
 from viewer.state import ViewerState
 
-QFORM_SFORM_WARNING = ("qform and sform disagree: the file holds two different positions for the scan; "
-                       "the sform was used (nibabel). Check the export from the scanner.")
+QFORM_SFORM_WARNING = (
+    "qform and sform disagree: the file holds two different positions for the scan; "
+    "the sform was used (nibabel). Check the export from the scanner."
+)
 NO_WARNINGS_TEXT = "No quality warnings."
 
 

@@ -4,6 +4,7 @@ Every control writes to :class:`viewer.state.ViewerState` and redraws from its s
 plane views; buttons are bound to the main window's actions (one action, many buttons), so the menu,
 the shortcut and the button can never disagree.
 """
+
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt
@@ -49,13 +50,16 @@ class ImagePanel(QWidget):
         self.preset_combo = QComboBox()
         for key, text in WINDOW_PRESETS.items():
             self.preset_combo.addItem(text, key)
-            self.preset_combo.setItemData(self.preset_combo.count() - 1, WINDOW_PRESET_TIPS[key],
-                                          Qt.ItemDataRole.ToolTipRole)
+            self.preset_combo.setItemData(
+                self.preset_combo.count() - 1, WINDOW_PRESET_TIPS[key], Qt.ItemDataRole.ToolTipRole
+            )
         self.preset_combo.addItem(CUSTOM_TEXT, None)
         self.preset_combo.setToolTip(WINDOW_PRESET_TIPS["neonatal_t2"])
         self.level_spin, self.width_spin = _spin("Window centre"), _spin("Window width")
-        self.low_spin, self.high_spin = _spin("Lowest displayed intensity (black)"), _spin(
-            "Highest displayed intensity (white)")
+        self.low_spin, self.high_spin = (
+            _spin("Lowest displayed intensity (black)"),
+            _spin("Highest displayed intensity (white)"),
+        )
         self.invert_checkbox = QCheckBox("Invert greyscale (I)")
         grid.addWidget(QLabel("Preset"), 0, 0)
         grid.addWidget(self.preset_combo, 0, 1, 1, 3)
@@ -89,8 +93,12 @@ class ImagePanel(QWidget):
 
         self.preset_combo.activated.connect(self._on_preset_chosen)
         # keyboard tracking is off: valueChanged comes on Enter, focus loss and the step arrows
-        self.level_spin.valueChanged.connect(lambda _v: state.set_window(self.level_spin.value(), self.width_spin.value()))
-        self.width_spin.valueChanged.connect(lambda _v: state.set_window(self.level_spin.value(), self.width_spin.value()))
+        self.level_spin.valueChanged.connect(
+            lambda _v: state.set_window(self.level_spin.value(), self.width_spin.value())
+        )
+        self.width_spin.valueChanged.connect(
+            lambda _v: state.set_window(self.level_spin.value(), self.width_spin.value())
+        )
         self.low_spin.valueChanged.connect(self._on_range_edited)
         self.high_spin.valueChanged.connect(self._on_range_edited)
         self.invert_checkbox.toggled.connect(state.set_invert)
@@ -149,8 +157,12 @@ class ImagePanel(QWidget):
 
     def _on_window_changed(self, level: float, width: float) -> None:
         low, high = window_levels(level, width)
-        for spin, value in ((self.level_spin, level), (self.width_spin, width), (self.low_spin, low),
-                            (self.high_spin, high)):
+        for spin, value in (
+            (self.level_spin, level),
+            (self.width_spin, width),
+            (self.low_spin, low),
+            (self.high_spin, high),
+        ):
             spin.blockSignals(True)
             spin.setValue(value)
             spin.blockSignals(False)

@@ -3,6 +3,7 @@
 Driven by :class:`viewer.state.ViewerState` like the plane views; the numbers come from
 :func:`viewer.display.cursor_readout`, the same function the status bar uses.
 """
+
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt
@@ -49,8 +50,14 @@ class InfoPanel(QFrame):
         grid.setHorizontalSpacing(12)
         grid.setVerticalSpacing(3)
         self.values = {}
-        for row, (key, text) in enumerate([("voxel", "Voxel (i, j, k)"), ("world", "World RAS (mm)"),
-                                           ("intensity", "Intensity"), ("heatmap", "Heatmap")]):
+        for row, (key, text) in enumerate(
+            [
+                ("voxel", "Voxel (i, j, k)"),
+                ("world", "World RAS (mm)"),
+                ("intensity", "Intensity"),
+                ("heatmap", "Heatmap"),
+            ]
+        ):
             name = QLabel(text)
             name.setObjectName("DetailName")
             value = QLabel("—")
@@ -106,7 +113,9 @@ class InfoPanel(QFrame):
             if r.heatmap is None:
                 self.values["heatmap"].setText("—")
             else:
-                self.values["heatmap"].setText(f"{r.heatmap:.3f}" + ("" if r.inside_head else "  (outside the head: not shown)"))
+                self.values["heatmap"].setText(
+                    f"{r.heatmap:.3f}" + ("" if r.inside_head else "  (outside the head: not shown)")
+                )
         result = self.state.result
         if result is None:
             self.probability_label.setText("—")
@@ -116,8 +125,10 @@ class InfoPanel(QFrame):
             self.flag_label.setText(HIDDEN_TEXT)
         else:
             self.probability_label.setText(format_probability(result.probability))
-            self.flag_label.setText(f"{result.flag.capitalize()} (threshold {format_probability(result.decision_threshold)}); "
-                                    f"TTA disagreement {100 * result.disagreement:.1f} points")
+            self.flag_label.setText(
+                f"{result.flag.capitalize()} (threshold {format_probability(result.decision_threshold)}); "
+                f"TTA disagreement {100 * result.disagreement:.1f} points"
+            )
 
     def showEvent(self, ev):  # noqa: N802 - Qt hook
         super().showEvent(ev)

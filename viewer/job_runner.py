@@ -4,6 +4,7 @@ A service: the main window, its controllers and the batch dialog start every
 :class:`viewer.worker.GeneratorWorker` through :meth:`JobRunner.launch`, and closing the window
 stops them all in one place (:meth:`JobRunner.stop_all`).
 """
+
 from __future__ import annotations
 
 import logging

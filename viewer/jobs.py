@@ -7,6 +7,7 @@ Everything heavy for the display (reading and reorienting the file, the default 
 weights, the analysis and its heatmap on the scan's grid) happens here, so the GUI thread only
 slices arrays.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

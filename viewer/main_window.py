@@ -12,6 +12,7 @@ talk to. Long work runs as generators from :mod:`viewer.jobs` in a :class:`viewe
 errors reach the reader as one line. A Batch menu is added by
 ``viewer.batch_dialog.install_batch_menu(window)`` before :attr:`MainWindow.help_menu`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,16 +23,16 @@ from PyQt6.QtGui import QGuiApplication, QIcon
 from PyQt6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QScrollArea, QSplitter, QTabWidget
 
 import model
+from model.dicom import is_dicom_input  # issue 9
 from model.record.report import card_facts
 from model.volume import is_nifti_path
 from viewer import window_actions
 from viewer.analysis_controller import AnalysisController
 from viewer.batch_dialog import install_batch_menu
+from viewer.dicom_open import install_dicom  # issue 9
 from viewer.display import LAYOUTS, PLANES
 from viewer.export_controller import ExportController
 from viewer.feedback import Feedback, confirm_overwrite
-from viewer.dicom_open import install_dicom  # issue 9
-from model.dicom import is_dicom_input  # issue 9
 from viewer.header_panel import HeaderPanel
 from viewer.image_panel import ImagePanel
 from viewer.info_panel import readout_of
@@ -101,8 +102,14 @@ class MainWindow(QMainWindow):
     decision_recorded = pyqtSignal(dict)
     export_written = pyqtSignal(str)
 
-    def __init__(self, weights_dir: str | Path | None = None, device: str = "auto",
-                 settings: Settings | None = None, audit_path: str | Path | None = None, parent=None):
+    def __init__(
+        self,
+        weights_dir: str | Path | None = None,
+        device: str = "auto",
+        settings: Settings | None = None,
+        audit_path: str | Path | None = None,
+        parent=None,
+    ):
         super().__init__(parent)
         set_application_identity()
         self.settings = settings if settings is not None else Settings()
@@ -110,8 +117,9 @@ class MainWindow(QMainWindow):
         self.state = ViewerState(self)
         # services and controllers (each in its own module)
         self.jobs = JobRunner()
-        self.models = ModelProvider(weights_dir if weights_dir is not None else model.DEFAULT_WEIGHTS_DIR, device,
-                                    self.jobs, self)
+        self.models = ModelProvider(
+            weights_dir if weights_dir is not None else model.DEFAULT_WEIGHTS_DIR, device, self.jobs, self
+        )
         self.feedback = Feedback(self, self.statusBar())
         self.analysis = AnalysisController(self)
         self.reader = ReaderController(self)
@@ -158,11 +166,13 @@ class MainWindow(QMainWindow):
         self.panel.set_actions(self.analyse_action, self.cancel_action)
         self.reader_panel.set_actions(self.impression_actions, self.decision_actions)
         self.ortho.info.set_copy_action(self.copy_location_action)
-        self.image_panel.add_view_actions([
-            [self.layout_actions["1x3"], self.layout_actions["2x2"], self.layout_actions["1x1"]],
-            [self.zoom_in_action, self.zoom_out_action, self.reset_view_action],
-            [self.goto_peak_action, self.crosshair_action, self.radiological_action],
-        ])
+        self.image_panel.add_view_actions(
+            [
+                [self.layout_actions["1x3"], self.layout_actions["2x2"], self.layout_actions["1x1"]],
+                [self.zoom_in_action, self.zoom_out_action, self.reset_view_action],
+                [self.goto_peak_action, self.crosshair_action, self.radiological_action],
+            ]
+        )
 
         self.state.scan_changed.connect(self._on_scan_changed)
         self.state.cursor_changed.connect(self._update_readout)
@@ -185,9 +195,11 @@ class MainWindow(QMainWindow):
         self.set_busy(False)
 
     # -- the window's interface (delegates to the services and controllers) ------------------------
-    weights_dir = property(lambda self: self.models.weights_dir,
-                           lambda self, folder: setattr(self.models, "weights_dir", Path(folder)),
-                           doc="Weights folder Analyse and Batch use (:class:`viewer.model_provider.ModelProvider`).")
+    weights_dir = property(
+        lambda self: self.models.weights_dir,
+        lambda self, folder: setattr(self.models, "weights_dir", Path(folder)),
+        doc="Weights folder Analyse and Batch use (:class:`viewer.model_provider.ModelProvider`).",
+    )
     device = property(lambda self: self.models.device, doc="Where the network runs (torch.device).")
     last_error = property(lambda self: self.feedback.last_error, doc="The last one-line error shown.")
     last_message_box = property(lambda self: self.feedback.last_message_box)
@@ -206,7 +218,9 @@ class MainWindow(QMainWindow):
     def record_impression(self, impression: str) -> dict | None:
         return self.reader.record_impression(impression)
 
-    def record_decision(self, decision: str, reason: str | None = None, override_call: str | None = None) -> dict | None:
+    def record_decision(
+        self, decision: str, reason: str | None = None, override_call: str | None = None
+    ) -> dict | None:
         return self.reader.record_decision(decision, reason, override_call)
 
     def set_reader_first(self, on: bool) -> None:
@@ -289,8 +303,9 @@ class MainWindow(QMainWindow):
     # -- model -------------------------------------------------------------------------------------
     def load_weights_dialog(self) -> None:
         start = str(self.weights_dir.parent if self.weights_dir.exists() else Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Choose a weights folder (model.safetensors + model_card.json)",
-                                                  start)
+        folder = QFileDialog.getExistingDirectory(
+            self, "Choose a weights folder (model.safetensors + model_card.json)", start
+        )
         if folder:
             self.load_weights(folder)
 
@@ -322,14 +337,15 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"Model: <b>{card.name}</b> v{card.version}{demo} · {card.weights_sha256[:12]}")
         self.model_label.setToolTip(f"{self.weights_dir}\nweights SHA-256 {card.weights_sha256}")
 
-
     def show_model_card(self) -> None:
         card = self.models.card
         if card is None:
             self.show_error("No model", "No model card is available; Model > Load weights to choose a weights folder.")
             return
-        rows = "".join(f"<tr><td style='color:#9e9e9e; padding-right:10px'>{_escape(k)}</td><td>{_escape(v)}</td></tr>"
-                       for k, v in card_facts(card))
+        rows = "".join(
+            f"<tr><td style='color:#9e9e9e; padding-right:10px'>{_escape(k)}</td><td>{_escape(v)}</td></tr>"
+            for k, v in card_facts(card)
+        )
         self.feedback.message(QMessageBox.Icon.Information, "Model card", f"<table>{rows}</table>")
 
     # -- view ----------------------------------------------------------------------------------------
@@ -400,9 +416,18 @@ class MainWindow(QMainWindow):
         if scan is not None:
             self.panel.show_message(IDLE_TEXT)
         has_scan = scan is not None
-        for a in (self.screenshot_action, self.copy_location_action, self.reset_view_action, self.zoom_in_action,
-                  self.zoom_out_action, self.next_slice_action, self.prev_slice_action, self.full_range_action,
-                  self.neonatal_action, self.reset_window_action):
+        for a in (
+            self.screenshot_action,
+            self.copy_location_action,
+            self.reset_view_action,
+            self.zoom_in_action,
+            self.zoom_out_action,
+            self.next_slice_action,
+            self.prev_slice_action,
+            self.full_range_action,
+            self.neonatal_action,
+            self.reset_window_action,
+        ):
             a.setEnabled(has_scan)
         self.set_busy(self.busy)
         self._update_readout()
@@ -438,7 +463,8 @@ class MainWindow(QMainWindow):
 
     def _about(self) -> None:
         QMessageBox.about(
-            self, f"About {APP_TITLE}",
+            self,
+            f"About {APP_TITLE}",
             f"<b>{APP_TITLE}</b><br>A second reader for T2-weighted brain MRI of preterm infants: "
             "P(injury) from a 3D ResNet-10 with test-time augmentation, and a Grad-CAM heatmap.<br><br>"
             "Research use only; it does not diagnose and does not outline lesions.<br><br>"

@@ -7,6 +7,7 @@ loading path). The network loaded for analyses is cached and reused while the fo
 The batch loads its own copy in its worker thread: Grad-CAM hooks and gradient flags of an
 analysis must never meet a batch forward pass on the same module.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

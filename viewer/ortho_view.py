@@ -2,6 +2,7 @@
 scan, the display convention and, for oblique files, that the display is the closest canonical
 orientation.
 """
+
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt, pyqtSignal
@@ -165,7 +166,8 @@ class OrthoView(QWidget):
             self.oblique_label.setToolTip(
                 "The file's voxel axes are tilted against the patient axes. The viewer shows the voxels "
                 "without resampling, in the closest canonical (RAS) orientation, so the edge letters and "
-                "the planes are approximate by the angle shown.")
+                "the planes are approximate by the angle shown."
+            )
 
     def _on_radiological_changed(self, radiological: bool) -> None:
         self.convention_label.setText(CONVENTION_TEXT[radiological])

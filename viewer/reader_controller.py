@@ -5,6 +5,7 @@ A controller of the main window (:class:`viewer.main_window.MainWindow`): it rea
 (:mod:`model.record.audit`, words from :mod:`model.vocabulary`) and reports problems through the
 window's :class:`viewer.feedback.Feedback`. The window's Reader actions call these methods.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,8 +39,9 @@ class ReaderController:
 
     def ask_reader_name(self) -> str:
         """Ask for the reader's name (stored in the settings); returns it ('' when cancelled)."""
-        name, ok = QInputDialog.getText(self.w, "Reader name", "Your name, recorded with every decision:",
-                                        text=self.w.settings.reader_name)
+        name, ok = QInputDialog.getText(
+            self.w, "Reader name", "Your name, recorded with every decision:", text=self.w.settings.reader_name
+        )
         if ok and name.strip():
             self.w.settings.reader_name = name.strip()
             return name.strip()
@@ -62,7 +64,9 @@ class ReaderController:
         self.w.state.set_last_decision(entry)
         return entry
 
-    def record_decision(self, decision: str, reason: str | None = None, override_call: str | None = None) -> dict | None:
+    def record_decision(
+        self, decision: str, reason: str | None = None, override_call: str | None = None
+    ) -> dict | None:
         """Accept, reject or override the shown AI result; appends an audit entry and returns it.
 
         ``reason`` defaults to the reader panel's text (cleared after recording). An override
@@ -91,8 +95,9 @@ class ReaderController:
         call, ok = QInputDialog.getItem(self.w, "Override the AI result", "Your call for this scan:", options, 0, False)
         return call if ok else None
 
-    def _append_audit(self, decision: str, *, impression: str | None = None, reason: str = "",
-                      override_call: str | None = None) -> dict | None:
+    def _append_audit(
+        self, decision: str, *, impression: str | None = None, reason: str = "", override_call: str | None = None
+    ) -> dict | None:
         st = self.w.state
         reader = self._reader_name()
         if not reader:
@@ -101,7 +106,9 @@ class ReaderController:
         result = st.result
         try:
             record = decision_record(
-                decision=decision, reader=reader, input_sha256=st.volume.sha256,
+                decision=decision,
+                reader=reader,
+                input_sha256=st.volume.sha256,
                 model_name=None if result is None else result.model_name,
                 model_version=None if result is None else result.model_version,
                 weights_sha256=None if result is None else result.weights_sha256,
@@ -109,7 +116,9 @@ class ReaderController:
                 threshold=None if result is None else result.decision_threshold,
                 flag=None if result is None else result.flag,
                 impression=impression if impression is not None else st.impression,
-                reason=reason, override_call=override_call, ai_shown=st.result_visible,
+                reason=reason,
+                override_call=override_call,
+                ai_shown=st.result_visible,
             )
             record.update(audit_fields(st.volume))  # issue 9: Study/Series Instance UIDs, never names
             entry = append_entry(self.w.audit_path, record)

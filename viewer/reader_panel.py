@@ -5,6 +5,7 @@ The buttons are bound to the main window's Reader actions; recording (and writin
 ``model.record.audit``) is the main window's job. This panel only shows :class:`ViewerState`'s reader
 fields.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -10,6 +10,7 @@ The heatmap controls choose the colormap (perceptually uniform), the threshold b
 is transparent, the opacity and contour lines; the colour bar starts at the threshold and is drawn
 with the same lookup table as the views (``model.record.report.heatmap_lut``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,10 +42,16 @@ __all__ = ["ResultPanel", "format_probability", "HEATMAP_CAPTION", "DEMONSTRATIO
 IDLE_TEXT = "Press Analyse (Ctrl+R) to estimate P(injury) for this scan."
 NO_SCAN_TEXT = "Open a scan (Ctrl+O) to analyse it."
 CANCELLED_TEXT = "Analysis cancelled"
-HIDDEN_TEXT = ("The AI result is ready and hidden until you record your impression "
-               "(reader-first mode): Reader > Normal / Injury / Unsure.")
-FLAG_COLOURS = {Flag.ABOVE: "#ff8a65", Flag.INDETERMINATE: "#ffd54f", Flag.BELOW: "#9ccc65",
-                Flag.OUT_OF_DISTRIBUTION: "#b0bec5"}
+HIDDEN_TEXT = (
+    "The AI result is ready and hidden until you record your impression "
+    "(reader-first mode): Reader > Normal / Injury / Unsure."
+)
+FLAG_COLOURS = {
+    Flag.ABOVE: "#ff8a65",
+    Flag.INDETERMINATE: "#ffd54f",
+    Flag.BELOW: "#9ccc65",
+    Flag.OUT_OF_DISTRIBUTION: "#b0bec5",
+}
 
 
 class ResultPanel(QWidget):
@@ -124,14 +131,16 @@ class ResultPanel(QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(2)
-        for row_i, (key, title) in enumerate([
-            ("identity", "Identity pass"),
-            ("flipped", "Left-right flipped pass"),
-            ("disagreement", "Uncertainty"),
-            ("model", "Model"),
-            ("weights", "Weights SHA-256"),
-            ("device", "Device, time"),
-        ]):
+        for row_i, (key, title) in enumerate(
+            [
+                ("identity", "Identity pass"),
+                ("flipped", "Left-right flipped pass"),
+                ("disagreement", "Uncertainty"),
+                ("model", "Model"),
+                ("weights", "Weights SHA-256"),
+                ("device", "Device, time"),
+            ]
+        ):
             name = QLabel(title)
             name.setObjectName("DetailName")
             value = QLabel()
@@ -349,7 +358,8 @@ class ResultPanel(QWidget):
         self.details["disagreement"].setText(f"{100 * result.disagreement:.1f} points (TTA disagreement)")
         self.details["disagreement"].setToolTip(
             "How much the identity and the left-right flipped pass disagree: a large value means the "
-            "probability depends on the orientation of the input, so trust it less")
+            "probability depends on the orientation of the input, so trust it less"
+        )
         self.details["model"].setText(f"{result.model_name} v{result.model_version}")
         self.details["weights"].setText(result.weights_sha256[:12])
         total = result.timings_s.get("total")

@@ -5,6 +5,7 @@ A controller of the main window (``window.opener``). Every scan is read in a wor
 wins, a running analysis of the previous scan is cancelled, and a bad file becomes one line for the
 reader while the previous scan stays.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

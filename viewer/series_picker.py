@@ -5,11 +5,20 @@ first, then series number); the first analysable row is selected, so Enter opens
 series. A series that cannot be analysed is listed greyed out with its one-line reason and cannot
 be chosen.
 """
+
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableWidget,
-                             QTableWidgetItem, QVBoxLayout)
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
 
 #: Column headers, in order.
 COLUMNS = ("Series", "Description", "Modality", "Images", "Voxel size", "Orientation", "Date", "Note")
@@ -18,9 +27,16 @@ COLUMNS = ("Series", "Description", "Modality", "Images", "Voxel size", "Orienta
 def row_texts(series) -> list[str]:
     """The cells of one :class:`model.dicom.SeriesInfo` row (see :data:`COLUMNS`)."""
     note = series.problem or ("T2-weighted (suggested)" if series.t2_weighted else "")
-    return ["" if series.series_number is None else str(series.series_number),
-            series.series_description or "(no description)", series.modality, str(series.n_images),
-            series.voxel_text(), series.orientation, series.study_date, note]
+    return [
+        "" if series.series_number is None else str(series.series_number),
+        series.series_description or "(no description)",
+        series.modality,
+        str(series.n_images),
+        series.voxel_text(),
+        series.orientation,
+        series.study_date,
+        note,
+    ]
 
 
 class SeriesPicker(QDialog):
@@ -37,8 +53,10 @@ class SeriesPicker(QDialog):
         self.setObjectName("SeriesPicker")
         self.setWindowTitle("Choose a DICOM series")
         self.series = list(series)
-        intro = QLabel(f"{len(self.series)} image series found{' in ' + folder_name if folder_name else ''}. "
-                       "Pick the T2-weighted volume to read; T2-weighted series are listed first.")
+        intro = QLabel(
+            f"{len(self.series)} image series found{' in ' + folder_name if folder_name else ''}. "
+            "Pick the T2-weighted volume to read; T2-weighted series are listed first."
+        )
         intro.setWordWrap(True)
         self.table = QTableWidget(len(self.series), len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)

@@ -7,6 +7,7 @@ used for opening and exporting, the heatmap overlay, the display convention, the
 reader-first mode. Tests point ``QSettings`` at a temporary folder (``QSettings.setPath``), so
 they never touch the real user's settings.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -150,8 +151,13 @@ class Settings:
         }
 
     def save_overlay(self, visible: bool, opacity: float, colormap: str, threshold: float, contours: bool) -> None:
-        for key, value in (("visible", bool(visible)), ("opacity", float(opacity)), ("colormap", colormap),
-                           ("threshold", float(threshold)), ("contours", bool(contours))):
+        for key, value in (
+            ("visible", bool(visible)),
+            ("opacity", float(opacity)),
+            ("colormap", colormap),
+            ("threshold", float(threshold)),
+            ("contours", bool(contours)),
+        ):
             self.q.setValue(f"overlay/{key}", value)
 
     # -- reader -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ Every row is a QAction found by walking the menu bar (including menus added late
 the list cannot drift from what the keys do. The mouse gestures of the planes, which are not
 actions, follow from :data:`viewer.slice_view.GESTURES`.
 """
+
 from __future__ import annotations
 
 from PyQt6.QtGui import QKeySequence

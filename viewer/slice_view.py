@@ -16,6 +16,7 @@ exactly. Redrawing after a cursor move only re-slices (``plane_slice`` returns a
 heatmap slice to the head (the mask was computed once per scan, off the GUI thread) and, when
 contour lines are on, traces them on that one slice (``skimage.measure.find_contours``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -151,7 +152,7 @@ class SliceViewBox(pg.ViewBox):
         if steps:
             self._wheel_accumulated -= steps * WHEEL_NOTCH
             if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
-                self.zoom(ZOOM_STEP ** steps, self.mapSceneToView(ev.scenePos()))
+                self.zoom(ZOOM_STEP**steps, self.mapSceneToView(ev.scenePos()))
             else:
                 self.slice_stepped.emit(steps)
 
@@ -229,8 +230,10 @@ class SliceView(QWidget):
         layout.addWidget(self.slider)
 
         self.title = self._overlay_label(colour=PLANE_COLOURS[plane], bold=True)
-        self.letters = {edge: self._overlay_label(colour=(235, 235, 235), bold=True, size=13)
-                        for edge in ("left", "right", "top", "bottom")}
+        self.letters = {
+            edge: self._overlay_label(colour=(235, 235, 235), bold=True, size=13)
+            for edge in ("left", "right", "top", "bottom")
+        }
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setMinimumSize(160, 160)
 
@@ -273,7 +276,7 @@ class SliceView(QWidget):
         rect = self.graphics.mapFromScene(self.image_item.sceneBoundingRect()).boundingRect()
         top, left = int(round(rect.top() * ratio)), int(round(rect.left() * ratio))
         bottom, right = int(round((rect.bottom() + 1) * ratio)), int(round((rect.right() + 1) * ratio))
-        return full[max(top, 0):bottom, max(left, 0):right].copy()
+        return full[max(top, 0) : bottom, max(left, 0) : right].copy()
 
     def displayed_heatmap(self) -> np.ndarray | None:
         """The heatmap slice the overlay shows (masked to the head), or None."""
@@ -336,8 +339,14 @@ class SliceView(QWidget):
         self.activated.emit(self.plane)
 
     def keyPressEvent(self, ev):  # noqa: N802 - Qt hook
-        steps = {Qt.Key.Key_Up: 1, Qt.Key.Key_PageUp: 1, Qt.Key.Key_Right: 1,
-                 Qt.Key.Key_Down: -1, Qt.Key.Key_PageDown: -1, Qt.Key.Key_Left: -1}.get(ev.key())
+        steps = {
+            Qt.Key.Key_Up: 1,
+            Qt.Key.Key_PageUp: 1,
+            Qt.Key.Key_Right: 1,
+            Qt.Key.Key_Down: -1,
+            Qt.Key.Key_PageDown: -1,
+            Qt.Key.Key_Left: -1,
+        }.get(ev.key())
         if steps and self.state.volume is not None:
             self.step_slice(steps)
             ev.accept()
@@ -375,8 +384,12 @@ class SliceView(QWidget):
         index = int(ijk[self.geom.slice_axis])
         if index != self._slice_index:
             self._slice_index = index
-            self.image_item.setImage(plane_slice(volume.data, self.geom, index), autoLevels=False,
-                                     levels=window_levels(*self.state.window), rect=self._rect)
+            self.image_item.setImage(
+                plane_slice(volume.data, self.geom, index),
+                autoLevels=False,
+                levels=window_levels(*self.state.window),
+                rect=self._rect,
+            )
             self._update_overlay_image()
             n = volume.shape[self.geom.slice_axis]
             self.title.setText(f"{self.plane.capitalize()}   {INDEX_NAMES[self.geom.slice_axis]} {index} / {n - 1}")

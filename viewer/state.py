@@ -5,6 +5,7 @@ controls and gestures call its setters, the setters validate, store and emit ``*
 plane views, the result panel and the status bar redraw from the signals. Nothing here draws, and
 nothing here changes the data: the radiological/neurological convention is a view setting.
 """
+
 from __future__ import annotations
 
 import numpy as np

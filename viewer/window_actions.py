@@ -5,6 +5,7 @@ on the window by :func:`build_actions`; :func:`build_menus_and_toolbar` places t
 :data:`MENUS` says, as data, which action goes in which menu. Help > Keyboard shortcuts lists them
 from the menus. Buttons elsewhere are bound to these same actions.
 """
+
 from __future__ import annotations
 
 import functools
@@ -37,10 +38,11 @@ def make_action(w: MainWindow, text, slot=None, shortcut=None, tip=None, pixmap=
         a.setIcon(w.style().standardIcon(pixmap))
     keys = []
     if shortcut is not None:
-        for key in (shortcut if isinstance(shortcut, (list, tuple)) else [shortcut]):
+        for key in shortcut if isinstance(shortcut, (list, tuple)) else [shortcut]:
             # a standard key's first binding is the platform's keyboard shortcut (the rest are media keys)
-            keys += QKeySequence.keyBindings(key)[:1] if isinstance(key, QKeySequence.StandardKey) \
-                else [QKeySequence(key)]
+            keys += (
+                QKeySequence.keyBindings(key)[:1] if isinstance(key, QKeySequence.StandardKey) else [QKeySequence(key)]
+            )
         a.setShortcuts(keys)
     a.setCheckable(checkable)
     tip = tip or text.replace("&", "").rstrip(".…")
@@ -52,6 +54,7 @@ def make_action(w: MainWindow, text, slot=None, shortcut=None, tip=None, pixmap=
         (a.toggled if checkable else a.triggered).connect(slot)
     return a
 
+
 def build_actions(w: MainWindow) -> None:
     """Every QAction of the window, as attributes (``w.open_action``, ``w.layout_actions[...]``...)."""
     action = functools.partial(make_action, w)
@@ -59,25 +62,47 @@ def build_actions(w: MainWindow) -> None:
     st = w.state
 
     # File
-    w.open_action = action("&Open…", lambda: w.open_dialog(), QKeySequence.StandardKey.Open,
-                              "Open a T2 NIfTI volume", SP.SP_DialogOpenButton)
-    w.sample_action = action("Open &sample", lambda: w.open_sample(), "Ctrl+Shift+O",
-                                "Open the simulated neonatal T2 sample", SP.SP_FileIcon)
+    w.open_action = action(
+        "&Open…",
+        lambda: w.open_dialog(),
+        QKeySequence.StandardKey.Open,
+        "Open a T2 NIfTI volume",
+        SP.SP_DialogOpenButton,
+    )
+    w.sample_action = action(
+        "Open &sample", lambda: w.open_sample(), "Ctrl+Shift+O", "Open the simulated neonatal T2 sample", SP.SP_FileIcon
+    )
     w.clear_recent_action = action("&Clear list", lambda: w.opener.clear_recent())
-    w.screenshot_action = action("&Screenshot of the views…", lambda: w.export_screenshot(), "Ctrl+Shift+S",
-                                    "Save the plane views as a PNG image (full screen resolution)")
+    w.screenshot_action = action(
+        "&Screenshot of the views…",
+        lambda: w.export_screenshot(),
+        "Ctrl+Shift+S",
+        "Save the plane views as a PNG image (full screen resolution)",
+    )
     w.screenshot_action.setIconText("Screenshot")
-    w.report_action = action("PDF &report…", lambda: w.export_report(), "Ctrl+P",
-                                "Save a PDF report: scan facts, result, model card, your decision, key slices")
+    w.report_action = action(
+        "PDF &report…",
+        lambda: w.export_report(),
+        "Ctrl+P",
+        "Save a PDF report: scan facts, result, model card, your decision, key slices",
+    )
     w.report_action.setIconText("Report")
-    w.heatmap_export_action = action("&Heatmap as NIfTI…", lambda: w.export_heatmap(), "Ctrl+Shift+E",
-                                        "Save the Grad-CAM heatmap on the input's own grid and affine (unmasked)")
+    w.heatmap_export_action = action(
+        "&Heatmap as NIfTI…",
+        lambda: w.export_heatmap(),
+        "Ctrl+Shift+E",
+        "Save the Grad-CAM heatmap on the input's own grid and affine (unmasked)",
+    )
     w.quit_action = action("&Quit", w.close, "Ctrl+Q")
 
     # View
-    w.radiological_action = action("&Radiological convention", st.set_radiological, "Ctrl+Shift+R",
-                                      "Radiological: patient left on screen right (off: neurological)",
-                                      checkable=True)
+    w.radiological_action = action(
+        "&Radiological convention",
+        st.set_radiological,
+        "Ctrl+Shift+R",
+        "Radiological: patient left on screen right (off: neurological)",
+        checkable=True,
+    )
     w.radiological_action.setChecked(st.radiological)
     w.radiological_action.setIconText("Radiological")
     w.layout_group = QActionGroup(w)
@@ -90,32 +115,56 @@ def build_actions(w: MainWindow) -> None:
         w.layout_actions[key] = a
     w.layout_actions["1x1"].setToolTip(
         f"Maximise the active plane (the one last clicked); double click a plane does the same "
-        f"({LAYOUT_SHORTCUTS['1x1']})")
-    w.zoom_in_action = action("Zoom &in", lambda: w.ortho.active_view.zoom(ZOOM_STEP),
-                                 ["Ctrl++", "Ctrl+=", "+", "="], "Zoom in the active plane (also Ctrl + wheel)")
-    w.zoom_out_action = action("Zoom &out", lambda: w.ortho.active_view.zoom(1 / ZOOM_STEP),
-                                  ["Ctrl+-", "-"], "Zoom out the active plane")
-    w.reset_view_action = action("Reset &view", w.reset_views, "Ctrl+0",
-                                    "Whole slices, no zoom or pan, in every plane")
-    w.next_slice_action = action("&Next slice", lambda: w.ortho.active_view.step_slice(+1),
-                                    ["PgUp", "Up", "Right"], "Next slice of the active plane (towards R, A or S)")
-    w.prev_slice_action = action("&Previous slice", lambda: w.ortho.active_view.step_slice(-1),
-                                    ["PgDown", "Down", "Left"], "Previous slice of the active plane")
+        f"({LAYOUT_SHORTCUTS['1x1']})"
+    )
+    w.zoom_in_action = action(
+        "Zoom &in",
+        lambda: w.ortho.active_view.zoom(ZOOM_STEP),
+        ["Ctrl++", "Ctrl+=", "+", "="],
+        "Zoom in the active plane (also Ctrl + wheel)",
+    )
+    w.zoom_out_action = action(
+        "Zoom &out", lambda: w.ortho.active_view.zoom(1 / ZOOM_STEP), ["Ctrl+-", "-"], "Zoom out the active plane"
+    )
+    w.reset_view_action = action("Reset &view", w.reset_views, "Ctrl+0", "Whole slices, no zoom or pan, in every plane")
+    w.next_slice_action = action(
+        "&Next slice",
+        lambda: w.ortho.active_view.step_slice(+1),
+        ["PgUp", "Up", "Right"],
+        "Next slice of the active plane (towards R, A or S)",
+    )
+    w.prev_slice_action = action(
+        "&Previous slice",
+        lambda: w.ortho.active_view.step_slice(-1),
+        ["PgDown", "Down", "Left"],
+        "Previous slice of the active plane",
+    )
     for a in (w.next_slice_action, w.prev_slice_action):
         # only while a plane has the keyboard focus: arrows keep working in the side panel's fields
         a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         w.ortho.addAction(a)
-    w.crosshair_action = action("Show &crosshair", w._set_crosshair, "C",
-                                   "Show the cursor lines in every plane", checkable=True)
+    w.crosshair_action = action(
+        "Show &crosshair", w._set_crosshair, "C", "Show the cursor lines in every plane", checkable=True
+    )
     w.crosshair_action.setChecked(True)
     w.crosshair_action.setIconText("Crosshair")
-    w.goto_peak_action = action("&Go to heatmap maximum", w.go_to_heatmap_peak, "Ctrl+M",
-                                   "Move the cursor to the highest heatmap value inside the head")
+    w.goto_peak_action = action(
+        "&Go to heatmap maximum",
+        w.go_to_heatmap_peak,
+        "Ctrl+M",
+        "Move the cursor to the highest heatmap value inside the head",
+    )
     w.goto_peak_action.setIconText("Heatmap max")
-    w.overlay_action = action("Show &heatmap", st.set_overlay_visible, "H",
-                                 "Show the Grad-CAM heatmap over the scan", checkable=True)
-    w.contours_action = action("Heatmap &contour lines", st.set_overlay_contours, "Shift+H",
-                                  "Outline the heatmap at its threshold", checkable=True)
+    w.overlay_action = action(
+        "Show &heatmap", st.set_overlay_visible, "H", "Show the Grad-CAM heatmap over the scan", checkable=True
+    )
+    w.contours_action = action(
+        "Heatmap &contour lines",
+        st.set_overlay_contours,
+        "Shift+H",
+        "Outline the heatmap at its threshold",
+        checkable=True,
+    )
     w.colormap_group = QActionGroup(w)
     w.colormap_actions = {}
     for name in HEATMAP_COLORMAPS:
@@ -123,45 +172,82 @@ def build_actions(w: MainWindow) -> None:
         a.triggered.connect(lambda _c, n=name: st.set_overlay_colormap(n))
         w.colormap_group.addAction(a)
         w.colormap_actions[name] = a
-    w.opacity_up_action = action("More opaque heatmap", lambda: st.set_overlay_opacity(st.overlay_opacity + 0.1),
-                                    "]", "Heatmap opacity +10 %")
-    w.opacity_down_action = action("More transparent heatmap",
-                                      lambda: st.set_overlay_opacity(st.overlay_opacity - 0.1), "[",
-                                      "Heatmap opacity −10 %")
-    w.threshold_up_action = action("Raise heatmap threshold",
-                                      lambda: st.set_overlay_threshold(round(st.overlay_threshold + 0.05, 2)), "}",
-                                      "Hide more of the low heatmap values (+0.05)")
-    w.threshold_down_action = action("Lower heatmap threshold",
-                                        lambda: st.set_overlay_threshold(round(st.overlay_threshold - 0.05, 2)), "{",
-                                        "Show more of the low heatmap values (−0.05)")
-    w.window_entry_action = action("Set window / level…", lambda: w._show_tab(w.image_panel,
-                                                                                    w.image_panel.level_spin),
-                                      "Ctrl+Shift+W", "Type the window centre and width (Display tab)")
-    w.header_action = action("Scan &header and quality…", lambda: w._show_tab(w.header_panel), "Ctrl+I",
-                                "File path, shape, voxel size, orientation, data type, qform/sform, SHA-256, "
-                                "quality warnings (Scan tab)")
+    w.opacity_up_action = action(
+        "More opaque heatmap", lambda: st.set_overlay_opacity(st.overlay_opacity + 0.1), "]", "Heatmap opacity +10 %"
+    )
+    w.opacity_down_action = action(
+        "More transparent heatmap",
+        lambda: st.set_overlay_opacity(st.overlay_opacity - 0.1),
+        "[",
+        "Heatmap opacity −10 %",
+    )
+    w.threshold_up_action = action(
+        "Raise heatmap threshold",
+        lambda: st.set_overlay_threshold(round(st.overlay_threshold + 0.05, 2)),
+        "}",
+        "Hide more of the low heatmap values (+0.05)",
+    )
+    w.threshold_down_action = action(
+        "Lower heatmap threshold",
+        lambda: st.set_overlay_threshold(round(st.overlay_threshold - 0.05, 2)),
+        "{",
+        "Show more of the low heatmap values (−0.05)",
+    )
+    w.window_entry_action = action(
+        "Set window / level…",
+        lambda: w._show_tab(w.image_panel, w.image_panel.level_spin),
+        "Ctrl+Shift+W",
+        "Type the window centre and width (Display tab)",
+    )
+    w.header_action = action(
+        "Scan &header and quality…",
+        lambda: w._show_tab(w.header_panel),
+        "Ctrl+I",
+        "File path, shape, voxel size, orientation, data type, qform/sform, SHA-256, quality warnings (Scan tab)",
+    )
 
     # Window / level
-    w.reset_window_action = action("&Automatic window (1–99 %)", st.reset_window, "Ctrl+Shift+L",
-                                      "Back to the automatic window (1st-99th percentile)")
+    w.reset_window_action = action(
+        "&Automatic window (1–99 %)",
+        st.reset_window,
+        "Ctrl+Shift+L",
+        "Back to the automatic window (1st-99th percentile)",
+    )
     w.reset_window_action.setToolTip(WINDOW_PRESET_TIPS["auto"] + " (Ctrl+Shift+L)")
     w.reset_window_action.setIconText("Auto window")
-    w.full_range_action = action("&Full range", lambda: st.apply_window_preset("full"), "Ctrl+Shift+F",
-                                    WINDOW_PRESET_TIPS["full"])
-    w.neonatal_action = action(f"&{WINDOW_PRESETS['neonatal_t2']}", lambda: st.apply_window_preset("neonatal_t2"),
-                                  "Ctrl+Shift+B", WINDOW_PRESET_TIPS["neonatal_t2"])
-    w.invert_action = action("&Invert greyscale", st.set_invert, "I", "Black for bright, white for dark",
-                                checkable=True)
+    w.full_range_action = action(
+        "&Full range", lambda: st.apply_window_preset("full"), "Ctrl+Shift+F", WINDOW_PRESET_TIPS["full"]
+    )
+    w.neonatal_action = action(
+        f"&{WINDOW_PRESETS['neonatal_t2']}",
+        lambda: st.apply_window_preset("neonatal_t2"),
+        "Ctrl+Shift+B",
+        WINDOW_PRESET_TIPS["neonatal_t2"],
+    )
+    w.invert_action = action(
+        "&Invert greyscale", st.set_invert, "I", "Black for bright, white for dark", checkable=True
+    )
 
     # Analysis and model
-    w.analyse_action = action("&Analyse", lambda: w.start_analysis(), "Ctrl+R",
-                                 "Estimate P(injury) and the Grad-CAM heatmap for this scan", SP.SP_MediaPlay)
-    w.cancel_action = action("&Cancel", lambda: w.cancel_analysis(), "Esc",
-                                "Stop the running analysis", SP.SP_MediaStop)
-    w.load_weights_action = action("&Load weights…", lambda: w.load_weights_dialog(), "Ctrl+L",
-                                      "Use another weights folder (model.safetensors + model_card.json)")
-    w.model_card_action = action("Model &card…", w.show_model_card, None,
-                                    "What the current model is, was trained on and is for")
+    w.analyse_action = action(
+        "&Analyse",
+        lambda: w.start_analysis(),
+        "Ctrl+R",
+        "Estimate P(injury) and the Grad-CAM heatmap for this scan",
+        SP.SP_MediaPlay,
+    )
+    w.cancel_action = action(
+        "&Cancel", lambda: w.cancel_analysis(), "Esc", "Stop the running analysis", SP.SP_MediaStop
+    )
+    w.load_weights_action = action(
+        "&Load weights…",
+        lambda: w.load_weights_dialog(),
+        "Ctrl+L",
+        "Use another weights folder (model.safetensors + model_card.json)",
+    )
+    w.model_card_action = action(
+        "Model &card…", w.show_model_card, None, "What the current model is, was trained on and is for"
+    )
 
     # Reader
     w.impression_group = QActionGroup(w)
@@ -175,48 +261,120 @@ def build_actions(w: MainWindow) -> None:
     for key, (text, keys, tip) in DECISIONS_UI.items():
         w.decision_actions[key] = action(text, lambda _c=False, k=key: w.record_decision(k), keys, tip)
         w.decision_actions[key].setIconText(text.replace("&", "").replace(" AI result", ""))  # buttons
-    w.reader_first_action = action("Reader-&first mode", w.set_reader_first, None,
-                                      "Hide the AI result until you have recorded your impression",
-                                      checkable=True)
-    w.reader_name_action = action("Reader &name…", lambda: w.ask_reader_name(), None,
-                                     "Your name, recorded with every decision")
+    w.reader_first_action = action(
+        "Reader-&first mode",
+        w.set_reader_first,
+        None,
+        "Hide the AI result until you have recorded your impression",
+        checkable=True,
+    )
+    w.reader_name_action = action(
+        "Reader &name…", lambda: w.ask_reader_name(), None, "Your name, recorded with every decision"
+    )
 
     # Tools and help
-    w.copy_location_action = action("Copy &location", w.copy_location, "Ctrl+Shift+C",
-                                       "Copy the cursor's voxel, world position and values as text")
-    w.verify_audit_action = action("&Verify audit log", lambda: w.verify_audit_log(), "Ctrl+Shift+V",
-                                      "Check the audit log's hash chain and say where it breaks")
+    w.copy_location_action = action(
+        "Copy &location", w.copy_location, "Ctrl+Shift+C", "Copy the cursor's voxel, world position and values as text"
+    )
+    w.verify_audit_action = action(
+        "&Verify audit log",
+        lambda: w.verify_audit_log(),
+        "Ctrl+Shift+V",
+        "Check the audit log's hash chain and say where it breaks",
+    )
     w.show_audit_action = action("Show audit log &folder", w.reader.show_audit_folder)
     w.shortcuts_action = action("&Keyboard shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents)
     w.about_action = action("&About", w._about)
+
 
 #: The menu bar as data: (title, window attribute for the menu or None, entries). An entry is an
 #: action attribute of the window, ``"name*"`` for every action of a dict attribute, ``"-"`` for a
 #: separator, or a nested (title, attribute, entries) submenu. ``"@recent"`` is File > Open recent.
 MENUS = [
-    ("&File", None, ["open_action", "@recent", "sample_action", "-",
-                     ("&Export", None, ["screenshot_action", "report_action", "heatmap_export_action"]), "-",
-                     "quit_action"]),
-    ("&View", None, [("&Layout", None, ["layout_actions*"]),
-                     "zoom_in_action", "zoom_out_action", "reset_view_action", "-",
-                     "next_slice_action", "prev_slice_action", "goto_peak_action", "-",
-                     ("&Window / level", None, ["reset_window_action", "full_range_action", "neonatal_action", "-",
-                                                "invert_action", "window_entry_action"]),
-                     ("&Heatmap", None, ["overlay_action", "contours_action", ("&Colormap", None, ["colormap_actions*"]),
-                                         "-", "opacity_up_action", "opacity_down_action", "threshold_up_action",
-                                         "threshold_down_action"]), "-",
-                     "radiological_action", "crosshair_action", "header_action"]),
+    (
+        "&File",
+        None,
+        [
+            "open_action",
+            "@recent",
+            "sample_action",
+            "-",
+            ("&Export", None, ["screenshot_action", "report_action", "heatmap_export_action"]),
+            "-",
+            "quit_action",
+        ],
+    ),
+    (
+        "&View",
+        None,
+        [
+            ("&Layout", None, ["layout_actions*"]),
+            "zoom_in_action",
+            "zoom_out_action",
+            "reset_view_action",
+            "-",
+            "next_slice_action",
+            "prev_slice_action",
+            "goto_peak_action",
+            "-",
+            (
+                "&Window / level",
+                None,
+                [
+                    "reset_window_action",
+                    "full_range_action",
+                    "neonatal_action",
+                    "-",
+                    "invert_action",
+                    "window_entry_action",
+                ],
+            ),
+            (
+                "&Heatmap",
+                None,
+                [
+                    "overlay_action",
+                    "contours_action",
+                    ("&Colormap", None, ["colormap_actions*"]),
+                    "-",
+                    "opacity_up_action",
+                    "opacity_down_action",
+                    "threshold_up_action",
+                    "threshold_down_action",
+                ],
+            ),
+            "-",
+            "radiological_action",
+            "crosshair_action",
+            "header_action",
+        ],
+    ),
     ("&Analysis", None, ["analyse_action", "cancel_action"]),
     ("&Model", None, ["load_weights_action", "model_card_action"]),
-    ("&Reader", None, ["impression_actions*", "-", "decision_actions*", "-", "reader_first_action",
-                       "reader_name_action"]),
+    (
+        "&Reader",
+        None,
+        ["impression_actions*", "-", "decision_actions*", "-", "reader_first_action", "reader_name_action"],
+    ),
     # (the Batch menu is inserted after Tools, before Help, by viewer.batch_dialog.install_batch_menu)
     ("&Tools", "tools_menu", ["copy_location_action", "-", "verify_audit_action", "show_audit_action"]),
     ("&Help", "help_menu", ["shortcuts_action", "about_action"]),
 ]
 #: The toolbar as data (same entry syntax as :data:`MENUS`).
-TOOLBAR = ["open_action", "sample_action", "-", "analyse_action", "cancel_action", "-", "radiological_action",
-           "overlay_action", "reset_window_action", "-", "screenshot_action", "report_action"]
+TOOLBAR = [
+    "open_action",
+    "sample_action",
+    "-",
+    "analyse_action",
+    "cancel_action",
+    "-",
+    "radiological_action",
+    "overlay_action",
+    "reset_window_action",
+    "-",
+    "screenshot_action",
+    "report_action",
+]
 
 
 def _fill(w: MainWindow, menu, entries: list) -> None:
@@ -271,8 +429,14 @@ def build_status_bar(w: MainWindow) -> None:
     w.model_label = QLabel()
     w.model_label.setObjectName("ModelLabel")
     w.device_label = QLabel(f"Device: {w.device}")
-    for widget in (w.readout_label, w.copy_button, w.level_width_label, w.convention_status, w.model_label,
-                   w.device_label):
+    for widget in (
+        w.readout_label,
+        w.copy_button,
+        w.level_width_label,
+        w.convention_status,
+        w.model_label,
+        w.device_label,
+    ):
         sb.addPermanentWidget(widget)
 
 
@@ -295,13 +459,17 @@ class ActionStates:
 
     def on_overlay_changed(self) -> None:
         st = self.w.state
-        for a, on in ((self.w.overlay_action, st.overlay_visible), (self.w.contours_action, st.overlay_contours),
-                      (self.w.colormap_actions[st.overlay_colormap], True)):
+        for a, on in (
+            (self.w.overlay_action, st.overlay_visible),
+            (self.w.contours_action, st.overlay_contours),
+            (self.w.colormap_actions[st.overlay_colormap], True),
+        ):
             a.blockSignals(True)
             a.setChecked(on)
             a.blockSignals(False)
-        self.w.settings.save_overlay(st.overlay_visible, st.overlay_opacity, st.overlay_colormap, st.overlay_threshold,
-                                   st.overlay_contours)
+        self.w.settings.save_overlay(
+            st.overlay_visible, st.overlay_opacity, st.overlay_colormap, st.overlay_threshold, st.overlay_contours
+        )
 
     def on_invert_changed(self, invert: bool) -> None:
         self.w.invert_action.blockSignals(True)
@@ -317,9 +485,18 @@ class ActionStates:
         result = st.result
         shown = st.result_visible
         has_heatmap = shown and result.heatmap is not None
-        for a in (self.w.overlay_action, self.w.contours_action, self.w.goto_peak_action, self.w.heatmap_export_action,
-                  self.w.report_action, self.w.opacity_up_action, self.w.opacity_down_action, self.w.threshold_up_action,
-                  self.w.threshold_down_action, *self.w.colormap_actions.values()):
+        for a in (
+            self.w.overlay_action,
+            self.w.contours_action,
+            self.w.goto_peak_action,
+            self.w.heatmap_export_action,
+            self.w.report_action,
+            self.w.opacity_up_action,
+            self.w.opacity_down_action,
+            self.w.threshold_up_action,
+            self.w.threshold_down_action,
+            *self.w.colormap_actions.values(),
+        ):
             a.setEnabled(has_heatmap)
         for a in self.w.decision_actions.values():
             a.setEnabled(shown)

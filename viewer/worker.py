@@ -8,6 +8,7 @@ checks for cancellation between steps and, when asked to stop, closes the genera
 Every exception stops at the worker boundary: a :class:`model.errors.GloResNetError` becomes its
 own one-line message; anything else is logged with its traceback and reported as one line.
 """
+
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,7 @@
 rows as :func:`model.score.score_steps` finishes them; :class:`WorklistProxy` sorts by value (numbers
 as numbers) and filters by text and by flag (:data:`FLAG_FILTERS`, a table of predicates).
 """
+
 from __future__ import annotations
 
 import math
@@ -25,6 +26,7 @@ QUEUED, SCORING, SCORED, SKIPPED, FAILED = "queued", "scoring", "scored", "skipp
 STATUS_COLOURS = {QUEUED: "#8a8a8a", SCORING: "#42a5f5", SKIPPED: "#8a8a8a", FAILED: "#ef6c57"}
 _FLAG_TEXT = "#1a1a1a"  # on the flag colours, readable on light and dark palettes
 
+
 def format_eta(seconds: float) -> str:
     """``"about 40 s left"``, ``"about 3 min left"``, ``"about 1 h 5 min left"``."""
     if not math.isfinite(seconds):
@@ -36,6 +38,7 @@ def format_eta(seconds: float) -> str:
     if minutes < 60:
         return f"about {minutes} min left"
     return f"about {minutes // 60} h {minutes % 60} min left"
+
 
 # -- the table ---------------------------------------------------------------------------------
 @dataclass
@@ -182,8 +185,10 @@ class WorklistModel(QAbstractTableModel):
 #: Flag filter choices: label -> predicate on a table item.
 FLAG_FILTERS: dict[str, Callable[[_Item], bool] | None] = {
     "All rows": None,
-    **{flag.value.capitalize(): (lambda it, f=flag: it.value("flag") == f)
-       for flag in (Flag.ABOVE, Flag.INDETERMINATE, Flag.BELOW, Flag.OUT_OF_DISTRIBUTION)},
+    **{
+        flag.value.capitalize(): (lambda it, f=flag: it.value("flag") == f)
+        for flag in (Flag.ABOVE, Flag.INDETERMINATE, Flag.BELOW, Flag.OUT_OF_DISTRIBUTION)
+    },
     "With quality warnings": lambda it: bool(it.value("quality_warnings")),
     "Failed": lambda it: it.status == FAILED,
     "Not scored yet": lambda it: it.status in (QUEUED, SCORING),

@@ -14,6 +14,7 @@ Keep a copy of the latest ``hash`` elsewhere (e.g. in the report) to detect thos
 Nothing here imports Qt; where the log lives is the caller's choice (the viewer uses the user's
 application-data folder).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -200,7 +201,9 @@ def append_entry(path: str | Path, record: dict) -> dict:
                 previous = json.loads(last.decode("utf-8"))
                 prev_hash, seq = str(previous["hash"]), int(previous["seq"]) + 1
             except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise AuditLogError(path, "the last line is not a valid audit entry; verify the log before adding to it") from exc
+                raise AuditLogError(
+                    path, "the last line is not a valid audit entry; verify the log before adding to it"
+                ) from exc
         else:
             prev_hash, seq = GENESIS_HASH, 0
         entry = {**record, "seq": seq, "prev_hash": prev_hash}
@@ -273,8 +276,9 @@ def verify_chain(path: str | Path) -> ChainReport:
     for number, line in enumerate(lines, start=1):
 
         def broken(reason: str) -> ChainReport:
-            return ChainReport(ok=False, n_entries=n, broken_line=number, reason=reason,
-                               last_hash=None if n == 0 else prev)
+            return ChainReport(
+                ok=False, n_entries=n, broken_line=number, reason=reason, last_hash=None if n == 0 else prev
+            )
 
         try:
             entry = json.loads(line.decode("utf-8"))
@@ -284,8 +288,10 @@ def verify_chain(path: str | Path) -> ChainReport:
             return broken("the line is not an audit entry (no hash fields)")
         if entry["prev_hash"] != prev:
             where = "the start of the log" if number == 1 else f"line {number - 1}"
-            return broken(f"it does not follow {where}: a line before it was deleted, inserted or moved, "
-                          "or the line before it was edited")
+            return broken(
+                f"it does not follow {where}: a line before it was deleted, inserted or moved, "
+                "or the line before it was edited"
+            )
         if entry_hash(entry) != entry["hash"]:
             return broken("its content does not match its hash: the line was edited")
         if entry.get("seq") != n:

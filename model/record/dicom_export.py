@@ -19,6 +19,7 @@ Files are written atomically (:mod:`model.fileio`), never into the input folder 
 existing file. The library does the DICOM (modules, UIDs, evidence); ours is the content and the
 picture. Nothing here imports Qt.
 """
+
 from __future__ import annotations
 
 import io
@@ -29,7 +30,13 @@ import numpy as np
 
 from model.errors import GloResNetError
 from model.fileio import write_bytes_atomic
-from model.record.report import DEFAULT_HEATMAP_THRESHOLD, HEATMAP_CAPTION, format_probability, heatmap_lut, heatmap_rgba
+from model.record.report import (
+    DEFAULT_HEATMAP_THRESHOLD,
+    HEATMAP_CAPTION,
+    format_probability,
+    heatmap_lut,
+    heatmap_rgba,
+)
 
 #: Private (local) coding scheme designator of our SR concept names.
 SCHEME = "99GLRN"
@@ -98,8 +105,15 @@ def _head_peak(data: np.ndarray, heatmap: np.ndarray) -> tuple:
     return tuple(int(v) for v in np.unravel_index(int(np.argmax(masked)), heatmap.shape)), mask
 
 
-def key_image(volume, heatmap: np.ndarray, caption: str, threshold: float = DEFAULT_HEATMAP_THRESHOLD,
-              colormap: str = "inferno", opacity: float = 0.6, width_px: int = 1500) -> np.ndarray:
+def key_image(
+    volume,
+    heatmap: np.ndarray,
+    caption: str,
+    threshold: float = DEFAULT_HEATMAP_THRESHOLD,
+    colormap: str = "inferno",
+    opacity: float = 0.6,
+    width_px: int = 1500,
+) -> np.ndarray:
     """Three planes through the heatmap maximum with the heatmap overlay and a caption, as RGB.
 
     Radiological convention (patient right on image left; sagittal anterior on the left), true
@@ -132,7 +146,16 @@ def key_image(volume, heatmap: np.ndarray, caption: str, threshold: float = DEFA
     planes = [
         (f"Axial k {k}", data[::-1, ::-1, k].T, shown[::-1, ::-1, k].T, (0, nx * sx, 0, ny * sy), "R", "L", "A", "P"),
         (f"Coronal j {j}", data[::-1, j, ::-1].T, shown[::-1, j, ::-1].T, (0, nx * sx, 0, nz * sz), "R", "L", "S", "I"),
-        (f"Sagittal i {i}", data[i, ::-1, ::-1].T, shown[i, ::-1, ::-1].T, (0, ny * sy, 0, nz * sz), "A", "P", "S", "I"),
+        (
+            f"Sagittal i {i}",
+            data[i, ::-1, ::-1].T,
+            shown[i, ::-1, ::-1].T,
+            (0, ny * sy, 0, nz * sz),
+            "A",
+            "P",
+            "S",
+            "I",
+        ),
     ]
     inside = data[mask] if mask.any() else data.ravel()
     lo, hi = (float(v) for v in np.percentile(inside, (1, 99)))
@@ -150,8 +173,12 @@ def key_image(volume, heatmap: np.ndarray, caption: str, threshold: float = DEFA
         for side in ax.spines.values():
             side.set_visible(False)
         ax.set_title(title, color="white", fontsize=11)
-        for text, (x, y, ha, va) in ((left, (0.01, 0.5, "left", "center")), (right, (0.99, 0.5, "right", "center")),
-                                     (top, (0.5, 0.99, "center", "top")), (bottom, (0.5, 0.01, "center", "bottom"))):
+        for text, (x, y, ha, va) in (
+            (left, (0.01, 0.5, "left", "center")),
+            (right, (0.99, 0.5, "right", "center")),
+            (top, (0.5, 0.99, "center", "top")),
+            (bottom, (0.5, 0.01, "center", "bottom")),
+        ):
             ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, color="#00e5ff", fontsize=12, fontweight="bold")
     fig.text(0.5, 0.965, RESEARCH_ONLY, color="#f9a825", ha="center", va="center", fontsize=13, fontweight="bold")
     y = 0.15
@@ -174,8 +201,9 @@ def _check_out_dir(out_dir: Path, series, forbidden: list[Path]) -> None:
     for folder in [series.folder, *forbidden]:
         folder = Path(folder).resolve()
         if out == folder or out.is_relative_to(folder):
-            raise ExportError(f"{out_dir}: refusing to write DICOM results into the input folder {folder}; "
-                              "pick another folder")
+            raise ExportError(
+                f"{out_dir}: refusing to write DICOM results into the input folder {folder}; pick another folder"
+            )
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out_dir}: exists and is not a folder")
 
@@ -189,49 +217,94 @@ def _save(ds, path: Path) -> None:
 
 
 def _sr_content(result, card, volume, sc) -> object:
-    from highdicom.sr import (CodedConcept, ContainerContentItem, ContentSequence, ImageContentItem,
-                              NumContentItem, TextContentItem)
+    from highdicom.sr import (
+        CodedConcept,
+        ContainerContentItem,
+        ContentSequence,
+        ImageContentItem,
+        NumContentItem,
+        TextContentItem,
+    )
 
     unit = CodedConcept(value="1", scheme_designator="UCUM", meaning="no units")
     items = [
-        NumContentItem(_code("P-INJURY", "Probability of brain injury (TTA mean)"), float(result.probability), unit,
-                       relationship_type="CONTAINS"),
-        NumContentItem(_code("P-IDENTITY", "Probability of brain injury, identity pass"),
-                       float(result.pass_probabilities[0]), unit, relationship_type="CONTAINS"),
-        NumContentItem(_code("P-FLIPPED", "Probability of brain injury, left-right flipped pass"),
-                       float(result.pass_probabilities[1]), unit, relationship_type="CONTAINS"),
-        NumContentItem(_code("THRESHOLD", "Decision threshold"), float(result.threshold), unit,
-                       relationship_type="CONTAINS"),
-        TextContentItem(_code("CALL", "Call"), f"{result.flag} (P(injury) {format_probability(result.probability)}, "
-                        f"threshold {format_probability(result.threshold)}, indeterminate within "
-                        f"±{100 * result.indeterminate_band:.1f} points)", relationship_type="CONTAINS"),
+        NumContentItem(
+            _code("P-INJURY", "Probability of brain injury (TTA mean)"),
+            float(result.probability),
+            unit,
+            relationship_type="CONTAINS",
+        ),
+        NumContentItem(
+            _code("P-IDENTITY", "Probability of brain injury, identity pass"),
+            float(result.pass_probabilities[0]),
+            unit,
+            relationship_type="CONTAINS",
+        ),
+        NumContentItem(
+            _code("P-FLIPPED", "Probability of brain injury, left-right flipped pass"),
+            float(result.pass_probabilities[1]),
+            unit,
+            relationship_type="CONTAINS",
+        ),
+        NumContentItem(
+            _code("THRESHOLD", "Decision threshold"), float(result.threshold), unit, relationship_type="CONTAINS"
+        ),
+        TextContentItem(
+            _code("CALL", "Call"),
+            f"{result.flag} (P(injury) {format_probability(result.probability)}, "
+            f"threshold {format_probability(result.threshold)}, indeterminate within "
+            f"±{100 * result.indeterminate_band:.1f} points)",
+            relationship_type="CONTAINS",
+        ),
     ]
     ood = _ood_text(result)
     if ood is not None:
-        items.append(TextContentItem(_code("OOD", "Out-of-distribution verdict"), ood[:1024],
-                                     relationship_type="CONTAINS"))
+        items.append(
+            TextContentItem(_code("OOD", "Out-of-distribution verdict"), ood[:1024], relationship_type="CONTAINS")
+        )
     items += [
         TextContentItem(_code("MODEL", "Model name"), result.model_name, relationship_type="CONTAINS"),
         TextContentItem(_code("MODEL-VERSION", "Model version"), result.model_version, relationship_type="CONTAINS"),
-        TextContentItem(_code("WEIGHTS-SHA256", "Model weights SHA-256"), result.weights_sha256,
-                        relationship_type="CONTAINS"),
-        TextContentItem(_code("DEMO", "Demonstration weights"), "yes" if result.demonstration else "no",
-                        relationship_type="CONTAINS"),
-        TextContentItem(_code("INPUT-HASH", "Input pixel data and geometry SHA-256"), volume.sha256 or "",
-                        relationship_type="CONTAINS"),
-        TextContentItem(_code("INTENDED-USE", "Intended use"), card.intended_use[:1024] if card else "",
-                        relationship_type="CONTAINS"),
+        TextContentItem(
+            _code("WEIGHTS-SHA256", "Model weights SHA-256"), result.weights_sha256, relationship_type="CONTAINS"
+        ),
+        TextContentItem(
+            _code("DEMO", "Demonstration weights"),
+            "yes" if result.demonstration else "no",
+            relationship_type="CONTAINS",
+        ),
+        TextContentItem(
+            _code("INPUT-HASH", "Input pixel data and geometry SHA-256"),
+            volume.sha256 or "",
+            relationship_type="CONTAINS",
+        ),
+        TextContentItem(
+            _code("INTENDED-USE", "Intended use"),
+            card.intended_use[:1024] if card else "",
+            relationship_type="CONTAINS",
+        ),
         TextContentItem(_code("RUO", "Research use only"), RESEARCH_ONLY, relationship_type="CONTAINS"),
-        ImageContentItem(_code("KEY-IMAGES", "Key images with heatmap"), sc.SOPClassUID, sc.SOPInstanceUID,
-                         relationship_type="CONTAINS"),
+        ImageContentItem(
+            _code("KEY-IMAGES", "Key images with heatmap"),
+            sc.SOPClassUID,
+            sc.SOPInstanceUID,
+            relationship_type="CONTAINS",
+        ),
     ]
     root = ContainerContentItem(_code("AI-RESULT", "AI second-reader result: brain injury on neonatal T2 MRI"))
     root.ContentSequence = ContentSequence(items)
     return root
 
 
-def export_dicom(out_dir: str | Path, volume, result, card=None, *, forbidden: list | None = None,
-                 key_image_rgb: np.ndarray | None = None) -> ExportedFiles:
+def export_dicom(
+    out_dir: str | Path,
+    volume,
+    result,
+    card=None,
+    *,
+    forbidden: list | None = None,
+    key_image_rgb: np.ndarray | None = None,
+) -> ExportedFiles:
     """Write an SR and an SC for an analysed DICOM series into ``out_dir``.
 
     Parameters
@@ -263,17 +336,21 @@ def export_dicom(out_dir: str | Path, volume, result, card=None, *, forbidden: l
     out_dir = Path(out_dir)
     series = volume.extra.get("dicom") if volume is not None else None
     if series is None:
-        raise ExportError(f"{getattr(volume, 'path', '')}: DICOM export needs a DICOM input (this scan is not a "
-                          "DICOM series, so there is no study to add the results to)")
+        raise ExportError(
+            f"{getattr(volume, 'path', '')}: DICOM export needs a DICOM input (this scan is not a "
+            "DICOM series, so there is no study to add the results to)"
+        )
     _check_out_dir(out_dir, series, [Path(p) for p in (forbidden or [])])
     if key_image_rgb is None:
         if result.heatmap is None:
             raise ExportError("DICOM export needs the Grad-CAM heatmap (analyse with the heatmap)")
-        caption = (f"{result.model_name} v{result.model_version}"
-                   + (" (DEMONSTRATION weights trained on simulated data)" if result.demonstration else "")
-                   + f": P(injury) {format_probability(result.probability)}, {result.flag} "
-                   f"(threshold {format_probability(result.threshold)}). {HEATMAP_CAPTION}. "
-                   f"Series {series.series_number}: {series.series_description}.")
+        caption = (
+            f"{result.model_name} v{result.model_version}"
+            + (" (DEMONSTRATION weights trained on simulated data)" if result.demonstration else "")
+            + f": P(injury) {format_probability(result.probability)}, {result.flag} "
+            f"(threshold {format_probability(result.threshold)}). {HEATMAP_CAPTION}. "
+            f"Series {series.series_number}: {series.series_description}."
+        )
         ood = _ood_text(result)
         if ood:
             caption += f" Out-of-distribution check: {ood}."
@@ -282,10 +359,17 @@ def export_dicom(out_dir: str | Path, volume, result, card=None, *, forbidden: l
     ref = sources[0]
     base_number = int(series.series_number or 0)
     sc = hd.sc.SCImage.from_ref_dataset(
-        ref_dataset=ref, pixel_array=np.ascontiguousarray(key_image_rgb, dtype=np.uint8),
-        photometric_interpretation="RGB", bits_allocated=8, coordinate_system="PATIENT",
-        series_instance_uid=hd.UID(), series_number=base_number + SC_SERIES_OFFSET, sop_instance_uid=hd.UID(),
-        instance_number=1, manufacturer=MANUFACTURER, patient_orientation=("L", "P"),
+        ref_dataset=ref,
+        pixel_array=np.ascontiguousarray(key_image_rgb, dtype=np.uint8),
+        photometric_interpretation="RGB",
+        bits_allocated=8,
+        coordinate_system="PATIENT",
+        series_instance_uid=hd.UID(),
+        series_number=base_number + SC_SERIES_OFFSET,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        patient_orientation=("L", "P"),
         transfer_syntax_uid="1.2.840.10008.1.2.1",
     )
     sc.SeriesDescription = SC_SERIES_DESCRIPTION
@@ -293,9 +377,16 @@ def export_dicom(out_dir: str | Path, volume, result, card=None, *, forbidden: l
     sc.ImageComments = RESEARCH_ONLY
     sc.DerivationDescription = HEATMAP_CAPTION
     sr = hd.sr.ComprehensiveSR(
-        evidence=[*sources, sc], content=_sr_content(result, card, volume, sc),
-        series_instance_uid=hd.UID(), series_number=base_number + SR_SERIES_OFFSET, sop_instance_uid=hd.UID(),
-        instance_number=1, manufacturer=MANUFACTURER, is_complete=True, is_final=False, is_verified=False,
+        evidence=[*sources, sc],
+        content=_sr_content(result, card, volume, sc),
+        series_instance_uid=hd.UID(),
+        series_number=base_number + SR_SERIES_OFFSET,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        is_complete=True,
+        is_final=False,
+        is_verified=False,
     )
     sr.SeriesDescription = SR_SERIES_DESCRIPTION
     stem = f"gloresnet-series{base_number}"
@@ -307,5 +398,6 @@ def export_dicom(out_dir: str | Path, volume, result, card=None, *, forbidden: l
     except BaseException:
         sc_path.unlink(missing_ok=True)
         raise
-    return ExportedFiles(sr_path, sc_path, str(sr.StudyInstanceUID), str(sr.SeriesInstanceUID),
-                         str(sc.SeriesInstanceUID))
+    return ExportedFiles(
+        sr_path, sc_path, str(sr.StudyInstanceUID), str(sr.SeriesInstanceUID), str(sc.SeriesInstanceUID)
+    )

@@ -13,6 +13,7 @@ overlay and colour bar, so the screen and the paper agree.
 
 Nothing here imports Qt.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -76,16 +77,36 @@ def scan_facts(volume, name: str | None = None) -> list:
         else:
             scaling = f"scaled × {h.scl_slope:g} + {h.scl_inter or 0:g}"
         facts.append(("Data type", f"{h.dtype}, {scaling}"))
-        facts.append(("qform / sform", f"qform {_xform_name(h.qform_code)}, sform {_xform_name(h.sform_code)}"
-                      + ("; DISAGREE" if h.qform_sform_differ else "")))
-        facts.append(("Obliquity", f"{np.degrees(h.obliquity_rad):.2f}°"
-                      + ("; shown in the closest canonical orientation" if h.oblique else "")))
+        facts.append(
+            (
+                "qform / sform",
+                f"qform {_xform_name(h.qform_code)}, sform {_xform_name(h.sform_code)}"
+                + ("; DISAGREE" if h.qform_sform_differ else ""),
+            )
+        )
+        facts.append(
+            (
+                "Obliquity",
+                f"{np.degrees(h.obliquity_rad):.2f}°"
+                + ("; shown in the closest canonical orientation" if h.oblique else ""),
+            )
+        )
     facts.append(("SHA-256", volume.sha256 or "(not from a file)"))
     if volume.extra.get("dicom") is not None:  # issue 9: what the hash of a DICOM series covers
-        facts.append(("Hash of", "the series' DICOM pixel data and geometry, not its names or dates "
-                                 "(model.dicom.series_hash)"))
-        facts.append(("Converted by", volume.extra.get("converter", "dcm2niix")
-                      + ("; " + "; ".join(volume.extra["converter_warnings"]) if volume.extra.get("converter_warnings") else "")))
+        facts.append(
+            ("Hash of", "the series' DICOM pixel data and geometry, not its names or dates (model.dicom.series_hash)")
+        )
+        facts.append(
+            (
+                "Converted by",
+                volume.extra.get("converter", "dcm2niix")
+                + (
+                    "; " + "; ".join(volume.extra["converter_warnings"])
+                    if volume.extra.get("converter_warnings")
+                    else ""
+                ),
+            )
+        )
     return facts
 
 
@@ -94,12 +115,21 @@ def result_facts(result) -> list:
     p_id, p_flip = result.pass_probabilities
     return [
         ("P(injury)", format_probability(result.probability)),
-        ("Call", f"{result.flag} (threshold {format_probability(result.decision_threshold)}, "
-                 f"indeterminate within ±{100 * result.indeterminate_band:.1f} points)"),
-        ("Uncertainty", f"TTA disagreement {100 * result.disagreement:.1f} points "
-                        f"(identity {format_probability(p_id)}, left-right flipped {format_probability(p_flip)})"),
-        ("Model", f"{result.model_name} v{result.model_version}"
-                  + ("  (demonstration weights)" if result.demonstration else "")),
+        (
+            "Call",
+            f"{result.flag} (threshold {format_probability(result.decision_threshold)}, "
+            f"indeterminate within ±{100 * result.indeterminate_band:.1f} points)",
+        ),
+        (
+            "Uncertainty",
+            f"TTA disagreement {100 * result.disagreement:.1f} points "
+            f"(identity {format_probability(p_id)}, left-right flipped {format_probability(p_flip)})",
+        ),
+        (
+            "Model",
+            f"{result.model_name} v{result.model_version}"
+            + ("  (demonstration weights)" if result.demonstration else ""),
+        ),
         ("Weights SHA-256", result.weights_sha256),
         ("Computed on", result.device),
     ]
@@ -114,8 +144,11 @@ def card_facts(card) -> list:
         ("Architecture", f"{card.architecture}, classes {', '.join(card.classes)}"),
         ("Input", f"resampled to {' × '.join(str(n) for n in card.preprocessing.target_shape)}, z-scored"),
         ("Test-time augmentation", str(card.tta)),
-        ("Decision threshold", f"{format_probability(card.decision_threshold)}, "
-                               f"indeterminate band ±{100 * card.indeterminate_band:.1f} points"),
+        (
+            "Decision threshold",
+            f"{format_probability(card.decision_threshold)}, "
+            f"indeterminate band ±{100 * card.indeterminate_band:.1f} points",
+        ),
         ("Training data", str(training.get("data", "(not stated)"))),
         *metric_rows,
         ("Created", card.created_utc or "(unknown)"),
@@ -255,8 +288,15 @@ def _new_page(report: Report, number: int):
     fig.add_artist(_hline(fig, 0.918))
     y = 0.905
     if report.banner:
-        fig.text(_LABEL_X, y, report.banner, fontsize=9, fontweight="bold", va="top",
-                 bbox=dict(boxstyle="round,pad=0.4", facecolor="#f9a825", edgecolor="none"))
+        fig.text(
+            _LABEL_X,
+            y,
+            report.banner,
+            fontsize=9,
+            fontweight="bold",
+            va="top",
+            bbox=dict(boxstyle="round,pad=0.4", facecolor="#f9a825", edgecolor="none"),
+        )
         y -= 0.035
     footer = textwrap.wrap(report.disclaimer, 120)
     for i, line in enumerate(footer):
@@ -300,22 +340,44 @@ def _key_images(fig, report: Report, top: float, bottom: float) -> None:
     for c, view in enumerate(views):
         ax = fig.add_axes([_LABEL_X + c * width + 0.01, bottom + 0.03, width - 0.02, top - bottom - 0.07])
         ax.set_facecolor("black")
-        ax.imshow(view.image, cmap="gray_r" if report.invert else "gray", vmin=lo, vmax=hi, origin="lower",
-                  extent=view.extent_mm, interpolation="nearest")
+        ax.imshow(
+            view.image,
+            cmap="gray_r" if report.invert else "gray",
+            vmin=lo,
+            vmax=hi,
+            origin="lower",
+            extent=view.extent_mm,
+            interpolation="nearest",
+        )
         if view.heatmap is not None:
-            ax.imshow(heatmap_rgba(view.heatmap, lut, report.opacity), origin="lower", extent=view.extent_mm,
-                      interpolation="nearest")
+            ax.imshow(
+                heatmap_rgba(view.heatmap, lut, report.opacity),
+                origin="lower",
+                extent=view.extent_mm,
+                interpolation="nearest",
+            )
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(view.title, fontsize=8.5)
-        for edge, (x, y, ha, va) in {"left": (0.02, 0.5, "left", "center"), "right": (0.98, 0.5, "right", "center"),
-                                     "top": (0.5, 0.98, "center", "top"),
-                                     "bottom": (0.5, 0.02, "center", "bottom")}.items():
-            ax.text(x, y, view.letters.get(edge, ""), transform=ax.transAxes, ha=ha, va=va, color="white",
-                    fontsize=9, fontweight="bold")
+        for edge, (x, y, ha, va) in {
+            "left": (0.02, 0.5, "left", "center"),
+            "right": (0.98, 0.5, "right", "center"),
+            "top": (0.5, 0.98, "center", "top"),
+            "bottom": (0.5, 0.02, "center", "bottom"),
+        }.items():
+            ax.text(
+                x,
+                y,
+                view.letters.get(edge, ""),
+                transform=ax.transAxes,
+                ha=ha,
+                va=va,
+                color="white",
+                fontsize=9,
+                fontweight="bold",
+            )
     caption = HEATMAP_CAPTION + (f". Display convention: {report.convention}" if report.convention else "")
-    fig.text(_LABEL_X, bottom + 0.015, caption + ".", fontsize=7.5,
-             style="italic", color="0.25", va="top")
+    fig.text(_LABEL_X, bottom + 0.015, caption + ".", fontsize=7.5, style="italic", color="0.25", va="top")
 
 
 def _first_page(report: Report, pdf) -> list:
@@ -337,7 +399,7 @@ def _fact_pages(report: Report, pdf, first_number: int, sections: list | None = 
     bottom = _bottom(report)
     number = first_number
     fig, y = _new_page(report, number)
-    for title, facts in (report.sections if sections is None else sections):
+    for title, facts in report.sections if sections is None else sections:
         needed = 2 * _LINE + _LINE * sum(len(textwrap.wrap(str(v), _WRAP_CHARS)) or 1 for _, v in facts[:2])
         if y - needed < bottom:
             pdf.savefig(fig)
@@ -378,27 +440,51 @@ def _views_page(report: Report, pdf, number: int) -> None:
         for c, view in enumerate(views):
             ax = fig.add_axes([left + c * width + 0.01, y0 + 0.01, width - 0.02, row_h - 0.045])
             ax.set_facecolor("black")
-            ax.imshow(view.image, cmap=cmap, vmin=lo, vmax=hi, origin="lower", extent=view.extent_mm,
-                      interpolation="nearest")
+            ax.imshow(
+                view.image, cmap=cmap, vmin=lo, vmax=hi, origin="lower", extent=view.extent_mm, interpolation="nearest"
+            )
             if with_overlay and view.heatmap is not None:
-                ax.imshow(heatmap_rgba(view.heatmap, lut, report.opacity), origin="lower", extent=view.extent_mm,
-                          interpolation="nearest")
+                ax.imshow(
+                    heatmap_rgba(view.heatmap, lut, report.opacity),
+                    origin="lower",
+                    extent=view.extent_mm,
+                    interpolation="nearest",
+                )
             if view.marker_mm is not None:
-                ax.plot([view.marker_mm[0]], [view.marker_mm[1]], marker="+", color="#00e5ff", markersize=12,
-                        markeredgewidth=1.2)
+                ax.plot(
+                    [view.marker_mm[0]],
+                    [view.marker_mm[1]],
+                    marker="+",
+                    color="#00e5ff",
+                    markersize=12,
+                    markeredgewidth=1.2,
+                )
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(view.title, fontsize=8.5)
-            for edge, (x, y, ha, va) in {"left": (0.02, 0.5, "left", "center"), "right": (0.98, 0.5, "right", "center"),
-                                         "top": (0.5, 0.98, "center", "top"),
-                                         "bottom": (0.5, 0.02, "center", "bottom")}.items():
-                ax.text(x, y, view.letters.get(edge, ""), transform=ax.transAxes, ha=ha, va=va, color="white",
-                        fontsize=9, fontweight="bold")
+            for edge, (x, y, ha, va) in {
+                "left": (0.02, 0.5, "left", "center"),
+                "right": (0.98, 0.5, "right", "center"),
+                "top": (0.5, 0.98, "center", "top"),
+                "bottom": (0.5, 0.02, "center", "bottom"),
+            }.items():
+                ax.text(
+                    x,
+                    y,
+                    view.letters.get(edge, ""),
+                    transform=ax.transAxes,
+                    ha=ha,
+                    va=va,
+                    color="white",
+                    fontsize=9,
+                    fontweight="bold",
+                )
     # colour bar of the overlay, starting at the threshold
     cax = fig.add_axes([0.885, top - 2 * row_h + 0.02, 0.018, row_h - 0.06])
-    above = lut[int(np.ceil(report.threshold * (lut.shape[0] - 1))):]
-    cax.imshow(above[:, None, :3].astype(float) / 255.0, origin="lower", aspect="auto",
-               extent=(0, 1, report.threshold, 1.0))
+    above = lut[int(np.ceil(report.threshold * (lut.shape[0] - 1))) :]
+    cax.imshow(
+        above[:, None, :3].astype(float) / 255.0, origin="lower", aspect="auto", extent=(0, 1, report.threshold, 1.0)
+    )
     cax.set_xticks([])
     cax.yaxis.tick_right()
     cax.set_yticks([report.threshold, 1.0])
@@ -408,9 +494,12 @@ def _views_page(report: Report, pdf, number: int) -> None:
     for line in textwrap.wrap(report.views_caption, 110):
         fig.text(_LABEL_X, y, line, fontsize=8, va="top")
         y -= _LINE
-    for line in textwrap.wrap(f"{HEATMAP_CAPTION}. Display convention: {report.convention}. "
-                              f"Heatmap {report.colormap}, transparent below {report.threshold:.2f}, "
-                              f"opacity {100 * report.opacity:.0f} %.", 110):
+    for line in textwrap.wrap(
+        f"{HEATMAP_CAPTION}. Display convention: {report.convention}. "
+        f"Heatmap {report.colormap}, transparent below {report.threshold:.2f}, "
+        f"opacity {100 * report.opacity:.0f} %.",
+        110,
+    ):
         fig.text(_LABEL_X, y, line, fontsize=8, va="top", style="italic", color="0.25")
         y -= _LINE
     pdf.savefig(fig)
@@ -430,8 +519,12 @@ def write_report(path: str | Path, report: Report) -> int:
     path = Path(path)
     with matplotlib.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}):
         with atomic_output(path) as tmp:
-            metadata = {"Title": report.title, "Subject": "GloResNet second reader report",
-                        "Creator": "GloResNet second reader (model.record.report)", "Keywords": "research use only"}
+            metadata = {
+                "Title": report.title,
+                "Subject": "GloResNet second reader report",
+                "Creator": "GloResNet second reader (model.record.report)",
+                "Keywords": "research use only",
+            }
             with PdfPages(tmp, metadata=metadata) as pdf:
                 if report.views:  # page 1: identifiers, result, key images; then the rest; then the planes
                     rest = _first_page(report, pdf)

@@ -1,4 +1,5 @@
 """``python -m model.simulation cohort|sample ...`` (see :mod:`model.simulation.cohort`)."""
+
 import sys
 
 from model.simulation.cohort import main

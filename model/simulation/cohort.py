@@ -4,6 +4,7 @@
 :func:`model.simulation.phantom.make_phantom`; ``python -m model.simulation sample OUT.nii.gz`` writes
 the app's built-in sample. See :mod:`model.simulation.phantom` for what is and is not modelled.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -151,7 +152,10 @@ def write_cohort(
         orientation = orientations[int(rng.integers(len(orientations)))]
         pma = None if k == 1 else min(PMA_RANGE_WEEKS[1], first_pma[i] + 3.0 * (k - 1))
         ph = make_phantom(
-            _subject_seed(seed, i), bool(injured_flags[i]), pma_weeks=pma, spacing_mm=spacing,
+            _subject_seed(seed, i),
+            bool(injured_flags[i]),
+            pma_weeks=pma,
+            spacing_mm=spacing,
             acquisition_seed=None if k == 1 else _subject_seed(seed, i, k),
         )
         if k == 1:
@@ -163,17 +167,31 @@ def write_cohort(
         label = int(ph.injured)
         manifest.append([rel.as_posix(), label, sub])
         if k == 1:
-            participants.append([sub, label, f"{ph.pma_weeks:.1f}", _findings_text(ph.findings),
-                                 _spacing_text(ph.spacing_mm), orientation])
-    write_bytes_atomic(out_dir / "participants.tsv", _table(
-        participants, ["participant_id", "label", "pma_weeks", "findings", "spacing_mm", "orientation"], "\t"))
+            participants.append(
+                [
+                    sub,
+                    label,
+                    f"{ph.pma_weeks:.1f}",
+                    _findings_text(ph.findings),
+                    _spacing_text(ph.spacing_mm),
+                    orientation,
+                ]
+            )
+    write_bytes_atomic(
+        out_dir / "participants.tsv",
+        _table(participants, ["participant_id", "label", "pma_weeks", "findings", "spacing_mm", "orientation"], "\t"),
+    )
     description = {
         "Name": "GloResNet simulated neonatal T2 cohort (parametric phantom, no real data)",
         "BIDSVersion": "1.9.0",
         "DatasetType": "raw",
-        "GeneratedBy": [{"Name": "model.simulation.phantom", "Description":
-                         f"write_cohort(n_subjects={n_subjects}, seed={seed}, injured_fraction={injured_fraction}, "
-                         f"sessions={sessions})"}],
+        "GeneratedBy": [
+            {
+                "Name": "model.simulation.phantom",
+                "Description": f"write_cohort(n_subjects={n_subjects}, seed={seed}, injured_fraction={injured_fraction}, "
+                f"sessions={sessions})",
+            }
+        ],
     }
     write_bytes_atomic(out_dir / "dataset_description.json", (json.dumps(description, indent=2) + "\n").encode())
     manifest_path = out_dir / "manifest.csv"
@@ -216,8 +234,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.n < 1:
             parser.error("--n must be at least 1")
         try:
-            manifest = write_cohort(args.out_dir, args.n, seed=args.seed, injured_fraction=args.injured_fraction,
-                                    sessions=args.sessions, progress=True)
+            manifest = write_cohort(
+                args.out_dir,
+                args.n,
+                seed=args.seed,
+                injured_fraction=args.injured_fraction,
+                sessions=args.sessions,
+                progress=True,
+            )
         except ValueError as exc:
             parser.error(str(exc))
         n_inj = int(round(args.injured_fraction * args.n))
@@ -232,8 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     save_nifti_atomic(to_nifti(ph, SAMPLE_ORIENTATION), args.out)
     shape = "x".join(str(n) for n in ph.shape)
     state = "injured (" + _findings_text(ph.findings) + ")" if ph.injured else "normal"
-    print(f"wrote simulated sample {args.out}: {state}, PMA {ph.pma_weeks:.1f} w, {shape} at "
-          f"{_spacing_text(ph.spacing_mm)} mm, {SAMPLE_ORIENTATION}")
+    print(
+        f"wrote simulated sample {args.out}: {state}, PMA {ph.pma_weeks:.1f} w, {shape} at "
+        f"{_spacing_text(ph.spacing_mm)} mm, {SAMPLE_ORIENTATION}"
+    )
     return 0
 
 

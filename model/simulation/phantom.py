@@ -52,6 +52,7 @@ Command line::
     python -m model.simulation cohort OUT_DIR --n 40 --seed 0 [--injured-fraction 0.45]
     python -m model.simulation sample OUT.nii.gz [--seed 7] [--injured]
 """
+
 from __future__ import annotations
 
 import math
@@ -116,21 +117,23 @@ _DEEP_NUCLEI = (
 #: (y, z) = _VENT_CENTRE. Columns: angle (deg, 0 = anterior, 90 = superior), centreline radius R,
 #: lateral offset of the centreline |x|, tube radius r (<= 0: no ventricle), lateral stretch kx.
 _VENT_CENTRE = (-6.0, -2.0)
-_VENT_TABLE = np.array([
-    [0.0, 28.0, 6.5, -1.5, 1.3],
-    [18.0, 27.0, 6.5, 1.2, 1.3],  # frontal horn tip
-    [35.0, 20.0, 6.5, 2.4, 1.3],  # frontal horn
-    [60.0, 14.5, 7.5, 2.2, 1.4],
-    [90.0, 12.0, 8.5, 2.0, 1.4],  # body
-    [125.0, 15.0, 12.0, 2.8, 1.3],
-    [155.0, 21.0, 15.0, 3.8, 1.2],  # atrium
-    [175.0, 27.0, 15.0, 3.0, 1.1],  # occipital horn
-    [195.0, 21.0, 17.5, 2.4, 1.2],
-    [230.0, 15.0, 21.0, 1.9, 1.4],  # temporal horn
-    [265.0, 14.0, 22.0, 1.6, 1.4],
-    [290.0, 15.5, 22.0, 0.8, 1.3],
-    [305.0, 16.0, 22.0, -1.5, 1.3],
-])
+_VENT_TABLE = np.array(
+    [
+        [0.0, 28.0, 6.5, -1.5, 1.3],
+        [18.0, 27.0, 6.5, 1.2, 1.3],  # frontal horn tip
+        [35.0, 20.0, 6.5, 2.4, 1.3],  # frontal horn
+        [60.0, 14.5, 7.5, 2.2, 1.4],
+        [90.0, 12.0, 8.5, 2.0, 1.4],  # body
+        [125.0, 15.0, 12.0, 2.8, 1.3],
+        [155.0, 21.0, 15.0, 3.8, 1.2],  # atrium
+        [175.0, 27.0, 15.0, 3.0, 1.1],  # occipital horn
+        [195.0, 21.0, 17.5, 2.4, 1.2],
+        [230.0, 15.0, 21.0, 1.9, 1.4],  # temporal horn
+        [265.0, 14.0, 22.0, 1.6, 1.4],
+        [290.0, 15.5, 22.0, 0.8, 1.3],
+        [305.0, 16.0, 22.0, -1.5, 1.3],
+    ]
+)
 _POLY_SCALE_MM = 60.0  # Legendre polynomials (deformation, bias) are evaluated at p / this
 _NOISE_STEP_MM = 1.25  # grid step of the folding fields (anatomical frame)
 _NOISE_HALF_MM = (48.0, 64.0, 48.0)  # half-extent of that grid
@@ -654,8 +657,9 @@ def _draw_anatomy(frame: _Frame, subj: _Subject, inj: _Injury, spacing: np.ndarr
         # medial surface: fold pattern constant across the fissure plane
         d_core = _ellipsoid_depth(0.0, y - f32(cy), z - f32(cz), 1.0, f32(cay), f32(caz))
         medial = (np.abs(x) - fw_q / 2) < d_norm.reshape(-1)[shell]
-        look = np.stack([np.where(medial, np.sign(x) * 5.0, x / r), np.where(medial, y, y / r),
-                         np.where(medial, z, z / r)])
+        look = np.stack(
+            [np.where(medial, np.sign(x) * 5.0, x / r), np.where(medial, y, y / r), np.where(medial, z, z / r)]
+        )
         look = (look + np.array(_NOISE_HALF_MM, dtype=np.float32)[:, None]) / f32(_NOISE_STEP_MM)
         field_n = ndimage.map_coordinates(subj.folding, look, order=1, mode="nearest")
         grad_n = ndimage.map_coordinates(subj.folding_grad, look, order=1, mode="nearest")
@@ -765,8 +769,12 @@ def _draw_anatomy(frame: _Frame, subj: _Subject, inj: _Injury, spacing: np.ndarr
         inside = _ellipsoid_depth(qx[box] - centre[0], qy[box] - centre[1], qz[box] - centre[2], *axes) > 0
         sel = inside & np.isin(sub, allowed_labels)
         if widen > 1.0:
-            natural = _ellipsoid_depth(qx[box] - centre[0], qy[box] - centre[1], qz[box] - centre[2],
-                                       axes[0] / widen, axes[1], axes[2]) > 0
+            natural = (
+                _ellipsoid_depth(
+                    qx[box] - centre[0], qy[box] - centre[1], qz[box] - centre[2], axes[0] / widen, axes[1], axes[2]
+                )
+                > 0
+            )
             injury_mask[box] |= sel & ~natural
         sub[sel] = VENTRICLES
 
@@ -803,10 +811,34 @@ def _draw_anatomy(frame: _Frame, subj: _Subject, inj: _Injury, spacing: np.ndarr
         sub = intensity[bs_box]
         sub[brainstem & (labels[bs_box] == CEREBELLUM_BRAINSTEM)] = f32(t["brainstem"])
 
-    n_cysts = _draw_lesions(frame, inj.cysts, qx, qy, qz, labels, intensity, injury_mask, subj.size, spacing,
-                            new_label=CSF, value=t["csf"] * 1.02)
-    n_punct = _draw_lesions(frame, inj.punctate, qx, qy, qz, labels, intensity, injury_mask, subj.size, spacing,
-                            new_label=WHITE_MATTER, value=0.30)
+    n_cysts = _draw_lesions(
+        frame,
+        inj.cysts,
+        qx,
+        qy,
+        qz,
+        labels,
+        intensity,
+        injury_mask,
+        subj.size,
+        spacing,
+        new_label=CSF,
+        value=t["csf"] * 1.02,
+    )
+    n_punct = _draw_lesions(
+        frame,
+        inj.punctate,
+        qx,
+        qy,
+        qz,
+        labels,
+        intensity,
+        injury_mask,
+        subj.size,
+        spacing,
+        new_label=WHITE_MATTER,
+        value=0.30,
+    )
     findings = {
         "ventricular_dilatation": round(float(inj.dilatation), 3),
         "cysts": int(n_cysts),

@@ -33,6 +33,7 @@ field strength up to 0.5, gamma exp(N(0, 0.25)), slice spacing up to 2.5 network
 4 mm at a 64^3 grid over a neonatal head), noise SD up to 0.06 of the intensity range, field of view
 from the tight brain box to 1.6x it per axis, skull and scalp rendered in half of the draws.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,9 +63,16 @@ CYST, PUNCTATE = 8, 9
 SUBCLASS_OFFSET = 10
 _PACK = 32  # normal * _PACK + injured packs a pair into one integer map
 RENDER_LABELS = {
-    0: "outside the head", CSF: "extra-cerebral CSF", CORTEX: "cortical grey matter", WHITE_MATTER: "white matter",
-    BACKGROUND: "skull and scalp", VENTRICLES: "ventricles", CEREBELLUM_BRAINSTEM: "cerebellum + brainstem",
-    DEEP_GM: "deep grey matter", CYST: "cyst (injury)", PUNCTATE: "punctate lesion (injury)",
+    0: "outside the head",
+    CSF: "extra-cerebral CSF",
+    CORTEX: "cortical grey matter",
+    WHITE_MATTER: "white matter",
+    BACKGROUND: "skull and scalp",
+    VENTRICLES: "ventricles",
+    CEREBELLUM_BRAINSTEM: "cerebellum + brainstem",
+    DEEP_GM: "deep grey matter",
+    CYST: "cyst (injury)",
+    PUNCTATE: "punctate lesion (injury)",
     CORTEX + SUBCLASS_OFFSET: "cortical grey matter, sub-class 2",
     WHITE_MATTER + SUBCLASS_OFFSET: "white matter, sub-class 2",
 }
@@ -129,8 +137,15 @@ def anatomy_pair(seed: int, spacing_mm: float = BANK_SPACING_MM, pma_weeks: floa
     # The injury is where the two maps differ: white matter loss also moves the cortex inwards,
     # which the phantom's own mask (tissue lost) does not mark.
     mask = lab_n != lab_i
-    return AnatomyPair(lab_n.astype(np.uint8), lab_i.astype(np.uint8), mask, float(spacing_mm),
-                       float(injured.pma_weeks), dict(injured.findings), int(seed))
+    return AnatomyPair(
+        lab_n.astype(np.uint8),
+        lab_i.astype(np.uint8),
+        mask,
+        float(spacing_mm),
+        float(injured.pma_weeks),
+        dict(injured.findings),
+        int(seed),
+    )
 
 
 def draw_contrast(rng: np.random.Generator, skull: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -237,8 +252,16 @@ class PairRenderer:
         self.cfg = cfg
         self.device = torch.device(device)
         self.spatial = cc.RandomAffineElasticTransform(
-            dmax=0.04, shape=5, rotations=15, zooms=0.2, translations=0.05, unit="fov",
-            bound="zeros", nearest_if_label=True, shared=True)
+            dmax=0.04,
+            shape=5,
+            rotations=15,
+            zooms=0.2,
+            translations=0.05,
+            unit="fov",
+            bound="zeros",
+            nearest_if_label=True,
+            shared=True,
+        )
         self.smooth = cc.RandomSmoothTransform(fwhm=1.5, shared=True)
         self.bias = cc.RandomMulFieldTransform(shape=5, vmax=1.0, shared=True)
         self.gamma = cc.RandomGammaTransform(gamma=(0.6, 1.6), shared=True)
@@ -286,7 +309,7 @@ class PairRenderer:
         img = self.lowres(img)
         img = self.noise(img)
         raw = img.clone()
-        x = torch.stack([zscore(img[k:k + 1], self.cfg.eps) for k in range(2)])  # Eq. 4, as for a real scan
+        x = torch.stack([zscore(img[k : k + 1], self.cfg.eps) for k in range(2)])  # Eq. 4, as for a real scan
         injury_mm3 = float(mask.sum().item()) * voxel_mm3
         y = torch.tensor([0, int(injury_mm3 >= MIN_INJURY_MM3)])
         masks = torch.stack([torch.zeros_like(mask), mask if y[1] else torch.zeros_like(mask)])

@@ -4,6 +4,7 @@ All functions take an explicit ``torch.Generator`` so a seeded run repeats exact
 (N, C, X, Y, Z) float tensors on any device. Nothing here runs at inference (METHOD.md: no random
 transforms at test time; TTA is the deterministic left-right flip of :mod:`model.inference`).
 """
+
 from __future__ import annotations
 
 import math
@@ -40,7 +41,9 @@ def rotation_matrices(n: int, max_degrees: float, generator: torch.Generator) ->
     return eye + s * k + (1 - c) * (k @ k)
 
 
-def random_rotate(x: torch.Tensor, generator: torch.Generator, max_degrees: float = 10.0, p: float = 0.5) -> torch.Tensor:
+def random_rotate(
+    x: torch.Tensor, generator: torch.Generator, max_degrees: float = 10.0, p: float = 0.5
+) -> torch.Tensor:
     """Rotate each volume about the grid centre by a random 3D rotation with probability ``p``.
 
     Trilinear resampling (``F.grid_sample``, ``align_corners=True``); outside the grid the value

@@ -10,6 +10,7 @@ BIDS: ``*_T2w`` scans found by :func:`model.score.discover`; the label comes fro
 (e.g. dHCP ``radiology_score``) of ``sub-*/sub-*_sessions.tsv`` (per session) or, failing that,
 ``participants.tsv``; ``value >= injury_threshold`` is injury.
 """
+
 from __future__ import annotations
 
 import csv
@@ -72,8 +73,15 @@ def read_manifest(manifest: str | Path) -> list[Case]:
             problems.append(f"line {line}: file not found: {path}")
             continue
         subject = (row.get("subject") or "").strip() or path.name.split(".")[0]
-        cases.append(Case(path=path, label=int(label_text), subject=subject,
-                          session=(row.get("session") or "").strip(), group=(row.get("group") or "").strip()))
+        cases.append(
+            Case(
+                path=path,
+                label=int(label_text),
+                subject=subject,
+                session=(row.get("session") or "").strip(),
+                group=(row.get("group") or "").strip(),
+            )
+        )
     if not rows:
         problems.append("no rows")
     _check_cases(cases, problems)
@@ -91,8 +99,11 @@ def _check_cases(cases: list[Case], problems: list[str]) -> None:
         seen_paths[c.path.resolve()] = c
         visit = (c.subject, c.session)
         if visit in seen_visits:
-            problems.append(f"duplicate subject {c.subject}" + (f" session {c.session}" if c.session else "")
-                            + f": {seen_visits[visit].path.name} and {c.path.name}")
+            problems.append(
+                f"duplicate subject {c.subject}"
+                + (f" session {c.session}" if c.session else "")
+                + f": {seen_visits[visit].path.name} and {c.path.name}"
+            )
         seen_visits[visit] = c
     if cases and len({c.label for c in cases}) < 2:
         problems.append(f"only one class present (label {cases[0].label}); training needs normal and injury cases")

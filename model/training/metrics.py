@@ -4,6 +4,7 @@ Sensitivity = recall of the injury class, specificity = recall of the normal cla
 Matthews correlation coefficient, AUC = area under the ROC curve of P(injury). The 95% intervals
 are percentile bootstrap intervals over subjects (resampling with replacement, seeded).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,7 +67,9 @@ def bootstrap_ci(labels, probs, groups=None, n_boot: int = 2000, seed: int = 0, 
         m = binary_metrics(labels[idx], probs[idx], threshold)
         for key in METRICS:
             samples[key].append(m[key])
-    return {k: ([float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else None) for k, v in samples.items()}
+    return {
+        k: ([float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v else None) for k, v in samples.items()
+    }
 
 
 def summarise_folds(per_fold: list[dict]) -> dict:

@@ -4,6 +4,7 @@ ROC curves per fold and pooled out-of-fold, confusion matrices, training curves,
 the 512-D penultimate features (paper Fig. 3; scikit-learn ``TSNE``). Each writes one PNG
 atomically.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,8 +46,12 @@ def roc_figure(folds: list[tuple[np.ndarray, np.ndarray]], pooled: tuple[np.ndar
     return _save(fig, path)
 
 
-def confusion_figure(folds: list[tuple[np.ndarray, np.ndarray]], pooled: tuple[np.ndarray, np.ndarray],
-                     path: Path, threshold: float = 0.5) -> Path:
+def confusion_figure(
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    pooled: tuple[np.ndarray, np.ndarray],
+    path: Path,
+    threshold: float = 0.5,
+) -> Path:
     """Confusion matrices at ``threshold``: pooled out-of-fold and one per fold."""
     panels = [("pooled", pooled)] + [(f"fold {k}", f) for k, f in enumerate(folds, start=1)]
     fig = Figure(figsize=(2.6 * len(panels), 2.8))

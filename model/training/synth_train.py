@@ -31,6 +31,7 @@ Outputs in ``--out``: ``model.safetensors`` + ``model_card.json`` (what the app 
 ``config.json``, ``metrics.json`` (held-out synthetic validation), ``validation.csv``,
 ``training_curves.png``, ``checkpoints/last.pt`` (resumable every ``--checkpoint-every`` steps).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,8 +70,11 @@ POINTING_TOLERANCE_MM = 10.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m model.train --synthetic", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m model.train --synthetic",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--out", required=True, type=Path, help="run folder (weights, model card, report)")
     p.add_argument("--subjects", type=int, default=400, help="phantom infants in the training anatomy bank")
     p.add_argument("--val-subjects", type=int, default=64, help="held-out phantom infants (one pair each)")
@@ -117,8 +121,13 @@ def _build_one(args: tuple) -> str:
         packed = pair.normal.astype(np.int16) * _PACK + pair.injured.astype(np.int16)
         with atomic_output(path) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, packed=packed, spacing_mm=pair.spacing_mm, pma_weeks=pair.pma_weeks,
-                                    findings=json.dumps(pair.findings))
+                np.savez_compressed(
+                    fh,
+                    packed=packed,
+                    spacing_mm=pair.spacing_mm,
+                    pma_weeks=pair.pma_weeks,
+                    findings=json.dumps(pair.findings),
+                )
     return str(path)
 
 
@@ -129,8 +138,12 @@ def build_bank(folder: Path, seeds: list[int], processes: int = 2) -> None:
     if not todo:
         return
     with ProcessPoolExecutor(max_workers=max(1, processes)) as pool:
-        for _ in tqdm(pool.map(_build_one, [(str(folder), s) for s in todo], chunksize=4), total=len(todo),
-                      desc="anatomy bank", unit="infant"):
+        for _ in tqdm(
+            pool.map(_build_one, [(str(folder), s) for s in todo], chunksize=4),
+            total=len(todo),
+            desc="anatomy bank",
+            unit="infant",
+        ):
             pass
 
 
@@ -139,8 +152,15 @@ def load_pair(path: Path) -> AnatomyPair:
     with np.load(path) as z:
         packed = z["packed"]
         normal, injured = (packed // _PACK).astype(np.uint8), (packed % _PACK).astype(np.uint8)
-        return AnatomyPair(normal, injured, normal != injured, float(z["spacing_mm"]), float(z["pma_weeks"]),
-                           json.loads(str(z["findings"])), int(path.stem.split("-")[1]))
+        return AnatomyPair(
+            normal,
+            injured,
+            normal != injured,
+            float(z["spacing_mm"]),
+            float(z["pma_weeks"]),
+            json.loads(str(z["findings"])),
+            int(path.stem.split("-")[1]),
+        )
 
 
 class PairStream(torch.utils.data.Dataset):
@@ -177,8 +197,13 @@ def _collate(items):
 
 
 # ------------------------------------------------------------------------------------------- evaluation
-def pointing_hit(heatmap: np.ndarray, mask: np.ndarray, brain: np.ndarray, spacing_mm: np.ndarray,
-                 tolerance_mm: float = POINTING_TOLERANCE_MM) -> bool:
+def pointing_hit(
+    heatmap: np.ndarray,
+    mask: np.ndarray,
+    brain: np.ndarray,
+    spacing_mm: np.ndarray,
+    tolerance_mm: float = POINTING_TOLERANCE_MM,
+) -> bool:
     """Pointing game (Zhang et al., ECCV 2016) with a distance tolerance, on one grid.
 
     A hit when the heatmap's maximum inside the brain lies within ``tolerance_mm`` of an injury
@@ -197,13 +222,21 @@ def pointing_hit(heatmap: np.ndarray, mask: np.ndarray, brain: np.ndarray, spaci
     return bool(dist[peak] <= tolerance_mm)
 
 
-def validate(model, inputs: torch.Tensor, labels: np.ndarray, masks: torch.Tensor, layer: str, device,
-             fov_mm: np.ndarray, with_cam: bool = True) -> dict:
+def validate(
+    model,
+    inputs: torch.Tensor,
+    labels: np.ndarray,
+    masks: torch.Tensor,
+    layer: str,
+    device,
+    fov_mm: np.ndarray,
+    with_cam: bool = True,
+) -> dict:
     """TTA probabilities, metrics at 0.5, and the pointing game on the held-out renders."""
     model.eval()
     p1, p2 = [], []
     for start in range(0, len(inputs), 8):
-        a, b = tta_probabilities(model, inputs[start:start + 8].to(device))
+        a, b = tta_probabilities(model, inputs[start : start + 8].to(device))
         p1.append(a), p2.append(b)
     p = 0.5 * (np.concatenate(p1) + np.concatenate(p2))
     out = {"probs": p, "metrics": binary_metrics(labels, p)}
@@ -211,7 +244,7 @@ def validate(model, inputs: torch.Tensor, labels: np.ndarray, masks: torch.Tenso
         hits = []
         with gradcam_session(model, layer) as cam:
             for i in np.flatnonzero((labels == 1) & (p >= 0.5)):
-                x = inputs[i:i + 1].to(device)
+                x = inputs[i : i + 1].to(device)
                 _, g1 = cam_pass(cam, x)
                 _, g2 = cam_pass(cam, flip_lr(x))
                 grid = 0.5 * (g1 + np.flip(g2, axis=0))
@@ -219,8 +252,12 @@ def validate(model, inputs: torch.Tensor, labels: np.ndarray, masks: torch.Tenso
                 xi = inputs[i, 0].numpy()
                 brain = xi > xi.min() + 0.1 * (xi.max() - xi.min())
                 hits.append(pointing_hit(heat, masks[i, 0].numpy() > 0.5, brain, fov_mm / np.array(x.shape[2:])))
-        out["pointing"] = {"hits": int(sum(hits)), "n": len(hits), "rate": float(np.mean(hits)) if hits else None,
-                           "tolerance_mm": POINTING_TOLERANCE_MM}
+        out["pointing"] = {
+            "hits": int(sum(hits)),
+            "n": len(hits),
+            "rate": float(np.mean(hits)) if hits else None,
+            "tolerance_mm": POINTING_TOLERANCE_MM,
+        }
     model.train()
     return out
 
@@ -242,8 +279,9 @@ class SynthTrainer:
             if not cfg_path.is_file():
                 raise GloResNetError(f"{self.out}: nothing to resume (no config.json)")
             old = json.loads(cfg_path.read_text())
-            changed = sorted(k for k in self.config if k not in _RESUME_FREE and k != "command"
-                             and old.get(k) != self.config[k])
+            changed = sorted(
+                k for k in self.config if k not in _RESUME_FREE and k != "command" and old.get(k) != self.config[k]
+            )
             if changed:
                 raise GloResNetError(f"{self.out}: --resume with different settings: {', '.join(changed)}")
             return
@@ -285,8 +323,13 @@ class SynthTrainer:
         build_bank(bank_dir, seeds, processes=2)
         bank = [_bank_file(bank_dir, s) for s in seeds]
         vx, vy, vmask, vfov = self._validation_set(bank_dir)
-        log.info("anatomy bank %d infants, held-out %d pairs (%d injury after deformation); device %s",
-                 len(bank), len(vy) // 2, int(vy.sum()), self.device)
+        log.info(
+            "anatomy bank %d infants, held-out %d pairs (%d injury after deformation); device %s",
+            len(bank),
+            len(vy) // 2,
+            int(vy.sum()),
+            self.device,
+        )
 
         torch.manual_seed(args.seed)
         model = resnet10()
@@ -315,9 +358,15 @@ class SynthTrainer:
         stop = args.steps_limit or args.steps
         stream_seed = args.seed if args.stream_seed is None else args.stream_seed
         stream = PairStream(bank, self.cfg, stream_seed, step * args.pairs, args.steps * args.pairs)
-        loader = torch.utils.data.DataLoader(stream, batch_size=args.pairs, shuffle=False, collate_fn=_collate,
-                                             num_workers=args.workers, persistent_workers=False,
-                                             prefetch_factor=4 if args.workers else None)
+        loader = torch.utils.data.DataLoader(
+            stream,
+            batch_size=args.pairs,
+            shuffle=False,
+            collate_fn=_collate,
+            num_workers=args.workers,
+            persistent_workers=False,
+            prefetch_factor=4 if args.workers else None,
+        )
         autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if self.amp else nullcontext
         model.train()
         bar = tqdm(total=stop, initial=step, desc="train", unit="step")
@@ -334,7 +383,9 @@ class SynthTrainer:
                     a = feats["a"]
                     seg = aux(a).float()
                     target = injury_cells(mask, tuple(seg.shape[2:]))
-                    loc = F.binary_cross_entropy_with_logits(seg, target, pos_weight=torch.tensor(3.0, device=seg.device))
+                    loc = F.binary_cross_entropy_with_logits(
+                        seg, target, pos_weight=torch.tensor(3.0, device=seg.device)
+                    )
                     loss = ce + args.aux_weight * loc
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -347,18 +398,35 @@ class SynthTrainer:
                     r = np.mean(running[-10:], axis=0)
                     bar.set_postfix(ce=f"{r[0]:.3f}", loc=f"{r[1]:.3f}", acc=f"{r[2]:.2f}")
                 if step % args.eval_every == 0 or step == args.steps:
-                    res = validate(model, vx, vy, vmask, args.gradcam_layer, self.device, vfov,
-                                   with_cam=step == args.steps or step % (2 * args.eval_every) == 0)
+                    res = validate(
+                        model,
+                        vx,
+                        vy,
+                        vmask,
+                        args.gradcam_layer,
+                        self.device,
+                        vfov,
+                        with_cam=step == args.steps or step % (2 * args.eval_every) == 0,
+                    )
                     r = np.mean(running, axis=0)
                     now = time.perf_counter()
-                    entry = {"step": step, "ce": float(r[0]), "loc": float(r[1]), "train_accuracy": float(r[2]),
-                             "val_auc": res["metrics"].get("auc"), "val_accuracy": res["metrics"].get("accuracy"),
-                             "pointing": (res.get("pointing") or {}).get("rate"),
-                             "samples_per_s": len(running) * 2 * args.pairs / max(now - t_last, 1e-9)}
+                    entry = {
+                        "step": step,
+                        "ce": float(r[0]),
+                        "loc": float(r[1]),
+                        "train_accuracy": float(r[2]),
+                        "val_auc": res["metrics"].get("auc"),
+                        "val_accuracy": res["metrics"].get("accuracy"),
+                        "pointing": (res.get("pointing") or {}).get("rate"),
+                        "samples_per_s": len(running) * 2 * args.pairs / max(now - t_last, 1e-9),
+                    }
                     history.append(entry)
                     running, t_last = [], now
-                    log.info("step %d: %s", step, json.dumps({k: (round(v, 4) if isinstance(v, float) else v)
-                                                              for k, v in entry.items()}))
+                    log.info(
+                        "step %d: %s",
+                        step,
+                        json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in entry.items()}),
+                    )
                 if step % args.checkpoint_every == 0 or step == stop:
                     self._checkpoint(model, aux, opt, sched, history, step)
         finally:
@@ -374,8 +442,17 @@ class SynthTrainer:
     def _checkpoint(self, model, aux, opt, sched, history, step) -> None:
         self.ckpt.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(self.ckpt) as tmp:
-            torch.save({"model": model.state_dict(), "aux": aux.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(), "history": json.dumps(history), "step": step}, tmp)
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "aux": aux.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "history": json.dumps(history),
+                    "step": step,
+                },
+                tmp,
+            )
 
     def _finish(self, model, vx, vy, vmask, vfov, history, init, seconds) -> None:
         from model.training import plots
@@ -387,32 +464,57 @@ class SynthTrainer:
         ci = bootstrap_ci(vy, p, n_boot=1000, seed=args.seed, threshold=args.decision_threshold)
         metrics = {
             "held_out_synthetic": {
-                "what": (f"{len(vy) // 2} held-out phantom infants (seeds never trained on), each rendered once "
-                         "normal and once injured under one random nuisance draw; TTA (Eq. 12)"),
-                "n": int(len(vy)), "n_injury": int(vy.sum()),
-                **binary_metrics(vy, p, threshold=args.decision_threshold), "bootstrap_95ci": ci,
+                "what": (
+                    f"{len(vy) // 2} held-out phantom infants (seeds never trained on), each rendered once "
+                    "normal and once injured under one random nuisance draw; TTA (Eq. 12)"
+                ),
+                "n": int(len(vy)),
+                "n_injury": int(vy.sum()),
+                **binary_metrics(vy, p, threshold=args.decision_threshold),
+                "bootstrap_95ci": ci,
                 "pointing_game": res["pointing"],
             },
         }
         rows = ["index,label,p_injury"] + [f"{i},{int(a)},{b:.6f}" for i, (a, b) in enumerate(zip(vy, p))]
         write_bytes_atomic(self.out / "validation.csv", ("\n".join(rows) + "\n").encode())
         write_bytes_atomic(self.out / "metrics.json", _json(metrics))
-        plots.training_curves_figure({"synthetic": [{"epoch": h["step"], "loss": h["ce"], "train_accuracy":
-                                                     h["train_accuracy"]} for h in history]},
-                                     self.out / "training_curves.png")
+        plots.training_curves_figure(
+            {
+                "synthetic": [
+                    {"epoch": h["step"], "loss": h["ce"], "train_accuracy": h["train_accuracy"]} for h in history
+                ]
+            },
+            self.out / "training_curves.png",
+        )
         card = new_card(
-            args.name, args.version, self.cfg, demonstration=args.demonstration,
-            decision_threshold=args.decision_threshold, metrics=metrics,
+            args.name,
+            args.version,
+            self.cfg,
+            demonstration=args.demonstration,
+            decision_threshold=args.decision_threshold,
+            metrics=metrics,
             training={
-                "command": self.command, "seed": args.seed, "protocol": "synthetic domain-randomised (model.training.synth_train)",
-                "data": (f"on-the-fly renders of {args.subjects} simulated phantom infants (model.simulation.synth; "
-                         "no real scans); each normal and injured under one nuisance draw"),
-                "steps": args.steps, "pairs_per_step": args.pairs, "samples_seen": args.steps * args.pairs * 2,
-                "optimizer": "AdamW", "lr": args.lr, "min_lr": args.min_lr, "weight_decay": args.weight_decay,
-                "schedule": "cosine annealing", "loss": "cross-entropy + aux injury-localisation BCE on "
-                f"{args.gradcam_layer} (weight {args.aux_weight})", "init": init, "device": str(self.device),
+                "command": self.command,
+                "seed": args.seed,
+                "protocol": "synthetic domain-randomised (model.training.synth_train)",
+                "data": (
+                    f"on-the-fly renders of {args.subjects} simulated phantom infants (model.simulation.synth; "
+                    "no real scans); each normal and injured under one nuisance draw"
+                ),
+                "steps": args.steps,
+                "pairs_per_step": args.pairs,
+                "samples_seen": args.steps * args.pairs * 2,
+                "optimizer": "AdamW",
+                "lr": args.lr,
+                "min_lr": args.min_lr,
+                "weight_decay": args.weight_decay,
+                "schedule": "cosine annealing",
+                "loss": "cross-entropy + aux injury-localisation BCE on "
+                f"{args.gradcam_layer} (weight {args.aux_weight})",
+                "init": init,
+                "device": str(self.device),
                 "augmentation": "cornucopia: affine (rot 15 deg, zoom 0.2) + elastic, GMM, bias, gamma, thick slices, "
-                                "noise; random field of view and skull; left-right flip",
+                "noise; random field of view and skull; left-right flip",
                 "wall_time_s": round(seconds, 1),
             },
         )
@@ -431,6 +533,7 @@ def _json(obj) -> bytes:
         if isinstance(o, float) and not math.isfinite(o):
             return None
         raise TypeError(type(o))
+
     return (json.dumps(obj, indent=2, default=conv) + "\n").encode()
 
 

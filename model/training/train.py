@@ -25,6 +25,7 @@ Scale: scans are preprocessed once per run and cached in memory; channels_last_3
 (faster on both), bf16 autocast on CUDA (``--no-amp``, ``--no-channels-last``); ``torchrun --nproc_per_node N -m
 model.train ...`` uses DistributedDataParallel (NCCL on GPUs, gloo on CPU).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,11 @@ def weighted_soft_ce(logits: torch.Tensor, y_soft: torch.Tensor, weights: torch.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m model.train",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     src = p.add_argument_group("data (one of --manifest or --bids)")
     src.add_argument("--manifest", type=Path, help="CSV with path,label[,subject,session,group]")
     src.add_argument("--bids", type=Path, help="BIDS folder; labels from a TSV column")
@@ -98,17 +102,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rotate-degrees", type=float, default=10.0, help="max random 3D rotation")
     p.add_argument("--rotate-prob", type=float, default=0.5)
     p.add_argument("--flip-prob", type=float, default=0.5, help="random left-right flip")
-    p.add_argument("--final", choices=["retrain", "none"], default="retrain",
-                   help="retrain on all data for the shipped weights")
+    p.add_argument(
+        "--final", choices=["retrain", "none"], default="retrain", help="retrain on all data for the shipped weights"
+    )
     p.add_argument("--input-size", type=int, default=128, help="network grid (cubic); the card records it")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
-    p.add_argument("--no-channels-last", action="store_true", help="no channels_last_3d memory format (default on: faster on CUDA and on CPU)")
+    p.add_argument(
+        "--no-channels-last",
+        action="store_true",
+        help="no channels_last_3d memory format (default on: faster on CUDA and on CPU)",
+    )
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     p.add_argument("--pretrained", type=Path, help="MedicalNet ResNet-10 checkpoint for the encoder")
-    p.add_argument("--injury-masks", type=Path,
-                   help="BIDS derivatives folder with *_desc-injury_mask files: Grad-CAM pointing game")
+    p.add_argument(
+        "--injury-masks",
+        type=Path,
+        help="BIDS derivatives folder with *_desc-injury_mask files: Grad-CAM pointing game",
+    )
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for 95%% intervals")
     p.add_argument("--name", default="GloResNet")
     p.add_argument("--version", default="0.1.0")
@@ -228,26 +240,44 @@ class Trainer:
         groups = np.array([c.subject for c in cases])
         n_min = min(len(set(groups[labels == k])) for k in (0, 1))
         if args.folds < 2 or n_min < args.folds:
-            raise ManifestError(f"{n_min} subject(s) in the smaller class; {args.folds}-fold CV needs at least {args.folds}")
+            raise ManifestError(
+                f"{n_min} subject(s) in the smaller class; {args.folds}-fold CV needs at least {args.folds}"
+            )
         self._prepare_folder()
         splitter = StratifiedGroupKFold(n_splits=args.folds, shuffle=True, random_state=args.seed)
         fold_of = np.empty(len(cases), dtype=int)
         for k, (_, test_idx) in enumerate(splitter.split(np.zeros(len(cases)), labels, groups), start=1):
             fold_of[test_idx] = k
         if self.ddp.main:
-            write_bytes_atomic(self.out / "folds.csv", _csv(
-                ["path", "subject", "session", "label", "fold"],
-                [[str(c.path), c.subject, c.session, c.label, int(f)] for c, f in zip(cases, fold_of)]))
-        log.info("%d scans (%d injury) from %d subjects; %d-fold CV at subject level, seed %d; device %s%s",
-                 len(cases), labels.sum(), len(set(groups)), args.folds, args.seed, self.device,
-                 f", {self.ddp.world} processes" if self.ddp.enabled else "")
+            write_bytes_atomic(
+                self.out / "folds.csv",
+                _csv(
+                    ["path", "subject", "session", "label", "fold"],
+                    [[str(c.path), c.subject, c.session, c.label, int(f)] for c, f in zip(cases, fold_of)],
+                ),
+            )
+        log.info(
+            "%d scans (%d injury) from %d subjects; %d-fold CV at subject level, seed %d; device %s%s",
+            len(cases),
+            labels.sum(),
+            len(set(groups)),
+            args.folds,
+            args.seed,
+            self.device,
+            f", {self.ddp.world} processes" if self.ddp.enabled else "",
+        )
 
         t0 = time.perf_counter()
-        inputs, problems = preprocess_cases(cases, self.cfg, progress=lambda it: tqdm(
-            it, desc="preprocess (once per run)", unit="scan", disable=not self.ddp.main))
+        inputs, problems = preprocess_cases(
+            cases,
+            self.cfg,
+            progress=lambda it: tqdm(it, desc="preprocess (once per run)", unit="scan", disable=not self.ddp.main),
+        )
         if problems:
             raise ManifestError("unreadable scans (fix or remove them from the list): " + "; ".join(problems))
-        log.info("preprocessed %d scans in %.1f s; cached for all folds and epochs", len(cases), time.perf_counter() - t0)
+        log.info(
+            "preprocessed %d scans in %.1f s; cached for all folds and epochs", len(cases), time.perf_counter() - t0
+        )
 
         fold_results = []
         for k in range(1, args.folds + 1):
@@ -276,9 +306,12 @@ class Trainer:
             result.update(p_identity=p1.tolist(), p_flipped=p2.tolist())
             result["metrics"] = binary_metrics(labels[test_idx], tta_mean(p1, p2))
             if self.args.injury_masks is not None:
-                result["pointing"] = pointing_game(model, [cases[i] for i in test_idx], tta_mean(p1, p2),
-                                                   self.cfg, self.args.injury_masks)
-            log.info("%s: " + ", ".join(f"{k} {v:.3f}" for k, v in result["metrics"].items() if isinstance(v, float)), name)
+                result["pointing"] = pointing_game(
+                    model, [cases[i] for i in test_idx], tta_mean(p1, p2), self.cfg, self.args.injury_masks
+                )
+            log.info(
+                "%s: " + ", ".join(f"{k} {v:.3f}" for k, v in result["metrics"].items() if isinstance(v, float)), name
+            )
             with atomic_output(self.ckpt_dir / f"{name}_features.npy") as tmp:
                 with open(tmp, "wb") as fh:
                     np.save(fh, feats)
@@ -308,8 +341,11 @@ class Trainer:
         """Train one model for the fixed number of epochs; resumable per epoch."""
         args = self.args
         model = self._new_model()
-        net = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None) \
-            if self.ddp.enabled else model
+        net = (
+            DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            if self.ddp.enabled
+            else model
+        )
         weights = torch.as_tensor(class_weights(labels[train_idx]), device=self.device)
         opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         per_rank = max(1, args.batch_size // self.ddp.world)
@@ -333,12 +369,18 @@ class Trainer:
             gen = torch.Generator().manual_seed(_seed_for(args.seed, name, epoch))
             order = torch.as_tensor(train_idx)[torch.randperm(len(train_idx), generator=gen)]
             aug = torch.Generator().manual_seed(_seed_for(args.seed, name, epoch, self.ddp.rank))
-            mine = order[:usable][self.ddp.rank::self.ddp.world]  # DistributedSampler-style shard
-            loader = torch.utils.data.DataLoader(_Indexed(inputs, y_all, mine), batch_size=per_rank, shuffle=False,
-                                                 num_workers=args.workers, pin_memory=self.device.type == "cuda")
+            mine = order[:usable][self.ddp.rank :: self.ddp.world]  # DistributedSampler-style shard
+            loader = torch.utils.data.DataLoader(
+                _Indexed(inputs, y_all, mine),
+                batch_size=per_rank,
+                shuffle=False,
+                num_workers=args.workers,
+                pin_memory=self.device.type == "cuda",
+            )
             losses = []
-            bar = tqdm(loader, desc=f"{name} epoch {epoch}/{args.epochs}", unit="batch", leave=False,
-                       disable=not self.ddp.main)
+            bar = tqdm(
+                loader, desc=f"{name} epoch {epoch}/{args.epochs}", unit="batch", leave=False, disable=not self.ddp.main
+            )
             for x, y in bar:
                 x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
                 x = random_flip_lr(x, aug, args.flip_prob)
@@ -355,14 +397,29 @@ class Trainer:
                 sched.step()
                 losses.append(loss.item())
                 bar.set_postfix(loss=f"{loss.item():.3f}")
-            history.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
-                            "lr": sched.get_last_lr()[0]})
-            log.info("%s epoch %d/%d  loss %.4f  lr %.2e", name, epoch, args.epochs, history[-1]["loss"], history[-1]["lr"])
+            history.append(
+                {
+                    "epoch": epoch,
+                    "loss": float(np.mean(losses)) if losses else float("nan"),
+                    "lr": sched.get_last_lr()[0],
+                }
+            )
+            log.info(
+                "%s epoch %d/%d  loss %.4f  lr %.2e", name, epoch, args.epochs, history[-1]["loss"], history[-1]["lr"]
+            )
             if self.ddp.main:
                 self.ckpt_dir.mkdir(parents=True, exist_ok=True)
                 with atomic_output(last) as tmp:
-                    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                "scheduler": sched.state_dict(), "epoch": epoch, "history": json.dumps(history)}, tmp)
+                    torch.save(
+                        {
+                            "model": model.state_dict(),
+                            "optimizer": opt.state_dict(),
+                            "scheduler": sched.state_dict(),
+                            "epoch": epoch,
+                            "history": json.dumps(history),
+                        },
+                        tmp,
+                    )
             self.ddp.barrier()
         if self.channels_last:
             model = model.to(memory_format=torch.contiguous_format)
@@ -384,9 +441,11 @@ class Trainer:
         groups = np.array([c.subject for c in cases])
         per_fold = [dict(r["metrics"], fold=int(r["name"][4:])) for r in fold_results]
         metrics = {
-            "evaluation": (f"{args.folds}-fold stratified cross-validation at subject level (seed {args.seed}); "
-                           f"each fold's model trained for a fixed {args.epochs} epochs (no model selection) and "
-                           "scored once on its held-out fold with TTA; threshold 0.5"),
+            "evaluation": (
+                f"{args.folds}-fold stratified cross-validation at subject level (seed {args.seed}); "
+                f"each fold's model trained for a fixed {args.epochs} epochs (no model selection) and "
+                "scored once on its held-out fold with TTA; threshold 0.5"
+            ),
             "per_fold": per_fold,
             "mean_sd_over_folds": summarise_folds(per_fold),
             "pooled_out_of_fold": binary_metrics(labels, p),
@@ -397,7 +456,8 @@ class Trainer:
             chance = [v["mask_fraction"] for v in pointing.values()]
             metrics["gradcam_pointing_game"] = {
                 "definition": "fraction of correctly flagged injured cases whose Grad-CAM maximum inside the head lies inside the injury mask",
-                "n_cases": len(hits), "hit_rate": float(np.mean(hits)) if hits else None,
+                "n_cases": len(hits),
+                "hit_rate": float(np.mean(hits)) if hits else None,
                 "chance_rate": float(np.mean(chance)) if chance else None,
                 "chance_definition": "mean fraction of the head (model.heatmap.head_mask) covered by the injury mask",
             }
@@ -405,13 +465,42 @@ class Trainer:
         rows = []
         for i, c in enumerate(cases):
             pg = pointing.get(i, {})
-            rows.append([str(c.path), c.subject, c.session, c.group, c.label, int(fold_of[i]),
-                         f"{p[i]:.6f}", f"{p1[i]:.6f}", f"{p2[i]:.6f}", "" if not pg else int(pg["hit"])])
-        write_bytes_atomic(self.out / "oof_predictions.csv", _csv(
-            ["path", "subject", "session", "group", "label", "fold", "p_injury", "p_injury_identity",
-             "p_injury_flipped", "cam_max_in_injury_mask"], rows))
-        fold_pairs = [(labels[np.asarray(r["test_idx"])], tta_mean(np.asarray(r["p_identity"]), np.asarray(r["p_flipped"])))
-                      for r in fold_results]
+            rows.append(
+                [
+                    str(c.path),
+                    c.subject,
+                    c.session,
+                    c.group,
+                    c.label,
+                    int(fold_of[i]),
+                    f"{p[i]:.6f}",
+                    f"{p1[i]:.6f}",
+                    f"{p2[i]:.6f}",
+                    "" if not pg else int(pg["hit"]),
+                ]
+            )
+        write_bytes_atomic(
+            self.out / "oof_predictions.csv",
+            _csv(
+                [
+                    "path",
+                    "subject",
+                    "session",
+                    "group",
+                    "label",
+                    "fold",
+                    "p_injury",
+                    "p_injury_identity",
+                    "p_injury_flipped",
+                    "cam_max_in_injury_mask",
+                ],
+                rows,
+            ),
+        )
+        fold_pairs = [
+            (labels[np.asarray(r["test_idx"])], tta_mean(np.asarray(r["p_identity"]), np.asarray(r["p_flipped"])))
+            for r in fold_results
+        ]
         plots.roc_figure(fold_pairs, (labels, p), self.out / "roc.png")
         plots.confusion_figure(fold_pairs, (labels, p), self.out / "confusion.png")
         histories = {r["name"]: r["history"] for r in fold_results}
@@ -422,38 +511,69 @@ class Trainer:
             plots.tsne_figure(feats, labels, self.out / "tsne.png", seed=args.seed)
         pooled = metrics["pooled_out_of_fold"]
         ms = metrics["mean_sd_over_folds"]
-        log.info("cross-validated (pooled out-of-fold): " + ", ".join(
-            f"{k} {pooled[k]:.3f}" for k in ("accuracy", "sensitivity", "specificity", "f1", "mcc", "auc") if pooled[k] is not None))
+        log.info(
+            "cross-validated (pooled out-of-fold): "
+            + ", ".join(
+                f"{k} {pooled[k]:.3f}"
+                for k in ("accuracy", "sensitivity", "specificity", "f1", "mcc", "auc")
+                if pooled[k] is not None
+            )
+        )
         if final_model is None:
             return
         info = getattr(self, "pretrained_info", None)
         card = new_card(
-            args.name, args.version, self.cfg, demonstration=args.demonstration,
-            metrics={"summary": {k: pooled[k] for k in ("accuracy", "sensitivity", "specificity", "f1", "mcc", "auc")},
-                     "mean_sd_over_folds": ms, "bootstrap_95ci_pooled": metrics["bootstrap_95ci_pooled"],
-                     "evaluation": metrics["evaluation"] + ". These shipped weights were retrained on all data with "
-                     "the identical recipe; the figures estimate how that recipe generalises.",
-                     **({"gradcam_pointing_game": metrics["gradcam_pointing_game"]} if pointing else {})},
+            args.name,
+            args.version,
+            self.cfg,
+            demonstration=args.demonstration,
+            metrics={
+                "summary": {k: pooled[k] for k in ("accuracy", "sensitivity", "specificity", "f1", "mcc", "auc")},
+                "mean_sd_over_folds": ms,
+                "bootstrap_95ci_pooled": metrics["bootstrap_95ci_pooled"],
+                "evaluation": metrics["evaluation"] + ". These shipped weights were retrained on all data with "
+                "the identical recipe; the figures estimate how that recipe generalises.",
+                **({"gradcam_pointing_game": metrics["gradcam_pointing_game"]} if pointing else {}),
+            },
             training={
                 "command": self.command,
-                "data": args.data_description or (f"manifest {args.manifest}" if args.manifest else f"BIDS {args.bids}"),
-                "n_scans": n, "n_subjects": int(len(set(groups))), "n_injury": int(labels.sum()),
+                "data": args.data_description
+                or (f"manifest {args.manifest}" if args.manifest else f"BIDS {args.bids}"),
+                "n_scans": n,
+                "n_subjects": int(len(set(groups))),
+                "n_injury": int(labels.sum()),
                 "protocol": f"{args.folds}-fold subject-level stratified CV, then retrained on all data",
                 "model_selection": "none (fixed epochs)",
-                "seed": args.seed, "epochs": args.epochs, "batch_size": args.batch_size, "optimizer": "AdamW",
-                "lr": args.lr, "min_lr": args.min_lr, "weight_decay": args.weight_decay, "schedule": "cosine annealing",
+                "seed": args.seed,
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "optimizer": "AdamW",
+                "lr": args.lr,
+                "min_lr": args.min_lr,
+                "weight_decay": args.weight_decay,
+                "schedule": "cosine annealing",
                 "loss": "class-weighted soft-label cross-entropy (Eq. 11)",
                 "mixup": {"alpha": args.mixup_alpha, "prob": args.mixup_prob},
-                "augmentation": {"flip_lr_prob": args.flip_prob, "rotate_degrees": args.rotate_degrees,
-                                 "rotate_prob": args.rotate_prob},
-                "init": (f"MedicalNet encoder sha256 {info['sha256']} ({info['known_as'] or 'not a known MedicalNet file'})"
-                         if info else "random (Kaiming normal; head N(0, 0.01)); no pretrained encoder"),
-                "device": str(self.device), "processes": self.ddp.world, "bf16_autocast": self.amp,
+                "augmentation": {
+                    "flip_lr_prob": args.flip_prob,
+                    "rotate_degrees": args.rotate_degrees,
+                    "rotate_prob": args.rotate_prob,
+                },
+                "init": (
+                    f"MedicalNet encoder sha256 {info['sha256']} ({info['known_as'] or 'not a known MedicalNet file'})"
+                    if info
+                    else "random (Kaiming normal; head N(0, 0.01)); no pretrained encoder"
+                ),
+                "device": str(self.device),
+                "processes": self.ddp.world,
+                "bf16_autocast": self.amp,
                 "wall_time_s": round(seconds, 1),
             },
         )
         save_weights(self.out, final_model, card)
-        print(f"wrote {self.out}: weights + model card; cross-validated AUC {pooled['auc']}, accuracy {pooled['accuracy']:.3f}")
+        print(
+            f"wrote {self.out}: weights + model card; cross-validated AUC {pooled['auc']}, accuracy {pooled['accuracy']:.3f}"
+        )
 
 
 class _Indexed(torch.utils.data.Dataset):
@@ -483,8 +603,9 @@ def evaluate(model, inputs, device, amp=False, channels_last=False, batch_size: 
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
     with autocast:
         for start in range(0, len(inputs), batch_size):
-            passes = tta_forward(model, inputs[start:start + batch_size].to(device), with_features=True,
-                                 channels_last=channels_last)
+            passes = tta_forward(
+                model, inputs[start : start + batch_size].to(device), with_features=True, channels_last=channels_last
+            )
             p1.append(passes.p_identity), p2.append(passes.p_flipped), feats.append(passes.features)
     return np.concatenate(p1), np.concatenate(p2), np.concatenate(feats).astype(np.float32)
 
@@ -497,8 +618,9 @@ def find_injury_mask(case: Case, masks_root: Path) -> Path | None:
     return hits[0] if hits else None
 
 
-def pointing_game(model, cases: list[Case], probs: np.ndarray, cfg: PreprocessConfig, masks_root: Path,
-                  threshold: float = 0.5) -> dict:
+def pointing_game(
+    model, cases: list[Case], probs: np.ndarray, cfg: PreprocessConfig, masks_root: Path, threshold: float = 0.5
+) -> dict:
     """Grad-CAM pointing game on correctly flagged injured cases (those with a mask).
 
     The heatmap (averaged over both TTA passes, on the scan's grid) counts as a hit when its

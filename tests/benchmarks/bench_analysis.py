@@ -8,6 +8,7 @@ Grad-CAM (2 passes), the full analysis with Grad-CAM (what the app runs), total 
 (load + full analysis), and one bare forward pass at 128^3 (no grad), with ratios to it.
 Target (issue 2): total at most 6 bare forward passes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,7 +54,9 @@ def main() -> int:
         weights = Path(tempfile.mkdtemp()) / "random"
         save_weights(weights, resnet10(), new_card("bench-random", "0", demonstration=True))
     loaded = load_weights(weights, device)
-    print(f"scan {args.scan}\ndevice {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, repeats {args.repeats}")
+    print(
+        f"scan {args.scan}\ndevice {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, repeats {args.repeats}"
+    )
     vol = load_volume(args.scan)
     print(f"volume {vol.shape} spacing {vol.spacing_mm.round(3).tolist()} mm")
     analyse(vol, loaded)  # warm-up
@@ -70,7 +73,9 @@ def main() -> int:
     rows = {
         "bare forward pass 128^3 (1 volume, no grad)": timed(bare_forward, args.repeats)[0],
         "load (nibabel, RAS+, SHA-256)": timed(lambda: load_volume(args.scan), args.repeats)[0],
-        "preprocessing (resample + z-score)": timed(lambda: preprocess(vol.data, loaded.card.preprocessing), args.repeats)[0],
+        "preprocessing (resample + z-score)": timed(
+            lambda: preprocess(vol.data, loaded.card.preprocessing), args.repeats
+        )[0],
         "TTA inference, 2 passes, no Grad-CAM": timed(lambda: analyse(vol, loaded, with_cam=False), args.repeats)[0],
         "TTA + Grad-CAM (the app's analysis)": timed(lambda: analyse(vol, loaded, with_cam=True), args.repeats)[0],
         "total: load + TTA + Grad-CAM": timed(lambda: analyse(load_volume(args.scan), loaded), args.repeats)[0],

@@ -13,6 +13,7 @@ never copied into the project), then measures in the same run:
 
 Target (issue 4): total / max(loading alone, inference alone) <= 1.2. Also prints peak RSS.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,10 @@ def main() -> int:
         t = time.perf_counter()
         make_folder(folder, args.n)
         size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
-        print(f"{args.n} scans, {size_mb:.0f} MB compressed, made in {time.perf_counter() - t:.1f} s; "
-              f"device {device}, torch threads {torch.get_num_threads()}, loader threads {args.loader_threads}")
+        print(
+            f"{args.n} scans, {size_mb:.0f} MB compressed, made in {time.perf_counter() - t:.1f} s; "
+            f"device {device}, torch threads {torch.get_num_threads()}, loader threads {args.loader_threads}"
+        )
         entries = discover(folder)
         cfg = loaded.card.preprocessing
 
@@ -99,7 +102,7 @@ def main() -> int:
         tta_probabilities(loaded.model, x_all[:batch].to(device))  # warm-up
         t = time.perf_counter()
         for start in range(0, len(x_all), batch):
-            tta_probabilities(loaded.model, x_all[start:start + batch].to(device))
+            tta_probabilities(loaded.model, x_all[start : start + batch].to(device))
         if device.type == "cuda":
             torch.cuda.synchronize()
         inference = time.perf_counter() - t

@@ -9,6 +9,7 @@ result and the heatmap is inside the measurement. Printed per run: the longest g
 heartbeats, the 99th percentile and median gap, the number of beats, when the longest gap
 happened, and the analysis wall time. Target: no gap over 50 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,9 +90,13 @@ def main() -> int:
         load = float("nan")
     import torch
 
-    print(f"scan {args.scan.name} {window.state.volume.shape}; weights {weights}; device {window.device}; "
-          f"torch threads {torch.get_num_threads()}; cores {os.cpu_count()}; load average {load:.2f}")
-    print(f"{'run':>3} {'max gap ms':>10} {'p99 ms':>7} {'median ms':>9} {'beats':>6} {'max at s':>8} {'analysis s':>10}")
+    print(
+        f"scan {args.scan.name} {window.state.volume.shape}; weights {weights}; device {window.device}; "
+        f"torch threads {torch.get_num_threads()}; cores {os.cpu_count()}; load average {load:.2f}"
+    )
+    print(
+        f"{'run':>3} {'max gap ms':>10} {'p99 ms':>7} {'median ms':>9} {'beats':>6} {'max at s':>8} {'analysis s':>10}"
+    )
 
     worst = 0.0
     for run in range(args.runs):
@@ -121,8 +126,10 @@ def main() -> int:
         gaps = np.diff(np.asarray(beats)) * 1000.0
         i = int(np.argmax(gaps))
         worst = max(worst, float(gaps.max()))
-        print(f"{run + 1:>3} {gaps.max():>10.1f} {np.percentile(gaps, 99):>7.1f} {np.median(gaps):>9.1f} "
-              f"{len(beats):>6} {beats[i] - t0:>8.2f} {outcome['t_end'] - t0:>10.2f}")
+        print(
+            f"{run + 1:>3} {gaps.max():>10.1f} {np.percentile(gaps, 99):>7.1f} {np.median(gaps):>9.1f} "
+            f"{len(beats):>6} {beats[i] - t0:>8.2f} {outcome['t_end'] - t0:>10.2f}"
+        )
     print(f"worst gap {worst:.1f} ms (target <= {TARGET_MS:.0f} ms): {'OK' if worst <= TARGET_MS else 'STALL'}")
     window.close()
     return 0

@@ -12,6 +12,7 @@ and with the overlay off. Target: p95 <= 16 ms (60 frames per second).
 
 Settings and application data go to a temporary folder (the user's are not touched).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,9 +54,19 @@ def simulated_scan(n: int, seed: int = 0):
 def fake_result(volume, heatmap):
     from model.inference import AnalysisResult
 
-    return AnalysisResult(probability=0.62, pass_probabilities=(0.6, 0.64), heatmap=heatmap, affine=volume.affine,
-                          decision_threshold=0.5, indeterminate_band=0.1, model_name="bench", model_version="0",
-                          weights_sha256="0" * 64, demonstration=True, device="cpu")
+    return AnalysisResult(
+        probability=0.62,
+        pass_probabilities=(0.6, 0.64),
+        heatmap=heatmap,
+        affine=volume.affine,
+        decision_threshold=0.5,
+        indeterminate_band=0.1,
+        model_name="bench",
+        model_version="0",
+        weights_sha256="0" * 64,
+        demonstration=True,
+        device="cpu",
+    )
 
 
 def measure(app, window, moves: int, rng) -> dict:
@@ -113,8 +124,10 @@ def main() -> int:
     for _ in range(10):
         app.processEvents()
     view_sizes = ", ".join(f"{p} {v.graphics.width()}x{v.graphics.height()}" for p, v in window.ortho.views.items())
-    print(f"volume {args.size}³ float32 ({scan.volume.data.nbytes / 2**20:.0f} MiB), head mask + presets in "
-          f"{prep_s:.1f} s; window {w}x{h}; views {view_sizes}; Qt platform {app.platformName()}")
+    print(
+        f"volume {args.size}³ float32 ({scan.volume.data.nbytes / 2**20:.0f} MiB), head mask + presets in "
+        f"{prep_s:.1f} s; window {w}x{h}; views {view_sizes}; Qt platform {app.platformName()}"
+    )
     rng = np.random.default_rng(0)
     measure(app, window, 20, rng)  # warm-up (first paints, caches)
 

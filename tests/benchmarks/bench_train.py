@@ -7,6 +7,7 @@ rotation, mixup, forward, Eq. 11 loss, backward, AdamW) on random 128^3 inputs, 
 step, then projects the paper's protocol: 5 folds x 150 epochs x 128 subjects (each fold trains on
 4/5 of them) plus the final retrain on all 128. Target on one modern datacentre GPU: < 10 min.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,10 +70,14 @@ def main() -> int:
     samples = 5 * 150 * round(128 * 4 / 5) + 150 * 128
     name = torch.cuda.get_device_name(device) if cuda else f"CPU, {torch.get_num_threads()} threads"
     print(f"device {device} ({name}); torch {torch.__version__}; bf16 autocast {amp}; channels_last_3d {cl}")
-    print(f"input {args.size}^3, batch {args.batch_size}, {args.steps} timed steps: {sps:.2f} training samples/s "
-          f"({seconds / args.steps:.3f} s/step)")
-    print(f"full protocol (5 folds x 150 epochs x 128 subjects + final retrain) = {samples} samples "
-          f"-> projected {samples / sps / 60:.1f} min ({samples / sps / 3600:.2f} h) of training steps")
+    print(
+        f"input {args.size}^3, batch {args.batch_size}, {args.steps} timed steps: {sps:.2f} training samples/s "
+        f"({seconds / args.steps:.3f} s/step)"
+    )
+    print(
+        f"full protocol (5 folds x 150 epochs x 128 subjects + final retrain) = {samples} samples "
+        f"-> projected {samples / sps / 60:.1f} min ({samples / sps / 3600:.2f} h) of training steps"
+    )
     return 0
 
 

@@ -5,6 +5,7 @@ PS3.3 C.7.6.2.1.1): LPS = diag(-1, -1, 1) RAS; pixel (row r, column c) of slice 
 IPP_k + c * PixelSpacing[1] * IOP[:3] + r * PixelSpacing[0] * IOP[3:]. So voxel (i, j, k) of the
 volume is column i, row j of slice k.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,9 +41,21 @@ def volume(shape=(6, 7, 5), seed=0) -> np.ndarray:
     return base.astype(np.int16)
 
 
-def slice_datasets(data, affine_ras, *, study="study-1", series="series-1", number=1, description="T2 axial",
-                   slope=None, intercept=None, image_type=("ORIGINAL", "PRIMARY", "M", "ND"),
-                   patient=("Baby^Test", "P-0001", "20260101"), te=120.0, tr=8000.0):
+def slice_datasets(  # noqa: PLR0913 - test helper mirroring DICOM attributes
+    data,
+    affine_ras,
+    *,
+    study="study-1",
+    series="series-1",
+    number=1,
+    description="T2 axial",
+    slope=None,
+    intercept=None,
+    image_type=("ORIGINAL", "PRIMARY", "M", "ND"),
+    patient=("Baby^Test", "P-0001", "20260101"),
+    te=120.0,
+    tr=8000.0,
+):
     """One pydicom dataset per slice (MR Image Storage, Explicit VR Little Endian)."""
     data = np.asarray(data)
     lps = LPS @ np.asarray(affine_ras, float)

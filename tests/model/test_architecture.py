@@ -1,4 +1,5 @@
 """The core stays headless: importing every model module loads no Qt, pyqtgraph or viewer."""
+
 import subprocess
 import sys
 
@@ -9,8 +10,11 @@ from tests.conftest import ROOT
 
 @pytest.mark.slow
 def test_model_imports_no_gui():
-    modules = sorted(".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-                     for p in (ROOT / "model").rglob("*.py") if p.stem != "__main__")
+    modules = sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (ROOT / "model").rglob("*.py")
+        if p.stem != "__main__"
+    )
     code = (
         "import importlib, sys\n"
         f"for m in {modules!r}: importlib.import_module(m)\n"

@@ -1,4 +1,5 @@
 """The audit log: entries chain by SHA-256; verification names the line where tampering happened."""
+
 import json
 
 import pytest
@@ -15,8 +16,15 @@ from model.record.audit import (
 
 
 def _record(i, decision="accept", **kw):
-    fields = dict(decision=decision, reader="Dr Test", input_sha256=f"{i:064x}", model_name="m",
-                  weights_sha256="ab" * 32, probability=0.1 * i, time_utc=f"2025-01-0{i + 1}T00:00:00+00:00")
+    fields = dict(
+        decision=decision,
+        reader="Dr Test",
+        input_sha256=f"{i:064x}",
+        model_name="m",
+        weights_sha256="ab" * 32,
+        probability=0.1 * i,
+        time_utc=f"2025-01-0{i + 1}T00:00:00+00:00",
+    )
     fields.update(kw)
     return decision_record(**fields)
 
@@ -49,8 +57,19 @@ def test_entries_chain_from_genesis_and_verify(log):
 
 def test_entry_carries_the_audit_fields(log):
     e = read_entries(log)[2]
-    for key in ("time_utc", "reader", "input_sha256", "model_name", "weights_sha256", "probability", "decision",
-                "reason", "impression", "prev_hash", "hash"):
+    for key in (
+        "time_utc",
+        "reader",
+        "input_sha256",
+        "model_name",
+        "weights_sha256",
+        "probability",
+        "decision",
+        "reason",
+        "impression",
+        "prev_hash",
+        "hash",
+    ):
         assert key in e
     assert e["reader"] == "Dr Test" and e["decision"] == "accept" and e["probability"] == pytest.approx(0.2)
 
@@ -128,15 +147,18 @@ def test_appending_continues_the_chain_and_keeps_earlier_bytes(log):
     assert verify_chain(log).ok
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(decision="maybe"), "decision"),
-    (dict(decision="override"), "override"),
-    (dict(decision="accept", override_call="normal"), "override_call"),
-    (dict(decision="impression", impression=None), "impression"),
-    (dict(decision="impression", impression="fine"), "impression"),
-    (dict(decision="accept", reader="  "), "reader"),
-    (dict(decision="accept", probability=None), "AI result"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(decision="maybe"), "decision"),
+        (dict(decision="override"), "override"),
+        (dict(decision="accept", override_call="normal"), "override_call"),
+        (dict(decision="impression", impression=None), "impression"),
+        (dict(decision="impression", impression="fine"), "impression"),
+        (dict(decision="accept", reader="  "), "reader"),
+        (dict(decision="accept", probability=None), "AI result"),
+    ],
+)
 def test_invalid_records_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         _record(0, **kwargs)

@@ -1,4 +1,5 @@
 """The weights shipped in resources/ load, say what they are, and analyse the built-in sample."""
+
 import numpy as np
 
 from model import DEFAULT_WEIGHTS_DIR
@@ -14,8 +15,10 @@ def test_bundled_demo_weights_load_and_declare_themselves():
     assert card.demonstration is True
     assert card.training["command"].startswith("python -m model.train ")
     assert "simulated" in card.training["data"]
-    assert "no model selection" in card.metrics["evaluation"]
-    assert set(card.metrics["summary"]) == {"accuracy", "sensitivity", "specificity", "f1", "mcc", "auc"}
+    assert card.training["command"].startswith("python -m model.train --synthetic")
+    held_out = card.metrics["held_out_synthetic"]
+    assert {"accuracy", "sensitivity", "specificity", "f1", "mcc", "auc", "pointing_game"} <= set(held_out)
+    assert card.gradcam_layer == "layer3"  # 4x4x4 at the 64^3 grid
     assert "Research use only" in card.intended_use
 
 

@@ -1,4 +1,5 @@
 """Weights folder round trip, every mismatch refused, MedicalNet encoder import."""
+
 import json
 
 import pytest
@@ -23,8 +24,11 @@ from model.preprocessing import PreprocessConfig
 def saved(tmp_path):
     torch.manual_seed(3)
     model = resnet10()
-    folder = save_weights(tmp_path / "w", model, new_card("t", "1.2.3", PreprocessConfig(target_shape=(64, 64, 64)),
-                                                          demonstration=True, decision_threshold=0.4))
+    folder = save_weights(
+        tmp_path / "w",
+        model,
+        new_card("t", "1.2.3", PreprocessConfig(target_shape=(64, 64, 64)), demonstration=True, decision_threshold=0.4),
+    )
     return folder, model
 
 
@@ -53,19 +57,25 @@ def _edit_card(folder, **changes):
     path.write_text(json.dumps(d))
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"weights_sha256": "0" * 64}, "does not match the model card"),
-    ({"architecture": "resnet50"}, "unknown architecture"),
-    ({"classes": ["injury", "normal"]}, "classes must be"),
-    ({"decision_threshold": 1.5}, "decision_threshold"),
-    ({"gradcam_layer": "layer9"}, "Grad-CAM layer"),
-    ({"preprocessing": {"target_shape": [128, 128, 128]}}, "preprocessing"),
-    ({"preprocessing": {**PreprocessConfig().to_dict(), "align_corners": True, "interpolation": "cubic"}}, "interpolation"),
-    ({"format_version": 99}, "format"),
-    ({"intended_use": KeyError}, "lacks required field"),
-    ({"surprise": 1}, "unknown field"),
-    ({"tta": "none"}, "test-time augmentation"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"weights_sha256": "0" * 64}, "does not match the model card"),
+        ({"architecture": "resnet50"}, "unknown architecture"),
+        ({"classes": ["injury", "normal"]}, "classes must be"),
+        ({"decision_threshold": 1.5}, "decision_threshold"),
+        ({"gradcam_layer": "layer9"}, "Grad-CAM layer"),
+        ({"preprocessing": {"target_shape": [128, 128, 128]}}, "preprocessing"),
+        (
+            {"preprocessing": {**PreprocessConfig().to_dict(), "align_corners": True, "interpolation": "cubic"}},
+            "interpolation",
+        ),
+        ({"format_version": 99}, "format"),
+        ({"intended_use": KeyError}, "lacks required field"),
+        ({"surprise": 1}, "unknown field"),
+        ({"tta": "none"}, "test-time augmentation"),
+    ],
+)
 def test_card_mismatches_are_refused(saved, changes, message):
     folder, _ = saved
     _edit_card(folder, **changes)
@@ -88,6 +98,7 @@ def test_weights_with_a_missing_tensor_are_refused_even_with_a_matching_hash(sav
     state.pop("layer3.0.conv2.weight")
     save_file(state, str(folder / WEIGHTS_FILE))
     from model.checkpoint import sha256_bytes
+
     _edit_card(folder, weights_sha256=sha256_bytes(folder / WEIGHTS_FILE))
     with pytest.raises(CheckpointError, match="1 missing key"):
         load_weights(folder)
@@ -131,11 +142,14 @@ def test_medicalnet_checkpoint_loads_every_encoder_key_and_leaves_the_head_fresh
     assert model.fc.weight.shape == head_before.shape
 
 
-@pytest.mark.parametrize("drop, extra, message", [
-    ("layer3.0.conv1.weight", None, "missing 1 key"),
-    (None, {"module.layer5.0.conv1.weight": torch.zeros(1)}, "unexpected 1 key"),
-    (None, {"module.conv1.weight": torch.zeros(64, 1, 3, 3, 3)}, "shape"),
-])
+@pytest.mark.parametrize(
+    "drop, extra, message",
+    [
+        ("layer3.0.conv1.weight", None, "missing 1 key"),
+        (None, {"module.layer5.0.conv1.weight": torch.zeros(1)}, "unexpected 1 key"),
+        (None, {"module.conv1.weight": torch.zeros(64, 1, 3, 3, 3)}, "shape"),
+    ],
+)
 def test_partial_medicalnet_match_is_an_error(tmp_path, drop, extra, message):
     medicalnet_style_checkpoint(tmp_path / "bad.pth", drop=drop, extra=extra)
     with pytest.raises(CheckpointError, match=message):

@@ -1,5 +1,6 @@
 """DICOM input: the real GE series against dcm2niix, seeded series in several orientations, several
 series in one folder, DICOMDIR, enhanced multi-frame, compressed transfer syntaxes, rescale, refusals."""
+
 import nibabel as nib
 import numpy as np
 import pydicom
@@ -23,9 +24,9 @@ def _diag(*zooms, origin=(-10.0, 20.0, -5.0)):
 
 def _sagittal():
     a = np.zeros((4, 4))
-    a[:3, 0] = [0, 0.9, 0]      # columns run anterior
-    a[:3, 1] = [0, 0, -1.1]     # rows run inferior
-    a[:3, 2] = [1.5, 0, 0]      # slices run right
+    a[:3, 0] = [0, 0.9, 0]  # columns run anterior
+    a[:3, 1] = [0, 0, -1.1]  # rows run inferior
+    a[:3, 2] = [1.5, 0, 0]  # slices run right
     a[:3, 3] = [-4.0, -30.0, 40.0]
     a[3, 3] = 1
     return a
@@ -33,8 +34,8 @@ def _sagittal():
 
 def _coronal():
     a = np.zeros((4, 4))
-    a[:3, 0] = [-0.8, 0, 0]     # columns run left
-    a[:3, 1] = [0, 0, -0.9]     # rows run inferior
+    a[:3, 0] = [-0.8, 0, 0]  # columns run left
+    a[:3, 1] = [0, 0, -0.9]  # rows run inferior
     a[:3, 2] = [0, 1.3, 0]
     a[:3, 3] = [30.0, -5.0, 25.0]
     a[3, 3] = 1
@@ -61,9 +62,17 @@ def test_seeded_series_reads_back_with_the_right_affine(tmp_path, name):
     assert vol.shape == expected.shape
     np.testing.assert_allclose(vol.affine, expected.affine, atol=1e-3)
     np.testing.assert_array_equal(vol.data, expected.data)
-    assert series.orientation == {"axial": "axial", "axial-lps-order": "axial", "sagittal": "sagittal",
-                                  "coronal": "coronal", "oblique-axial-20deg": "oblique axial",
-                                  "oblique-sagittal-15deg": "oblique sagittal"}[name]
+    assert (
+        series.orientation
+        == {
+            "axial": "axial",
+            "axial-lps-order": "axial",
+            "sagittal": "sagittal",
+            "coronal": "coronal",
+            "oblique-axial-20deg": "oblique axial",
+            "oblique-sagittal-15deg": "oblique sagittal",
+        }[name]
+    )
     assert series.n_images == data.shape[2]
 
 
@@ -93,14 +102,20 @@ def test_real_ge_series_matches_its_dcm2niix_reference():
 
 def test_several_series_t2_first_and_selection(tmp_path):
     data = volume(seed=1)
-    write_series(tmp_path / "a", data, _diag(1, 1, 2), series="t1", number=2, description="T1 3D",
-                 te=3.0, tr=10.0)
+    write_series(tmp_path / "a", data, _diag(1, 1, 2), series="t1", number=2, description="T1 3D", te=3.0, tr=10.0)
     write_series(tmp_path / "b", volume(seed=2), _sagittal(), series="t2", number=7, description="Sag tse")
-    write_series(tmp_path / "c", data, _diag(1, 1, 2), series="loc", number=1, description="3-plane loc",
-                 image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"))
+    write_series(
+        tmp_path / "c",
+        data,
+        _diag(1, 1, 2),
+        series="loc",
+        number=1,
+        description="3-plane loc",
+        image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"),
+    )
     found = find_series(tmp_path)
     assert [s.series_number for s in found] == [7, 2, 1]
-    assert found[0].t2_weighted and not found[1].t2_weighted      # TE 120 / TR 8000 vs TE 3
+    assert found[0].t2_weighted and not found[1].t2_weighted  # TE 120 / TR 8000 vs TE 3
     assert "localiser" in found[2].problem
     assert "0.90 x 1.10 x 1.50 mm" in found[0].label()
     with pytest.raises(ScanError, match="3 image series found"):
@@ -125,8 +140,9 @@ def test_dicomdir_lists_the_files(tmp_path):
     (series,) = find_series(tmp_path / "cd")
     assert series.n_images == 5
     assert all("DICOMDIR" not in str(f) for f in series.files)
-    np.testing.assert_array_equal(load_series(series).data, volume_from_array(volume(seed=4).astype(np.float32),
-                                                                              _diag(1, 1, 1.5)).data)
+    np.testing.assert_array_equal(
+        load_series(series).data, volume_from_array(volume(seed=4).astype(np.float32), _diag(1, 1, 1.5)).data
+    )
 
 
 def test_rescale_slope_and_intercept_are_applied(tmp_path):
@@ -157,8 +173,12 @@ def test_enhanced_multiframe_file(tmp_path):
 
     data, affine = volume(seed=7), rotation("x", 20) @ _diag(0.8, 0.9, 1.7)
     enhanced = LegacyConvertedEnhancedMRImage(
-        slice_datasets(data, affine), series_instance_uid=uid("enh"), series_number=9,
-        sop_instance_uid=uid("enh", 1), instance_number=1)
+        slice_datasets(data, affine),
+        series_instance_uid=uid("enh"),
+        series_number=9,
+        sop_instance_uid=uid("enh", 1),
+        instance_number=1,
+    )
     (tmp_path / "in").mkdir()
     enhanced.save_as(tmp_path / "in" / "ENHANCED")
     (series,) = find_series(tmp_path / "in")
@@ -202,14 +222,26 @@ def _shift(ds, dx=0.0, dz=0.0):
 
 
 REFUSALS = {
-    "structured report": (lambda t: _non_image(t, "1.2.840.10008.5.1.4.1.1.88.33"), "not an image series (Comprehensive SR"),
+    "structured report": (
+        lambda t: _non_image(t, "1.2.840.10008.5.1.4.1.1.88.33"),
+        "not an image series (Comprehensive SR",
+    ),
     "presentation state": (lambda t: _non_image(t, "1.2.840.10008.5.1.4.1.1.11.1"), "Presentation State"),
     "localiser": (lambda t: _mutate(t, lambda d: None, image_type=("ORIGINAL", "PRIMARY", "LOCALIZER")), "localiser"),
     "missing slice": (lambda t: _mutate(t, lambda d: d.pop(4)), "missing slices: a 4.00 mm gap"),
     "uneven spacing": (lambda t: _mutate(t, lambda d: _shift(d[4], dz=0.7)), "unevenly spaced slices"),
-    "mixed orientation": (lambda t: _mutate(t, lambda d: setattr(d[3], "ImageOrientationPatient", [1, 0, 0, 0, 0.9950042, -0.0998334])), "different orientations"),
-    "mixed sizes": (lambda t: _mutate(t, lambda d: (setattr(d[2], "Rows", 6), setattr(d[2], "PixelData", d[2].PixelData[:72]))), "images of different sizes in one series (6x6, 7x6)"),
-    "gantry tilt": (lambda t: _mutate(t, lambda d: [_shift(ds, dx=0.3 * i) for i, ds in enumerate(d)]), "gantry tilt of 8.5°"),
+    "mixed orientation": (
+        lambda t: _mutate(t, lambda d: setattr(d[3], "ImageOrientationPatient", [1, 0, 0, 0, 0.9950042, -0.0998334])),
+        "different orientations",
+    ),
+    "mixed sizes": (
+        lambda t: _mutate(t, lambda d: (setattr(d[2], "Rows", 6), setattr(d[2], "PixelData", d[2].PixelData[:72]))),
+        "images of different sizes in one series (6x6, 7x6)",
+    ),
+    "gantry tilt": (
+        lambda t: _mutate(t, lambda d: [_shift(ds, dx=0.3 * i) for i, ds in enumerate(d)]),
+        "gantry tilt of 8.5°",
+    ),
     "two slices": (lambda t: _mutate(t, lambda d: d.__delitem__(slice(2, None))), "only 2 image(s)"),
     "repeated positions": (lambda t: _mutate(t, lambda d: _shift(d[4], dz=-2.0)), "8 images at 7 slice positions"),
 }

@@ -1,5 +1,6 @@
 """DICOM through the headless CLIs: ``model.predict DIR`` (one / several series, ``--series``,
 ``--cam-out`` on the series' grid) and ``model.score`` over a mixed NIfTI + DICOM tree."""
+
 import json
 
 import nibabel as nib
@@ -7,9 +8,10 @@ import numpy as np
 import pytest
 
 from model.predict import main as predict
-from model.score import main as score, read_worklist
+from model.score import main as score
+from model.score import read_worklist
 from model.volume import volume_from_array
-from tests.model.dicom_series import rotation, slice_datasets, save, volume, write_series
+from tests.model.dicom_series import rotation, save, slice_datasets, volume, write_series
 from tests.model.test_dicom import _non_image
 
 
@@ -75,14 +77,29 @@ def test_score_mixed_nifti_and_dicom_tree(tmp_path, small_weights):
     root = tmp_path / "tree"
     (root / "nifti").mkdir(parents=True)
     nib.save(nib.Nifti1Image(_head(5).astype(np.float32), _affine()), root / "nifti" / "case1.nii.gz")
-    write_series(root / "pacs" / "study1" / "t2", _head(6), _affine(), series="t2", number=3, description="T2 ax",
-                 patient=("Baby^One", "P-77", "20260101"))
-    write_series(root / "pacs" / "study1" / "loc", _head(7), _affine(), series="loc", number=1,
-                 description="loc", image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"))
+    write_series(
+        root / "pacs" / "study1" / "t2",
+        _head(6),
+        _affine(),
+        series="t2",
+        number=3,
+        description="T2 ax",
+        patient=("Baby^One", "P-77", "20260101"),
+    )
+    write_series(
+        root / "pacs" / "study1" / "loc",
+        _head(7),
+        _affine(),
+        series="loc",
+        number=1,
+        description="loc",
+        image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"),
+    )
     _non_image(root / "pacs" / "study1" / "sr", "1.2.840.10008.5.1.4.1.1.88.33")
     out = tmp_path / "results.csv"
-    assert score([str(root), "--out", str(out), "--weights", str(small_weights),
-                  "--cams", str(tmp_path / "cams")]) == 1  # the localiser fails
+    assert (
+        score([str(root), "--out", str(out), "--weights", str(small_weights), "--cams", str(tmp_path / "cams")]) == 1
+    )  # the localiser fails
     rows = {r["file"]: r for r in read_worklist(out)}
     assert set(rows) == {"nifti/case1.nii.gz", "pacs/study1/t2/series-3", "pacs/study1/loc/series-1"}
     t2 = rows["pacs/study1/t2/series-3"]

@@ -1,5 +1,6 @@
 """DICOM out: the SR and SC written by ``--dicom-out`` read back with pydicom (study, values, text),
 new UIDs, never into the input folder, never over an existing file, OOD verdict when present."""
+
 import json
 
 import numpy as np
@@ -10,8 +11,9 @@ from model.checkpoint import load_weights
 from model.dicom import find_series, load_series
 from model.inference import analyse
 from model.predict import main as predict
-from model.record.dicom_export import ExportError, RESEARCH_ONLY, export_dicom
-from model.score import main as score, read_worklist
+from model.record.dicom_export import RESEARCH_ONLY, ExportError, export_dicom
+from model.score import main as score
+from model.score import read_worklist
 from tests.model.dicom_series import write_series
 from tests.model.test_dicom_cli import _affine, _head
 
@@ -33,8 +35,14 @@ def _items(sr):
 @pytest.fixture
 def dicom_case(tmp_path):
     folder = tmp_path / "in" / "t2"
-    write_series(folder, _head(3, shape=(20, 22, 14)), _affine(), number=6, description="T2 ax",
-                 patient=("Baby^Export", "P-9", "20260101"))
+    write_series(
+        folder,
+        _head(3, shape=(20, 22, 14)),
+        _affine(),
+        number=6,
+        description="T2 ax",
+        patient=("Baby^Export", "P-9", "20260101"),
+    )
     return folder
 
 
@@ -44,7 +52,9 @@ def test_predict_dicom_out_writes_sr_and_sc_in_the_source_study(dicom_case, smal
     summary = json.loads(capsys.readouterr().out)
     source = pydicom.dcmread(next(dicom_case.iterdir()))
     sr, sc = pydicom.dcmread(summary["dicom_sr"]), pydicom.dcmread(summary["dicom_sc"])
-    assert sr.SOPClassUID.name == "Comprehensive SR Storage" and sc.SOPClassUID.name == "Secondary Capture Image Storage"
+    assert (
+        sr.SOPClassUID.name == "Comprehensive SR Storage" and sc.SOPClassUID.name == "Secondary Capture Image Storage"
+    )
     for ds in (sr, sc):
         assert ds.StudyInstanceUID == source.StudyInstanceUID and ds.PatientID == "P-9"
         assert ds.SeriesInstanceUID != source.SeriesInstanceUID
@@ -96,13 +106,13 @@ def test_export_never_overwrites_and_carries_the_ood_verdict(dicom_case, small_w
 def test_score_dicom_out_for_each_dicom_series(dicom_case, small_weights, tmp_path):
     root = dicom_case.parent
     out = tmp_path / "results.csv"
-    assert score([str(root), "--out", str(out), "--weights", str(small_weights), "--dicom-out",
-                  str(tmp_path / "sr")]) == 0
+    assert (
+        score([str(root), "--out", str(out), "--weights", str(small_weights), "--dicom-out", str(tmp_path / "sr")]) == 0
+    )
     (row,) = read_worklist(out)
     sr_name, sc_name = row["dicom_export"].split("; ")
     sr = pydicom.dcmread(tmp_path / "sr" / sr_name)
     assert _items(sr)["Probability of brain injury (TTA mean)"] == pytest.approx(float(row["p_injury"]), abs=1e-6)
     assert sr.SeriesInstanceUID != row["series_uid"] and sr.StudyInstanceUID == row["study_uid"]
     assert (tmp_path / "sr" / sc_name).is_file()
-    assert score([str(root), "--out", str(out), "--weights", str(small_weights), "--dicom-out",
-                  str(root / "sr")]) == 2
+    assert score([str(root), "--out", str(out), "--weights", str(small_weights), "--dicom-out", str(root / "sr")]) == 2

@@ -1,4 +1,5 @@
 """TTA (Eq. 12), orientation invariance, Grad-CAM geometry and hook hygiene."""
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -76,6 +77,7 @@ def test_cam_is_on_the_input_grid_and_affine(loaded, t2_scan):
 def test_cam_is_averaged_with_the_flipped_pass_flipped_back(loaded, monkeypatch):
     """If both passes return the same map, the mean is symmetric only if the flip is undone."""
     import model.inference as inf
+
     grid = np.zeros((4, 4, 4), np.float32)
     grid[0, 1, 2] = 1.0
     monkeypatch.setattr(inf, "cam_pass", lambda cam, x, target_class: (np.array([0.5, 0.5], np.float32), grid))

@@ -1,4 +1,5 @@
 """``python -m model.predict``: output, JSON, heatmap NIfTI on the input's grid, exit codes."""
+
 import json
 import subprocess
 import sys
@@ -16,7 +17,9 @@ def test_prints_probability_and_writes_cam_on_the_input_grid(t2_scan, random_wei
     assert main([str(t2_scan), "--weights", str(random_weights), "--cam-out", str(cam), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert 0 <= summary["p_injury"] <= 1
-    assert summary["p_injury"] == pytest.approx((summary["p_injury_identity"] + summary["p_injury_flipped"]) / 2, abs=2e-6)
+    assert summary["p_injury"] == pytest.approx(
+        (summary["p_injury_identity"] + summary["p_injury_flipped"]) / 2, abs=2e-6
+    )
     assert summary["demonstration_weights"] is True and len(summary["scan_sha256"]) == 64
     src, out = nib.load(t2_scan), nib.load(cam)
     assert out.shape == src.shape
@@ -62,6 +65,7 @@ def test_atomic_outputs_follow_the_umask_not_mkstemps_0600(tmp_path):
     import os
 
     from model.fileio import write_bytes_atomic
+
     old = os.umask(0o022)
     try:
         write_bytes_atomic(tmp_path / "r.csv", b"a,b\n")

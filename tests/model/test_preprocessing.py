@@ -1,4 +1,5 @@
 """THE preprocessing equals the authors' scipy.ndimage.zoom(order=1) + z-score (METHOD.md)."""
+
 import numpy as np
 import pytest
 import scipy.ndimage

@@ -1,4 +1,5 @@
 """Quality warnings name what is unusual about a scan, and stay quiet on a normal one."""
+
 import nibabel as nib
 import numpy as np
 
@@ -9,7 +10,7 @@ from model.volume import load_volume, volume_from_array
 def _brain(shape=(100, 120, 100), spacing=(1.0, 1.0, 1.0)):
     data = np.zeros(shape, np.float32)
     c = [s // 2 for s in shape]
-    data[c[0] - 30:c[0] + 30, c[1] - 40:c[1] + 40, c[2] - 30:c[2] + 30] = 100.0
+    data[c[0] - 30 : c[0] + 30, c[1] - 40 : c[1] + 40, c[2] - 30 : c[2] + 30] = 100.0
     return data, np.diag([*spacing, 1.0])
 
 

@@ -1,4 +1,5 @@
 """The PDF report: written atomically, the expected pages, the facts a reader needs, the shared heatmap LUT."""
+
 import re
 import shutil
 import subprocess
@@ -31,26 +32,58 @@ def _volume():
 def _result(volume, p=0.723):
     heatmap = np.zeros(volume.shape, np.float32)
     heatmap[12:16, 14:20, 6:10] = 1.0
-    return AnalysisResult(probability=p, pass_probabilities=(p - 0.02, p + 0.02), heatmap=heatmap,
-                          affine=volume.affine, decision_threshold=0.5, indeterminate_band=0.1, model_name="gloresnet-test",
-                          model_version="1.2", weights_sha256="cd" * 32, demonstration=True, device="cpu")
+    return AnalysisResult(
+        probability=p,
+        pass_probabilities=(p - 0.02, p + 0.02),
+        heatmap=heatmap,
+        affine=volume.affine,
+        decision_threshold=0.5,
+        indeterminate_band=0.1,
+        model_name="gloresnet-test",
+        model_version="1.2",
+        weights_sha256="cd" * 32,
+        demonstration=True,
+        device="cpu",
+    )
 
 
 def _report(volume, result, views=True):
-    card = new_card("gloresnet-test", "1.2", demonstration=True, training={"data": "simulated cohort"},
-                    metrics={"auc": 0.91})
-    sections = [("AI result", result_facts(result)), ("Reader", [("Reader", "Dr Test"), ("Decision", "accept")]),
-                ("Scan", scan_facts(volume, "sample")), ("Model", card_facts(card))]
+    card = new_card(
+        "gloresnet-test", "1.2", demonstration=True, training={"data": "simulated cohort"}, metrics={"auc": 0.91}
+    )
+    sections = [
+        ("AI result", result_facts(result)),
+        ("Reader", [("Reader", "Dr Test"), ("Decision", "accept")]),
+        ("Scan", scan_facts(volume, "sample")),
+        ("Model", card_facts(card)),
+    ]
     report_views = []
     if views:
-        for title, image, hm in [("Axial", volume.data[:, :, 8].T, result.heatmap[:, :, 8].T),
-                                 ("Coronal", volume.data[:, 16, :].T, result.heatmap[:, 16, :].T),
-                                 ("Sagittal", volume.data[13].T, result.heatmap[13].T)]:
+        for title, image, hm in [
+            ("Axial", volume.data[:, :, 8].T, result.heatmap[:, :, 8].T),
+            ("Coronal", volume.data[:, 16, :].T, result.heatmap[:, 16, :].T),
+            ("Sagittal", volume.data[13].T, result.heatmap[13].T),
+        ]:
             rows, cols = image.shape
-            report_views.append(ReportView(title, image, hm, (cols, 0, 0, rows),
-                                           {"left": "R", "right": "L", "top": "A", "bottom": "P"}, (5.0, 5.0)))
-    return Report(title="GloResNet second reader report", sections=sections, views=report_views, window=(0, 100),
-                  banner="Demonstration weights", convention="radiological", views_caption="Through the maximum")
+            report_views.append(
+                ReportView(
+                    title,
+                    image,
+                    hm,
+                    (cols, 0, 0, rows),
+                    {"left": "R", "right": "L", "top": "A", "bottom": "P"},
+                    (5.0, 5.0),
+                )
+            )
+    return Report(
+        title="GloResNet second reader report",
+        sections=sections,
+        views=report_views,
+        window=(0, 100),
+        banner="Demonstration weights",
+        convention="radiological",
+        views_caption="Through the maximum",
+    )
 
 
 def _pdf_pages(raw: bytes) -> int:
@@ -79,10 +112,21 @@ def test_report_text_has_probability_threshold_decision_and_disclaimer(tmp_path)
     volume = _volume()
     result = _result(volume)
     write_report(tmp_path / "r.pdf", _report(volume, result))
-    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True,
-                          check=True).stdout
-    for needle in ("P(injury)", "72.3 %", "threshold 50.0 %", "TTA disagreement 4.0 points", "Dr Test",
-                   "gloresnet-test v1.2", "Research use only", "Axial", "Scan with heatmap", "not a lesion outline"):
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    for needle in (
+        "P(injury)",
+        "72.3 %",
+        "threshold 50.0 %",
+        "TTA disagreement 4.0 points",
+        "Dr Test",
+        "gloresnet-test v1.2",
+        "Research use only",
+        "Axial",
+        "Scan with heatmap",
+        "not a lesion outline",
+    ):
         assert needle in text, needle
 
 
@@ -121,8 +165,12 @@ def test_disclaimer_is_research_use_only():
 
 
 def _page_text(path, page):
-    return subprocess.run(["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(path), "-"],
-                          capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", "-f", str(page), "-l", str(page), str(path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
@@ -132,18 +180,28 @@ def test_page_one_holds_identifiers_result_and_key_images(tmp_path):
     report.sections.insert(0, ("Patient and study", [("Patient name", "Baby Test"), ("Patient ID", "P-0001")]))
     write_report(tmp_path / "r.pdf", report)
     first = _page_text(tmp_path / "r.pdf", 1)
-    for needle in ("Patient and study", "Baby Test", "P-0001", "72.3 %", "Key images with heatmap", "Axial",
-                   "not a lesion outline"):
+    for needle in (
+        "Patient and study",
+        "Baby Test",
+        "P-0001",
+        "72.3 %",
+        "Key images with heatmap",
+        "Axial",
+        "not a lesion outline",
+    ):
         assert needle in first, needle
     assert "Dr Test" not in first  # the reader's section follows on page 2
     assert "Dr Test" in _page_text(tmp_path / "r.pdf", 2)
 
 
 def test_model_card_metrics_are_rows_not_a_python_dict():
-    metrics = {"summary": {"auc": 0.8181, "sensitivity": 0.7037},
-               "mean_sd_over_folds": {"auc": {"mean": 0.8224, "sd": 0.1005}, "sensitivity": {"mean": 0.7, "sd": 0.12}},
-               "bootstrap_95ci_pooled": {"auc": [0.7222, 0.8996], "sensitivity": [0.58, 0.82]},
-               "evaluation": "5-fold CV", "gradcam_pointing_game": {"n_cases": 23, "hit_rate": 0.0}}
+    metrics = {
+        "summary": {"auc": 0.8181, "sensitivity": 0.7037},
+        "mean_sd_over_folds": {"auc": {"mean": 0.8224, "sd": 0.1005}, "sensitivity": {"mean": 0.7, "sd": 0.12}},
+        "bootstrap_95ci_pooled": {"auc": [0.7222, 0.8996], "sensitivity": [0.58, 0.82]},
+        "evaluation": "5-fold CV",
+        "gradcam_pointing_game": {"n_cases": 23, "hit_rate": 0.0},
+    }
     card = new_card("t", "1", demonstration=True, training={"data": "sim"}, metrics=metrics)
     facts = dict(card_facts(card))
     assert facts["AUC"] == "0.818 pooled out-of-fold; 0.822 ± 0.101 over folds; 95 % CI 0.722–0.900"

@@ -1,4 +1,5 @@
 """Batch scoring: discovery (plain and BIDS), bad-file rows, resume, cancel, CSV columns, CLI exit codes."""
+
 import csv
 import gzip
 
@@ -85,7 +86,9 @@ def test_every_bad_file_is_a_row_with_its_reason_and_the_batch_continues(tmp_pat
     for name in ("good1.nii.gz", "nested/good2.nii", "odd_orientation.nii.gz"):
         r = rows[name]
         assert r["status"] == "scored" and 0 <= float(r["p_injury"]) <= 1 and len(r["input_sha256"]) == 64
-        assert float(r["p_injury"]) == pytest.approx((float(r["p_injury_identity"]) + float(r["p_injury_flipped"])) / 2, abs=2e-6)
+        assert float(r["p_injury"]) == pytest.approx(
+            (float(r["p_injury_identity"]) + float(r["p_injury_flipped"])) / 2, abs=2e-6
+        )
         assert r["flag"] in ("above threshold", "indeterminate", "below threshold")
 
 
@@ -151,8 +154,12 @@ def test_cli_refuses_a_heatmaps_folder_inside_the_scans_folder_like_the_dialog(t
     _scan(folder / "a.nii.gz", 1)
     _scan(folder / "sub" / "b.nii.gz", 2)
     for inside in (folder, folder / "cams", folder / "sub" / "deeper"):
-        assert main([str(folder), "--out", str(tmp_path / "r1.csv"), "--weights", str(small_weights),
-                     "--cams", str(inside)]) == 2
+        assert (
+            main(
+                [str(folder), "--out", str(tmp_path / "r1.csv"), "--weights", str(small_weights), "--cams", str(inside)]
+            )
+            == 2
+        )
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and "scans folder" in err and str(inside) in err
         assert heatmaps_folder_problem(inside, folder) is not None
@@ -160,8 +167,20 @@ def test_cli_refuses_a_heatmaps_folder_inside_the_scans_folder_like_the_dialog(t
     assert not (tmp_path / "r1.csv").exists()
     # next to the scans folder is fine, and a second run still finds only the two scans
     assert heatmaps_folder_problem(tmp_path / "F-cams", folder) is None
-    assert main([str(folder), "--out", str(tmp_path / "r1.csv"), "--weights", str(small_weights),
-                 "--cams", str(tmp_path / "F-cams")]) == 0
+    assert (
+        main(
+            [
+                str(folder),
+                "--out",
+                str(tmp_path / "r1.csv"),
+                "--weights",
+                str(small_weights),
+                "--cams",
+                str(tmp_path / "F-cams"),
+            ]
+        )
+        == 0
+    )
     assert main([str(folder), "--out", str(tmp_path / "r2.csv"), "--weights", str(small_weights)]) == 0
     assert sorted(r["file"] for r in read_worklist(tmp_path / "r2.csv")) == ["a.nii.gz", "sub/b.nii.gz"]
 

@@ -1,4 +1,5 @@
 """The domain-randomised generator (model.simulation.synth) and the synthetic training protocol."""
+
 import json
 
 import numpy as np
@@ -67,8 +68,15 @@ def test_paired_renders_differ_only_at_the_injury(pair, seed):
 
 def test_label_follows_the_final_map_not_the_intent(pair):
     """An "injured" variant whose injury is absent from the final map is labelled normal."""
-    healed = AnatomyPair(pair.normal, pair.normal.copy(), np.zeros_like(pair.injury_mask), pair.spacing_mm,
-                         pair.pma_weeks, pair.findings, pair.seed)
+    healed = AnatomyPair(
+        pair.normal,
+        pair.normal.copy(),
+        np.zeros_like(pair.injury_mask),
+        pair.spacing_mm,
+        pair.pma_weeks,
+        pair.findings,
+        pair.seed,
+    )
     rend = PairRenderer(CFG).render(healed, 3)
     assert rend.y.tolist() == [0, 0] and rend.injury_mm3 == 0.0 and not rend.mask.any()
 
@@ -97,8 +105,27 @@ def test_synthetic_training_end_to_end_with_resume(tmp_path):
     from model.train import main
 
     out = tmp_path / "run"
-    argv = ["--synthetic", "--out", str(out), "--subjects", "3", "--val-subjects", "2", "--steps", "2",
-            "--pairs", "1", "--input-size", "32", "--workers", "0", "--eval-every", "2", "--seed", "3"]
+    argv = [
+        "--synthetic",
+        "--out",
+        str(out),
+        "--subjects",
+        "3",
+        "--val-subjects",
+        "2",
+        "--steps",
+        "2",
+        "--pairs",
+        "1",
+        "--input-size",
+        "32",
+        "--workers",
+        "0",
+        "--eval-every",
+        "2",
+        "--seed",
+        "3",
+    ]
     assert main(argv + ["--steps-limit", "1"]) == 130  # stopped resumably after step 1
     assert (out / "checkpoints" / "last.pt").is_file() and not (out / "model_card.json").exists()
     assert main(argv + ["--resume"]) == 0

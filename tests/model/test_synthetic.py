@@ -2,6 +2,7 @@
 
 Phantoms are made at 1.6 mm (about 63 x 85 x 68 voxels) unless the full grid is the point.
 """
+
 import csv
 import subprocess
 import sys
@@ -189,12 +190,15 @@ def test_lesions_have_their_t2_appearance():
     assert cyst_seen and punct_seen
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"seed": -1, "injured": False},
-    {"seed": 0, "injured": False, "pma_weeks": 50.0},
-    {"seed": 0, "injured": False, "spacing_mm": 0.0},
-    {"seed": 0, "injured": False, "shape": (4, 50, 50)},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"seed": -1, "injured": False},
+        {"seed": 0, "injured": False, "pma_weeks": 50.0},
+        {"seed": 0, "injured": False, "spacing_mm": 0.0},
+        {"seed": 0, "injured": False, "shape": (4, 50, 50)},
+    ],
+)
 def test_bad_arguments_are_refused(kwargs):
     with pytest.raises(ValueError):
         make_phantom(**kwargs)
@@ -320,8 +324,13 @@ def test_write_cohort_refuses_non_empty_folder(tmp_path):
 # --- command line -----------------------------------------------------------------------------------
 def test_cli_sample_writes_a_loadable_file(tmp_path):
     out = tmp_path / "sample.nii.gz"
-    proc = subprocess.run([sys.executable, "-m", "model.simulation", "sample", str(out), "--seed", "3"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "model.simulation", "sample", str(out), "--seed", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.strip().splitlines()) == 1 and str(out) in proc.stdout
     vol = load_volume(out)

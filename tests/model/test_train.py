@@ -1,5 +1,6 @@
 """``python -m model.train``: CV protocol end to end at a tiny size, folds, resume, BIDS labels, DDP,
 and the loss/augmentations against hand-computed values."""
+
 import csv
 import json
 import os
@@ -20,8 +21,20 @@ from model.training.train import main, weighted_soft_ce
 from model.volume import load_volume
 from tests.conftest import ROOT
 
-TINY = ["--epochs", "2", "--batch-size", "4", "--input-size", "16", "--folds", "3", "--bootstrap", "50",
-        "--device", "cpu"]
+TINY = [
+    "--epochs",
+    "2",
+    "--batch-size",
+    "4",
+    "--input-size",
+    "16",
+    "--folds",
+    "3",
+    "--bootstrap",
+    "50",
+    "--device",
+    "cpu",
+]
 
 
 def tiny_cohort(folder, n=12, seed=0, sessions=1):
@@ -51,8 +64,18 @@ def test_cv_run_writes_report_and_weights_the_app_loads(tmp_path):
     manifest = tiny_cohort(tmp_path)
     out = tmp_path / "run"
     assert main(["--manifest", str(manifest), "--out", str(out), "--demonstration", *TINY]) == 0
-    for name in ("config.json", "folds.csv", "oof_predictions.csv", "metrics.json", "roc.png", "confusion.png",
-                 "training_curves.png", "tsne.png", "model.safetensors", "model_card.json"):
+    for name in (
+        "config.json",
+        "folds.csv",
+        "oof_predictions.csv",
+        "metrics.json",
+        "roc.png",
+        "confusion.png",
+        "training_curves.png",
+        "tsne.png",
+        "model.safetensors",
+        "model_card.json",
+    ):
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["per_fold"]) == 3
@@ -77,8 +100,12 @@ def test_cv_run_writes_report_and_weights_the_app_loads(tmp_path):
 def test_scans_of_one_subject_never_straddle_folds(tmp_path):
     manifest = tiny_cohort(tmp_path, n=10, sessions=2)
     out = tmp_path / "run"
-    assert main(["--manifest", str(manifest), "--out", str(out), "--final", "none",
-                 *[a if a != "2" else "1" for a in TINY]]) == 0
+    assert (
+        main(
+            ["--manifest", str(manifest), "--out", str(out), "--final", "none", *[a if a != "2" else "1" for a in TINY]]
+        )
+        == 0
+    )
     folds = list(csv.DictReader(open(out / "folds.csv")))
     by_subject = {}
     for r in folds:
@@ -178,9 +205,28 @@ def test_ddp_two_cpu_processes_with_gloo(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = str(sock.getsockname()[1])
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
-         "-m", "model.train", "--manifest", str(manifest), "--out", str(out), *TINY],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            port,
+            "-m",
+            "model.train",
+            "--manifest",
+            str(manifest),
+            "--out",
+            str(out),
+            *TINY,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     card = load_weights(out).card
     assert card.training["processes"] == 2
@@ -217,12 +263,16 @@ def test_unreadable_scan_is_reported_before_training(tmp_path, capsys):
 
 def _bids(root, scores):
     root.mkdir()
-    (root / "participants.tsv").write_text("participant_id\tradiology_score\n" + "".join(
-        f"sub-{i:02d}\t{s}\n" for i, s in enumerate(scores) if i != 1))
+    (root / "participants.tsv").write_text(
+        "participant_id\tradiology_score\n" + "".join(f"sub-{i:02d}\t{s}\n" for i, s in enumerate(scores) if i != 1)
+    )
     for i in range(len(scores)):
         anat = root / f"sub-{i:02d}" / "ses-1" / "anat"
         anat.mkdir(parents=True)
-        nib.save(nib.Nifti1Image(np.random.rand(8, 8, 8).astype(np.float32), np.eye(4)), anat / f"sub-{i:02d}_ses-1_T2w.nii.gz")
+        nib.save(
+            nib.Nifti1Image(np.random.rand(8, 8, 8).astype(np.float32), np.eye(4)),
+            anat / f"sub-{i:02d}_ses-1_T2w.nii.gz",
+        )
     # subject 1's score is per session (dHCP keeps radiology scores in the sessions file)
     (root / "sub-01" / "sub-01_sessions.tsv").write_text(f"session_id\tradiology_score\nses-1\t{scores[1]}\n")
     return root
@@ -232,8 +282,13 @@ def test_bids_labels_from_radiology_score(tmp_path):
     root = _bids(tmp_path / "bids", [1, 4, 2, 3, 5, 3])
     cases = read_bids(root, "radiology_score", 3)
     assert [(c.subject, c.session, c.label) for c in cases] == [
-        ("sub-00", "ses-1", 0), ("sub-01", "ses-1", 1), ("sub-02", "ses-1", 0),
-        ("sub-03", "ses-1", 1), ("sub-04", "ses-1", 1), ("sub-05", "ses-1", 1)]
+        ("sub-00", "ses-1", 0),
+        ("sub-01", "ses-1", 1),
+        ("sub-02", "ses-1", 0),
+        ("sub-03", "ses-1", 1),
+        ("sub-04", "ses-1", 1),
+        ("sub-05", "ses-1", 1),
+    ]
     (root / "participants.tsv").write_text("participant_id\tradiology_score\nsub-00\tn/a\n")
     with pytest.raises(ManifestError, match="no radiology_score for sub-00"):
         read_bids(root, "radiology_score", 3)
@@ -307,6 +362,7 @@ def test_pointing_game_takes_the_maximum_inside_the_brain(tmp_path, monkeypatch)
     heat[0:2, 0:2, 0:2] = 1.0  # plateau in the background corner
     heat[6, 6, 6] = 0.9  # highest point inside the brain, in the lesion
     import model.inference
+
     monkeypatch.setattr(model.inference, "analyse", lambda vol, loaded, with_cam: SimpleNamespace(heatmap=heat))
     case = Case(path=tmp_path / "sub-01_T2w.nii.gz", label=1, subject="sub-01")
     out = train_module.pointing_game(None, [case], np.array([0.9]), PreprocessConfig(), tmp_path / "masks")

@@ -1,4 +1,5 @@
 """One home per rule: the flag's words, TTA's two passes and their mean, one file hash, one UTC format."""
+
 import json
 import re
 

@@ -1,4 +1,5 @@
 """Loading: closest canonical RAS+ for every on-disk voxel order, and clear errors for bad files."""
+
 import gzip
 
 import nibabel as nib
@@ -125,8 +126,16 @@ BAD_FILES = {
     "missing": (lambda t: t / "nope.nii.gz", "file not found"),
     "2D": (lambda t: _write(t, "slice.nii.gz", np.ones((32, 32), np.float32)), "2D image"),
     "single slice 3D": (lambda t: _write(t, "slab.nii.gz", np.random.rand(32, 32, 1).astype(np.float32)), "2D image"),
-    "4D series": (lambda t: _write(t, "fmri.nii.gz", np.random.rand(8, 8, 8, 5).astype(np.float32)), "4D series of 5 volumes"),
-    "NaN": (lambda t: _write(t, "nan.nii.gz", np.where(np.eye(8)[..., None] > 0, np.nan, 1.0).repeat(8, 2).astype(np.float32)), "NaN or infinite"),
+    "4D series": (
+        lambda t: _write(t, "fmri.nii.gz", np.random.rand(8, 8, 8, 5).astype(np.float32)),
+        "4D series of 5 volumes",
+    ),
+    "NaN": (
+        lambda t: _write(
+            t, "nan.nii.gz", np.where(np.eye(8)[..., None] > 0, np.nan, 1.0).repeat(8, 2).astype(np.float32)
+        ),
+        "NaN or infinite",
+    ),
     "Inf": (lambda t: _write(t, "inf.nii.gz", np.full((8, 8, 8), np.inf, np.float32)), "NaN or infinite"),
     "constant": (lambda t: _write(t, "flat.nii.gz", np.full((8, 8, 8), 3.0, np.float32)), "same value (3)"),
     "empty": (lambda t: _write(t, "zero.nii.gz", np.zeros((8, 8, 8), np.float32)), "same value (0)"),

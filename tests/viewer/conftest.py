@@ -4,6 +4,7 @@ Every test gets its own settings file and application-data folder under ``tmp_pa
 is pointed there with ``QSettings.setPath`` and the XDG folders are redirected, so no test reads or
 writes the real user's settings or audit log.
 """
+
 from __future__ import annotations
 
 import pytest

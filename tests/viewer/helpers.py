@@ -1,4 +1,5 @@
 """Viewer test helpers: tiny asymmetric scans, real mouse and wheel events, waiting for a scan."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,8 @@ def asymmetric_scan(shape=(12, 16, 10), spacing_mm=(1.0, 1.0, 1.0), seed=0) -> S
     rng = np.random.default_rng(seed)
     data = rng.uniform(10, 20, size=shape).astype(np.float32)
     x, y, z = shape
-    data[x - x // 3:, y - y // 3:, z - z // 3:] = 100.0  # R, A, S corner
-    data[: x // 4, : y // 4, : z // 4] = 50.0             # L, P, I corner, dimmer
+    data[x - x // 3 :, y - y // 3 :, z - z // 3 :] = 100.0  # R, A, S corner
+    data[: x // 4, : y // 4, : z // 4] = 50.0  # L, P, I corner, dimmer
     affine = np.diag([*spacing_mm, 1.0])
     volume = volume_from_array(data, affine)
     return Scan(volume=volume, name="asymmetric", default_window=default_window(volume.data))
@@ -54,8 +55,16 @@ def right_drag(widget, start, delta, steps=5):
 def wheel(widget, pos, notches=1):
     """Turn the mouse wheel ``notches`` (positive = away from the user) over ``widget`` at ``pos``."""
     glob = QPointF(widget.mapToGlobal(QPoint(int(pos.x()), int(pos.y()))))
-    ev = QWheelEvent(QPointF(pos), glob, QPoint(0, 0), QPoint(0, 120 * notches), Qt.MouseButton.NoButton,
-                     Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    ev = QWheelEvent(
+        QPointF(pos),
+        glob,
+        QPoint(0, 0),
+        QPoint(0, 120 * notches),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(widget, ev)
 
 
@@ -64,9 +73,17 @@ def make_result(volume, heatmap=None, probability=0.7, demonstration=False):
     from model.inference import AnalysisResult
 
     return AnalysisResult(
-        probability=probability, pass_probabilities=(probability - 0.05, probability + 0.05), heatmap=heatmap,
-        affine=volume.affine.copy(), decision_threshold=0.5, indeterminate_band=0.1, model_name="fake",
-        model_version="1.0", weights_sha256="ab" * 32, demonstration=demonstration, device="cpu",
+        probability=probability,
+        pass_probabilities=(probability - 0.05, probability + 0.05),
+        heatmap=heatmap,
+        affine=volume.affine.copy(),
+        decision_threshold=0.5,
+        indeterminate_band=0.1,
+        model_name="fake",
+        model_version="1.0",
+        weights_sha256="ab" * 32,
+        demonstration=demonstration,
+        device="cpu",
         timings_s={"total": 0.1},
     )
 
@@ -80,7 +97,7 @@ def head_scan(shape=(24, 28, 20), seed=0, spacing_mm=(1.0, 1.0, 1.0)):
     data = np.zeros(shape, np.float32)
     x, y, z = shape
     data[2:-2, 2:-2, 2:-2] = rng.uniform(10, 20, size=(x - 4, y - 4, z - 4))
-    data[x - x // 3:-2, y - y // 3:-2, z - z // 3:-2] = 100.0  # R, A, S corner of the head
+    data[x - x // 3 : -2, y - y // 3 : -2, z - z // 3 : -2] = 100.0  # R, A, S corner of the head
     volume = volume_from_array(data, np.diag([*spacing_mm, 1.0]))
     return make_scan(volume, "head")
 

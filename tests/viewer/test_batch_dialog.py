@@ -1,4 +1,5 @@
 """Batch > Score folder: the dialog around model.score on small folders of tiny scans."""
+
 import csv
 import gzip
 import threading
@@ -222,7 +223,7 @@ def test_sorting_is_numeric_with_empty_cells_last_and_filters_narrow_rows(qtbot,
     proxy.setSourceModel(model)
     names = ["a.nii.gz", "b.nii.gz", "c.nii.gz", "d.nii.gz"]
     model.set_entries([ScanEntry(tmp_path / n, n) for n in names])
-    model.apply_event(_event("a.nii.gz", 0.095, "below threshold"))   # "9.5 %": last as text
+    model.apply_event(_event("a.nii.gz", 0.095, "below threshold"))  # "9.5 %": last as text
     model.apply_event(_event("b.nii.gz", 0.5, "indeterminate"))
     model.apply_event(_event("c.nii.gz", reason="truncated or damaged (gzip stream ends early)"))
     model.apply_event(_event("d.nii.gz", 0.102, "below threshold"))  # "10.2 %"
@@ -292,8 +293,9 @@ def test_export_writes_the_model_columns_and_never_overwrites_without_asking(qtb
     from PyQt6.QtWidgets import QFileDialog
 
     offered = []
-    monkeypatch.setattr(QFileDialog, "getSaveFileName",
-                        lambda parent, caption, start, filt: (offered.append(start) or "", ""))
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda parent, caption, start, filt: (offered.append(start) or "", "")
+    )
     assert dialog.export_csv() is None
     assert offered and folder not in Path(offered[0]).parents
 
@@ -357,7 +359,9 @@ def test_closing_the_main_window_stops_a_running_batch_and_caches_it(qtbot, wind
     assert 1 <= len(cached) <= 6 and all(r["status"] == SCORED for r in cached)
 
 
-@pytest.mark.parametrize("seconds, text", [(4.4, "about 4 s left"), (150, "about 2 min left"),
-                                           (3900, "about 1 h 5 min left"), (float("inf"), "")])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(4.4, "about 4 s left"), (150, "about 2 min left"), (3900, "about 1 h 5 min left"), (float("inf"), "")],
+)
 def test_format_eta(seconds, text):
     assert format_eta(seconds) == text

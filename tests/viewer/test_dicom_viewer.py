@@ -1,5 +1,6 @@
 """DICOM in the app: open a folder (menu, drop, main.py DIR), the series picker, identifiers in the
 header bar and Scan tab with Hide identifiers (screen and PDF), UIDs in the audit log, Export as DICOM."""
+
 import json
 import shutil
 import subprocess
@@ -19,8 +20,14 @@ from viewer.dicom_open import HIDDEN, HIDDEN_BAR_TEXT
 @pytest.fixture
 def one_series(tmp_path):
     folder = tmp_path / "pacs" / "study"
-    write_series(folder, _head(1, shape=(20, 22, 12)), _affine(), number=3, description="T2 ax",
-                 patient=("Baby^Test", "P-0001", "20260101"))
+    write_series(
+        folder,
+        _head(1, shape=(20, 22, 12)),
+        _affine(),
+        number=3,
+        description="T2 ax",
+        patient=("Baby^Test", "P-0001", "20260101"),
+    )
     return folder
 
 
@@ -29,8 +36,15 @@ def three_series(tmp_path):
     root = tmp_path / "export"
     write_series(root / "a", _head(2), _affine(), series="t1", number=2, description="T1 ax", te=4.0, tr=12.0)
     write_series(root / "b", _head(3), _affine(), series="t2", number=5, description="T2 tse")
-    write_series(root / "c", _head(4), _affine(), series="loc", number=1, description="Survey",
-                 image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"))
+    write_series(
+        root / "c",
+        _head(4),
+        _affine(),
+        series="loc",
+        number=1,
+        description="Survey",
+        image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"),
+    )
     return root
 
 
@@ -62,10 +76,12 @@ def test_hide_identifiers_blanks_screen_and_pdf(qtbot, window, one_series, tmp_p
         window.dicom.set_hidden(hidden)
         with qtbot.waitSignal(window.export_written, timeout=WAIT_MS):
             window.export_report(tmp_path / name)
-    hidden_text = subprocess.run(["pdftotext", str(tmp_path / "hidden.pdf"), "-"], capture_output=True,
-                                 text=True, check=True).stdout
-    first_page = subprocess.run(["pdftotext", "-l", "1", str(tmp_path / "shown.pdf"), "-"], capture_output=True,
-                                text=True, check=True).stdout
+    hidden_text = subprocess.run(
+        ["pdftotext", str(tmp_path / "hidden.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    first_page = subprocess.run(
+        ["pdftotext", "-l", "1", str(tmp_path / "shown.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "Baby" not in hidden_text and "P-0001" not in hidden_text and str(one_series) not in hidden_text
     assert "hidden" in hidden_text
     assert "Baby Test" in first_page and "P-0001" in first_page and "Key images with heatmap" in first_page
@@ -79,7 +95,7 @@ def test_several_series_show_the_picker_t2_first(qtbot, window, three_series):
     rows = [[picker.table.item(r, c).text() for c in (0, 1, 7)] for r in range(picker.table.rowCount())]
     assert rows[0] == ["5", "T2 tse", "T2-weighted (suggested)"]
     assert rows[1][:2] == ["2", "T1 ax"] and "localiser" in rows[2][2]
-    assert picker.chosen().series_number == 5                       # the T2 series is preselected
+    assert picker.chosen().series_number == 5  # the T2 series is preselected
     assert not picker.select(2) and picker.chosen().series_number == 5  # the localiser cannot be picked
     assert picker.select(1)
     with qtbot.waitSignal(window.scan_loaded, timeout=WAIT_MS) as loaded:
@@ -90,8 +106,9 @@ def test_several_series_show_the_picker_t2_first(qtbot, window, three_series):
 def test_dropping_a_folder_opens_it(qtbot, window, one_series):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(one_series))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
     with qtbot.waitSignal(window.scan_loaded, timeout=WAIT_MS) as loaded:
         window.dropEvent(event)
     assert loaded.args[0].name == "DICOM series 3"
@@ -132,8 +149,11 @@ def test_export_as_dicom_writes_sr_and_sc_in_the_study(qtbot, window, one_series
     files = done.args[0]
     sr, sc = pydicom.dcmread(files.sr_path), pydicom.dcmread(files.sc_path)
     assert sr.StudyInstanceUID == sc.StudyInstanceUID == scan.volume.extra["dicom"].study_uid
-    probability = next(float(i.MeasuredValueSequence[0].NumericValue) for i in sr.ContentSequence
-                       if i.ConceptNameCodeSequence[0].CodeMeaning.startswith("Probability of brain injury (TTA"))
+    probability = next(
+        float(i.MeasuredValueSequence[0].NumericValue)
+        for i in sr.ContentSequence
+        if i.ConceptNameCodeSequence[0].CodeMeaning.startswith("Probability of brain injury (TTA")
+    )
     assert probability == pytest.approx(0.81)
     assert sc.pixel_array.shape[2] == 3
 

@@ -1,4 +1,5 @@
 """Display geometry without Qt: orientation letters, slicing, image rectangle, default window."""
+
 import numpy as np
 import pytest
 
@@ -31,10 +32,17 @@ def test_edge_letters(plane, radiological, expected):
     assert (letters["left"], letters["right"], letters["top"], letters["bottom"]) == expected
 
 
-@pytest.mark.parametrize("plane, radiological, right", [
-    ("axial", True, False), ("axial", False, True), ("coronal", True, False),
-    ("coronal", False, True), ("sagittal", True, False), ("sagittal", False, False),
-])
+@pytest.mark.parametrize(
+    "plane, radiological, right",
+    [
+        ("axial", True, False),
+        ("axial", False, True),
+        ("coronal", True, False),
+        ("coronal", False, True),
+        ("sagittal", True, False),
+        ("sagittal", False, False),
+    ],
+)
 def test_horizontal_direction(plane, radiological, right):
     """Radiological: RAS X (towards patient Right) increases towards the screen's left."""
     assert h_increases_right(GEOMETRY[plane], radiological) is right
@@ -67,7 +75,9 @@ def test_view_voxel_round_trip(plane):
     ijk = (7, 13, 21)
     u, v = voxel_to_view(ijk, geom, spacing)
     assert view_to_voxel(u + 0.3 * spacing[geom.h_axis], v - 0.4 * spacing[geom.v_axis], geom, shape, spacing) == (
-        ijk[geom.h_axis], ijk[geom.v_axis])
+        ijk[geom.h_axis],
+        ijk[geom.v_axis],
+    )
     assert view_to_voxel(-1e3, 1e3, geom, shape, spacing) == (0, shape[geom.v_axis] - 1)  # clamped
 
 
@@ -94,8 +104,10 @@ def test_display_geometry_and_jobs_are_headless():
 
     from tests.conftest import ROOT
 
-    code = ("import sys, viewer.display, viewer.jobs, viewer.export, viewer.desktop_entry\n"
-            "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('PyQt6', 'pyqtgraph'))))\n")
+    code = (
+        "import sys, viewer.display, viewer.jobs, viewer.export, viewer.desktop_entry\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('PyQt6', 'pyqtgraph'))))\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""

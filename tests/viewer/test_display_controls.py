@@ -4,6 +4,7 @@ Cursor readout and copy, window/level (numeric, presets, invert), zoom and pan, 
 slice keys, orientation notes, the header panel, and the heatmap overlay (colormap, threshold,
 contours, head mask, go to maximum).
 """
+
 import math
 
 import numpy as np
@@ -55,8 +56,8 @@ def test_presets_are_relative_to_the_scan():
 
 def test_heatmap_peak_ignores_values_outside_the_head():
     heatmap = np.zeros((6, 6, 6), np.float32)
-    heatmap[0, 0, 0] = 1.0   # outside the head
-    heatmap[3, 2, 4] = 0.6   # highest inside
+    heatmap[0, 0, 0] = 1.0  # outside the head
+    heatmap[3, 2, 4] = 0.6  # highest inside
     mask = np.zeros_like(heatmap, bool)
     mask[1:5, 1:5, 1:5] = True
     assert heatmap_peak(heatmap, mask) == (3, 2, 4)
@@ -131,9 +132,16 @@ def test_ctrl_wheel_zooms_the_plane_under_the_mouse_and_reset_view_restores(qtbo
     vp = coronal.graphics.viewport()
     from tests.viewer.helpers import QApplication, QPoint, QWheelEvent
 
-    ev = QWheelEvent(QPointF(vp.width() / 2, vp.height() / 2), QPointF(vp.mapToGlobal(QPoint(10, 10))), QPoint(0, 0),
-                     QPoint(0, 120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier,
-                     Qt.ScrollPhase.NoScrollPhase, False)
+    ev = QWheelEvent(
+        QPointF(vp.width() / 2, vp.height() / 2),
+        QPointF(vp.mapToGlobal(QPoint(10, 10))),
+        QPoint(0, 0),
+        QPoint(0, 120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.ControlModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     cursor = window.state.cursor
     QApplication.sendEvent(vp, ev)
     assert coronal.zoom_factor == pytest.approx(ZOOM_STEP)
@@ -142,7 +150,7 @@ def test_ctrl_wheel_zooms_the_plane_under_the_mouse_and_reset_view_restores(qtbo
     assert axial.zoom_factor == 1.0  # per plane
     assert window.ortho.active_plane == "coronal"
     window.zoom_in_action.trigger()  # acts on the active plane
-    assert coronal.zoom_factor == pytest.approx(ZOOM_STEP ** 2)
+    assert coronal.zoom_factor == pytest.approx(ZOOM_STEP**2)
     window.zoom_out_action.trigger()
     assert coronal.zoom_factor == pytest.approx(ZOOM_STEP)
     window.reset_view_action.trigger()
@@ -184,8 +192,12 @@ def test_layout_actions_rearrange_the_planes(qtbot, window, layout, shown):
 def _double_click(vp):
     """Press, release, double-click, release: the sequence a real double click delivers."""
     L, none, pos = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton, QPointF(vp.rect().center())
-    for kind, buttons in ((QEvent.Type.MouseButtonPress, L), (QEvent.Type.MouseButtonRelease, none),
-                          (QEvent.Type.MouseButtonDblClick, L), (QEvent.Type.MouseButtonRelease, none)):
+    for kind, buttons in (
+        (QEvent.Type.MouseButtonPress, L),
+        (QEvent.Type.MouseButtonRelease, none),
+        (QEvent.Type.MouseButtonDblClick, L),
+        (QEvent.Type.MouseButtonRelease, none),
+    ):
         send_mouse(vp, kind, pos, L, buttons)
 
 
@@ -235,8 +247,14 @@ def test_oblique_file_says_display_is_closest_canonical(qtbot, window, tmp_path)
     rng = np.random.default_rng(0)
     data = rng.uniform(0, 10, (10, 12, 8)).astype(np.float32)
     angle = math.radians(12)
-    rot = np.array([[math.cos(angle), -math.sin(angle), 0, 0], [math.sin(angle), math.cos(angle), 0, 0],
-                    [0, 0, 1, 0], [0, 0, 0, 1]])
+    rot = np.array(
+        [
+            [math.cos(angle), -math.sin(angle), 0, 0],
+            [math.sin(angle), math.cos(angle), 0, 0],
+            [0, 0, 1, 0],
+            [0, 0, 0, 1],
+        ]
+    )
     open_and_wait(qtbot, window, save_nifti(tmp_path / "oblique.nii.gz", data, rot))
     label = window.ortho.oblique_label
     assert label.isVisible() and "closest canonical" in label.text() and "12.0°" in label.text()
@@ -304,7 +322,7 @@ def test_colormap_threshold_opacity_and_contours_update_overlay_and_colour_bar(q
 def test_go_to_heatmap_maximum_moves_the_cursor_inside_the_head(qtbot, window):
     scan = head_scan()
     heatmap = np.zeros(scan.volume.shape, np.float32)
-    heatmap[0, 0, 0] = 1.0       # outside the head: ignored
+    heatmap[0, 0, 0] = 1.0  # outside the head: ignored
     heatmap[15, 9, 12] = 0.9
     _with_result(window, scan, heatmap)
     window.goto_peak_action.trigger()

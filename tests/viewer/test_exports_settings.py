@@ -1,5 +1,6 @@
 """Exports (screenshot, PDF report, heatmap NIfTI), settings that persist, Help > Keyboard shortcuts,
 and the desktop entry."""
+
 import re
 import shutil
 import subprocess
@@ -30,8 +31,9 @@ def las_file(tmp_path):
 def analysed(qtbot, window, las_file):
     """The window showing ``las_file`` with a (fake) result whose heatmap is a ramp along X."""
     scan = open_and_wait(qtbot, window, las_file)
-    heatmap = np.broadcast_to(np.linspace(0, 1, scan.volume.shape[0], dtype=np.float32)[:, None, None],
-                              scan.volume.shape).copy()
+    heatmap = np.broadcast_to(
+        np.linspace(0, 1, scan.volume.shape[0], dtype=np.float32)[:, None, None], scan.volume.shape
+    ).copy()
     window.state.set_result(make_result(scan.volume, heatmap, 0.81), card=None)
     window.settings.reader_name = "Dr Test"
     return window
@@ -42,8 +44,10 @@ def test_screenshot_is_a_full_resolution_png(qtbot, analysed, tmp_path):
     assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = QImage(str(path))
     ratio = analysed.ortho.devicePixelRatioF()
-    assert (image.width(), image.height()) == (round(analysed.ortho.width() * ratio),
-                                               round(analysed.ortho.height() * ratio))
+    assert (image.width(), image.height()) == (
+        round(analysed.ortho.width() * ratio),
+        round(analysed.ortho.height() * ratio),
+    )
     assert [p.name for p in path.parent.iterdir()] == ["views.png"]  # written atomically, no leftovers
 
 
@@ -58,8 +62,9 @@ def test_exports_ask_before_overwriting(qtbot, analysed, tmp_path, monkeypatch):
     assert analysed.export_screenshot(target) == target and target.read_bytes() != b"keep me"
 
 
-def test_export_dialog_never_starts_in_the_input_folder(qtbot, analysed, las_file, tmp_path, monkeypatch,
-                                                        private_settings):
+def test_export_dialog_never_starts_in_the_input_folder(
+    qtbot, analysed, las_file, tmp_path, monkeypatch, private_settings
+):
     starts = []
 
     def fake_dialog(parent, title, start, *args, **kwargs):
@@ -141,8 +146,12 @@ def test_settings_round_trip_between_windows(qtbot, make_window, las_file, priva
     second.restore_settings()  # as at start-up (the fixture resized it after construction)
     st2 = second.state
     assert st2.radiological is False and second.convention_status.text() == "<b>Neurological</b>"
-    assert (st2.overlay_colormap, st2.overlay_threshold, st2.overlay_opacity, st2.overlay_contours) == \
-        ("cividis", pytest.approx(0.3), pytest.approx(0.7), True)
+    assert (st2.overlay_colormap, st2.overlay_threshold, st2.overlay_opacity, st2.overlay_contours) == (
+        "cividis",
+        pytest.approx(0.3),
+        pytest.approx(0.7),
+        True,
+    )
     assert second.panel.colormap_combo.currentText() == "cividis"
     assert st2.layout == "2x2" and second.ortho.info.isVisible()
     assert st2.reader_first and second.reader_first_action.isChecked()
@@ -184,8 +193,12 @@ def test_shortcuts_dialog_lists_every_menu_shortcut_including_later_menus(qtbot,
             keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
             assert (_clean(action.text()), keys) in rows
     assert ("Later command", "Ctrl+Shift+K") in rows
-    table_text = {dialog.table.item(r, c).text() for r in range(dialog.table.rowCount()) for c in range(3)
-                  if dialog.table.item(r, c)}
+    table_text = {
+        dialog.table.item(r, c).text()
+        for r in range(dialog.table.rowCount())
+        for c in range(3)
+        if dialog.table.item(r, c)
+    }
     assert "Ctrl+Shift+S" in table_text and "Middle drag" in table_text and "Go to heatmap maximum" in table_text
 
 
@@ -202,11 +215,22 @@ def test_no_two_actions_share_a_shortcut_and_the_main_features_have_one(window):
             text = key.toString()
             assert text not in seen, f"{text} is used by {seen[text]!r} and {action.text()!r}"
             seen[text] = action.text()
-    for action in (window.open_action, window.analyse_action, window.screenshot_action, window.report_action,
-                   window.goto_peak_action, window.zoom_in_action, window.reset_view_action, window.invert_action,
-                   window.copy_location_action, window.verify_audit_action, window.load_weights_action,
-                   *window.layout_actions.values(), *window.impression_actions.values(),
-                   *window.decision_actions.values()):
+    for action in (
+        window.open_action,
+        window.analyse_action,
+        window.screenshot_action,
+        window.report_action,
+        window.goto_peak_action,
+        window.zoom_in_action,
+        window.reset_view_action,
+        window.invert_action,
+        window.copy_location_action,
+        window.verify_audit_action,
+        window.load_weights_action,
+        *window.layout_actions.values(),
+        *window.impression_actions.values(),
+        *window.decision_actions.values(),
+    ):
         assert not action.shortcut().isEmpty(), action.text()
 
 

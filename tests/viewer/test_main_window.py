@@ -1,4 +1,5 @@
 """The main window end to end: Analyse through the GUI, cancel, bad input, sample, drag-and-drop, start-up."""
+
 import importlib.util
 import shutil
 import subprocess
@@ -163,8 +164,9 @@ def test_file_open_action_opens_the_chosen_file(qtbot, window, t2_scan, monkeypa
 def test_dropping_a_file_opens_it(qtbot, window, t2_scan):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(t2_scan))])
-    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
     with qtbot.waitSignal(window.scan_loaded, timeout=WAIT_MS):
         window.dropEvent(event)
     assert window.state.volume.path == t2_scan
@@ -179,7 +181,9 @@ def test_result_panel_without_demonstration_has_no_banner(qtbot, window):
     window.state.set_result(make_result(scan.volume, np.zeros(scan.volume.shape, np.float32), 0.234), card)
     assert window.panel.probability_label.text() == "23.4 %"
     assert not window.panel.demo_banner.isVisible()
-    assert window.panel.intended_use_label.text() == "Research use only." and window.panel.intended_use_label.isVisible()
+    assert (
+        window.panel.intended_use_label.text() == "Research use only." and window.panel.intended_use_label.isVisible()
+    )
     assert "Below threshold" in window.panel.flag_label.text()
 
 
@@ -194,7 +198,8 @@ def test_build_opens_the_file_given_on_the_command_line(qtbot, t2_scan, random_w
 
 
 def test_main_py_runs_from_another_directory(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "--help"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert "--weights" in proc.stdout

@@ -1,5 +1,6 @@
 """The reader's workflow: reader-first mode, impressions and decisions, the audit log and its check,
 and Model > Load weights."""
+
 import json
 import shutil
 
@@ -173,6 +174,9 @@ def test_typing_a_reason_is_not_taken_by_single_key_shortcuts(qtbot, reading):
     overlay, crosshair, invert = window.state.overlay_visible, window.crosshair_action.isChecked(), window.state.invert
     qtbot.keyClicks(edit, "chi+-=")
     assert edit.text() == "chi+-="
-    assert (window.state.overlay_visible, window.crosshair_action.isChecked(), window.state.invert) == \
-        (overlay, crosshair, invert)
+    assert (window.state.overlay_visible, window.crosshair_action.isChecked(), window.state.invert) == (
+        overlay,
+        crosshair,
+        invert,
+    )
     assert window.ortho.views["axial"].zoom_factor == 1.0

@@ -1,4 +1,5 @@
 """ViewerState semantics and the generator worker (progress, result, one-line errors, cancel)."""
+
 import logging
 from types import SimpleNamespace
 

@@ -1,4 +1,5 @@
 """Changing the state updates the three plane views (and gestures change the state)."""
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -17,8 +18,8 @@ def test_template_shows_three_planes_with_true_shapes_and_aspect(qtbot, window, 
     scan = open_and_wait(qtbot, window, t2_scan)
     assert scan.volume.shape == (117, 159, 126)  # RAS+ (on disk LAS)
     views = window.ortho.views
-    assert views["axial"].displayed_image().shape == (159, 117)     # rows A-P, columns R-L
-    assert views["coronal"].displayed_image().shape == (126, 117)   # rows S-I
+    assert views["axial"].displayed_image().shape == (159, 117)  # rows A-P, columns R-L
+    assert views["coronal"].displayed_image().shape == (126, 117)  # rows S-I
     assert views["sagittal"].displayed_image().shape == (126, 159)  # rows S-I, columns A-P
     assert [views[p].slice_index for p in ("sagittal", "coronal", "axial")] == [58, 79, 63]
     rect = _pixel_rect(views["axial"])
@@ -49,7 +50,9 @@ def test_click_in_axial_moves_cursor_and_the_other_planes(qtbot, window, t2_scan
     assert window.ortho.views["sagittal"].slice_index == 30
     assert window.ortho.views["coronal"].slice_index == 110
     assert axial.slice_index == target[2]
-    assert axial.v_line.value() == pytest.approx(30 * window.state.volume.spacing_mm[0])  # crosshair on the clicked voxel
+    assert axial.v_line.value() == pytest.approx(
+        30 * window.state.volume.spacing_mm[0]
+    )  # crosshair on the clicked voxel
 
 
 def test_wheel_steps_the_slice_of_the_plane_under_the_mouse(qtbot, window, t2_scan):
@@ -83,10 +86,10 @@ def test_radiological_toggle_mirrors_the_axial_image_and_swaps_letters(qtbot, wi
     rows, cols = (min(a, b) for a, b in zip(radiological.shape, neurological.shape))
     a, b = radiological[:rows, :cols], neurological[:rows, :cols]
     assert np.corrcoef(np.fliplr(a).ravel(), b.ravel())[0, 1] > 0.95  # mirror image
-    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] < 0.5              # not the same picture
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] < 0.5  # not the same picture
     # the bright block lies towards patient Right and Anterior: top-left in radiological view
     top = a[: rows // 3]
-    assert top[:, : cols // 3].mean() > top[:, -cols // 3:].mean() + 50
+    assert top[:, : cols // 3].mean() > top[:, -cols // 3 :].mean() + 50
     assert "Neurological" in window.convention_status.text()
     # the data were not touched
     assert window.state.volume.data[-1, -1, -1] == 100.0
