@@ -356,26 +356,7 @@ def _key_images(fig, report: Report, top: float, bottom: float) -> None:
                 extent=view.extent_mm,
                 interpolation="nearest",
             )
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(view.title, fontsize=8.5)
-        for edge, (x, y, ha, va) in {
-            "left": (0.02, 0.5, "left", "center"),
-            "right": (0.98, 0.5, "right", "center"),
-            "top": (0.5, 0.98, "center", "top"),
-            "bottom": (0.5, 0.02, "center", "bottom"),
-        }.items():
-            ax.text(
-                x,
-                y,
-                view.letters.get(edge, ""),
-                transform=ax.transAxes,
-                ha=ha,
-                va=va,
-                color="white",
-                fontsize=9,
-                fontweight="bold",
-            )
+        _label_plane(ax, view)
     caption = HEATMAP_CAPTION + (f". Display convention: {report.convention}" if report.convention else "")
     fig.text(_LABEL_X, bottom + 0.015, caption + ".", fontsize=7.5, style="italic", color="0.25", va="top")
 
@@ -459,26 +440,7 @@ def _views_page(report: Report, pdf, number: int) -> None:
                     markersize=12,
                     markeredgewidth=1.2,
                 )
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(view.title, fontsize=8.5)
-            for edge, (x, y, ha, va) in {
-                "left": (0.02, 0.5, "left", "center"),
-                "right": (0.98, 0.5, "right", "center"),
-                "top": (0.5, 0.98, "center", "top"),
-                "bottom": (0.5, 0.02, "center", "bottom"),
-            }.items():
-                ax.text(
-                    x,
-                    y,
-                    view.letters.get(edge, ""),
-                    transform=ax.transAxes,
-                    ha=ha,
-                    va=va,
-                    color="white",
-                    fontsize=9,
-                    fontweight="bold",
-                )
+            _label_plane(ax, view)
     # colour bar of the overlay, starting at the threshold
     cax = fig.add_axes([0.885, top - 2 * row_h + 0.02, 0.018, row_h - 0.06])
     above = lut[int(np.ceil(report.threshold * (lut.shape[0] - 1))) :]
@@ -534,3 +496,30 @@ def write_report(path: str | Path, report: Report) -> int:
                 else:
                     pages = _fact_pages(report, pdf, 1)
     return pages
+
+
+_EDGE_POSITIONS = {
+    "left": (0.02, 0.5, "left", "center"),
+    "right": (0.98, 0.5, "right", "center"),
+    "top": (0.5, 0.98, "center", "top"),
+    "bottom": (0.5, 0.02, "center", "bottom"),
+}
+
+
+def _label_plane(ax, view) -> None:
+    """Title and orientation letters (on all four edges) of one plane's axes in the PDF."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(view.title, fontsize=8.5)
+    for edge, (x, y, ha, va) in _EDGE_POSITIONS.items():
+        ax.text(
+            x,
+            y,
+            view.letters.get(edge, ""),
+            transform=ax.transAxes,
+            ha=ha,
+            va=va,
+            color="white",
+            fontsize=9,
+            fontweight="bold",
+        )
