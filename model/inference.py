@@ -16,6 +16,7 @@ import torch
 
 from model.checkpoint import LoadedModel
 from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
+from model.ood import OODVerdict, capture_features, feature_verdict, measure_head, rule_reasons, statistics_from
 from model.preprocessing import preprocess, resample_to_grid
 from model.volume import Volume
 
@@ -64,6 +65,10 @@ def tta_probabilities(model: torch.nn.Module, x: torch.Tensor) -> tuple[np.ndarr
     return p[:n], p[n:]
 
 
+#: Flag of a scan outside what the weights were trained on (model.ood); its probability is not a call.
+OUT_OF_DISTRIBUTION = "out of distribution"
+
+
 def flag_for(p: float, threshold: float, band: float) -> str:
     """``"above threshold"``, ``"indeterminate"`` (|p - threshold| < band) or ``"below threshold"``."""
     if abs(p - threshold) < band:
@@ -101,6 +106,8 @@ class AnalysisResult:
     device : str
     timings_s : dict
         Seconds per step (``preprocess``, ``inference``, ``gradcam``, ``total``).
+    ood : OODVerdict or None
+        Out-of-distribution verdict (:mod:`model.ood`); None for results made without the gate.
     """
 
     probability: float
@@ -115,6 +122,12 @@ class AnalysisResult:
     demonstration: bool
     device: str
     timings_s: dict = field(default_factory=dict)
+    ood: OODVerdict | None = None
+
+    @property
+    def in_distribution(self) -> bool:
+        """False when the out-of-distribution gate flagged the scan (True when it was not run)."""
+        return self.ood is None or self.ood.in_distribution
 
     @property
     def disagreement(self) -> float:
@@ -122,9 +135,14 @@ class AnalysisResult:
         return float(abs(self.pass_probabilities[0] - self.pass_probabilities[1]))
 
     @property
-    def flag(self) -> str:
+    def threshold_flag(self) -> str:
         """``"above threshold"``, ``"indeterminate"`` (within the band) or ``"below threshold"``."""
         return flag_for(self.probability, self.threshold, self.indeterminate_band)
+
+    @property
+    def flag(self) -> str:
+        """:attr:`threshold_flag`, or ``"out of distribution"`` when the gate flagged the scan."""
+        return self.threshold_flag if self.in_distribution else OUT_OF_DISTRIBUTION
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no heatmap array)."""
@@ -136,6 +154,8 @@ class AnalysisResult:
             "decision_threshold": self.threshold,
             "indeterminate_band": self.indeterminate_band,
             "flag": self.flag,
+            "flag_if_in_distribution": self.threshold_flag,
+            **(self.ood.to_dict() if self.ood is not None else {}),
             "model": self.model_name,
             "model_version": self.model_version,
             "weights_sha256": self.weights_sha256,
@@ -172,14 +192,18 @@ def analyse_steps(
     model.eval()
     t0 = time.perf_counter()
     timings = {}
-    yield Progress(0.0, "Preprocessing: resampling to 128³ and z-scoring")
+    yield Progress(0.0, "Checking the scan against what the weights were trained on")
+    measures = measure_head(volume)
+    reasons = rule_reasons(volume, measures)
+    timings["ood_rules"] = time.perf_counter() - t0
+    yield Progress(0.05, "Preprocessing: resampling to the network grid and z-scoring")
     x = preprocess(volume.data, card.preprocessing).to(device)
     timings["preprocess"] = time.perf_counter() - t0
     inputs = (x, flip_lr(x))
 
     if with_cam:
         probs, maps = [], []
-        with gradcam_session(model, card.gradcam_layer) as cam:
+        with gradcam_session(model, card.gradcam_layer) as cam, capture_features(model) as feats:
             for i, inp in enumerate(inputs):
                 yield Progress(0.1 + 0.4 * i, f"Network + Grad-CAM, TTA pass {i + 1} of 2")
                 p, m = cam_pass(cam, inp, target_class=INJURY)
@@ -196,10 +220,13 @@ def analyse_steps(
         timings["heatmap_mapping"] = time.perf_counter() - t1
     else:
         yield Progress(0.1, "Network, both TTA passes")
-        p_identity, p_flipped = tta_probabilities(model, x)
+        with capture_features(model) as feats:
+            p_identity, p_flipped = tta_probabilities(model, x)
         probs = [float(p_identity[0]), float(p_flipped[0])]
         timings["inference"] = time.perf_counter() - t0 - timings["preprocess"]
         heatmap = None
+    verdict = feature_verdict(statistics_from(loaded), feats[0][0] if feats else None, reasons)  # identity pass
+    verdict.measures = measures.to_dict()
     timings["total"] = time.perf_counter() - t0
     yield Progress(1.0, "Done")
     return AnalysisResult(
@@ -215,6 +242,7 @@ def analyse_steps(
         demonstration=card.demonstration,
         device=str(device),
         timings_s=timings,
+        ood=verdict,
     )
 
 

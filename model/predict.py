@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         demo = "  [DEMONSTRATION weights: not for clinical use]" if result.demonstration else ""
         print(f"{args.scan}")
         print(f"P(injury) = {result.probability:.4f}  (TTA mean; identity {p1:.4f}, left-right flipped {p2:.4f})")
+        if not result.in_distribution:
+            print(f"{result.ood.summary}  [the probability is not a call]")
+            print(f"flag it would have in distribution: {result.threshold_flag}")
         print(f"flag: {result.flag} (decision threshold {result.threshold:.2f}, indeterminate band ±{result.indeterminate_band:.2f})")
         print(f"model: {result.model_name} {result.model_version}, weights {result.weights_sha256[:12]}{demo}")
         if args.cam_out is not None:

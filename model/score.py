@@ -34,7 +34,8 @@ from model import DEFAULT_WEIGHTS_DIR
 from model.checkpoint import LoadedModel, load_weights
 from model.errors import GloResNetError, ScanError
 from model.fileio import save_nifti_atomic, write_bytes_atomic
-from model.inference import analyse, flag_for, select_device, tta_probabilities
+from model.inference import OUT_OF_DISTRIBUTION, analyse, flag_for, select_device, tta_probabilities
+from model.ood import capture_features, feature_verdict, rule_reasons, statistics_from
 from model.preprocessing import preprocess
 from model.quality import quality_warnings
 from model.bids import ScanEntry, discover
@@ -45,8 +46,8 @@ log = logging.getLogger("model.score")
 #: Worklist columns, in order (documented in README.md).
 COLUMNS = [
     "file", "subject", "session", "status", "p_injury", "p_injury_identity", "p_injury_flipped",
-    "tta_disagreement", "flag", "quality_warnings", "reason", "input_sha256", "weights_sha256",
-    "model", "cam_file", "scored_utc",
+    "tta_disagreement", "flag", "in_distribution", "quality_warnings", "reason", "input_sha256", "weights_sha256",
+    "model", "cam_file", "scored_utc", "ood_score", "ood_threshold", "ood_reasons",
 ]
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def read_worklist(path: str | Path) -> list[dict]:
@@ -74,6 +75,7 @@ class _Loaded:
     volume: object = None
     inputs: torch.Tensor | None = None
     warnings: list = field(default_factory=list)
+    ood_reasons: list = field(default_factory=list)
     error: str = ""
 
 
@@ -160,6 +162,7 @@ def score_steps(
     done_before = {r["input_sha256"]: r for r in (previous or [])
                    if r.get("status") == "scored" and r.get("weights_sha256") == weights_sha and r.get("input_sha256")}
     with_cam = cams_dir is not None
+    ood_stats = statistics_from(loaded)
     summary = ScoreSummary(total=len(entries))
 
     def load(entry: ScanEntry) -> _Loaded:
@@ -176,6 +179,7 @@ def score_steps(
         if item.sha256 in done_before:
             return item
         item.warnings = quality_warnings(volume)
+        item.ood_reasons = rule_reasons(volume)
         if with_cam:
             item.volume = volume
         else:
@@ -224,18 +228,26 @@ def score_steps(
                     result = analyse(item.volume, loaded, with_cam=True)
                     cam_path = Path(cams_dir) / _cam_name(item.entry)
                     save_nifti_atomic(item.volume.source_image(result.heatmap), cam_path)
-                    results.append((result.pass_probabilities, str(cam_path)))
+                    results.append((result.pass_probabilities, str(cam_path), result.ood))
                     item.volume = None
             else:
                 x = torch.cat([item.inputs for item in batch]).to(device)
-                p_identity, p_flipped = tta_probabilities(model, x)
-                results = [((a, b), "") for a, b in zip(p_identity, p_flipped)]
-            for item, ((p1, p2), cam_file) in zip(batch, results):
+                with capture_features(model) as feats:
+                    p_identity, p_flipped = tta_probabilities(model, x)
+                identity = feats[0][: len(batch)]  # rows of the identity pass come first
+                results = [((a, b), "", feature_verdict(ood_stats, f, item.ood_reasons))
+                           for a, b, f, item in zip(p_identity, p_flipped, identity, batch)]
+            for item, ((p1, p2), cam_file, verdict) in zip(batch, results):
                 p = 0.5 * (p1 + p2)
+                flag = flag_for(p, card.decision_threshold, card.indeterminate_band)
                 yield finish(_row(
                     item.entry, status="scored", p_injury=f"{p:.6f}", p_injury_identity=f"{p1:.6f}",
                     p_injury_flipped=f"{p2:.6f}", tta_disagreement=f"{abs(p1 - p2):.6f}",
-                    flag=flag_for(p, card.decision_threshold, card.indeterminate_band),
+                    flag=flag if verdict.in_distribution else OUT_OF_DISTRIBUTION,
+                    in_distribution="true" if verdict.in_distribution else "false",
+                    ood_score="" if verdict.score is None else f"{verdict.score:.4f}",
+                    ood_threshold="" if verdict.threshold is None else f"{verdict.threshold:.4f}",
+                    ood_reasons="; ".join(verdict.reasons),
                     quality_warnings="; ".join(item.warnings), input_sha256=item.sha256,
                     weights_sha256=weights_sha, model=f"{card.name} {card.version}", cam_file=cam_file,
                     scored_utc=stamp,
