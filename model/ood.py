@@ -135,17 +135,10 @@ def measure_head(volume: Volume) -> HeadMeasures:
     sp = spacing * step
     if min(data.shape) < 3 or float(data.max()) == float(data.min()):
         return out
-    from skimage.filters import threshold_otsu
-
-    fg = data > 0.5 * float(threshold_otsu(data))
-    fg = ndi.binary_opening(fg)
-    lab, n = ndi.label(fg)
-    if n == 0:
+    head = _head(data)
+    if not head.any():
         out.head_ml = 0.0
         return out
-    sizes = np.bincount(lab.ravel())
-    sizes[0] = 0
-    head = ndi.binary_fill_holes(lab == int(sizes.argmax()))
     out.head_ml = float(head.sum() * np.prod(sp) / 1000.0)
     idx = np.argwhere(head)
     out.head_extent_mm = tuple((idx.max(0) - idx.min(0) + 1) * sp)
@@ -172,6 +165,27 @@ def measure_head(volume: Volume) -> HeadMeasures:
     if deep.size and sup.size and np.median(sup) > 0:
         out.wm_cortex = float(np.median(deep) / np.median(sup))
     return out
+
+
+def _head(data: np.ndarray) -> np.ndarray:
+    """Largest connected object above half Otsu's threshold, opened once, holes filled (bool)."""
+    from skimage.filters import threshold_otsu
+
+    fg = ndi.binary_opening(data > 0.5 * float(threshold_otsu(data)))
+    lab, n = ndi.label(fg)
+    if n == 0:
+        return fg
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    return ndi.binary_fill_holes(lab == int(sizes.argmax()))
+
+
+def head_mask(volume: Volume) -> np.ndarray:
+    """The head object of :func:`measure_head` on the volume's own grid: bool (X, Y, Z)."""
+    data = volume.data
+    if float(data.max()) == float(data.min()):
+        return np.zeros(data.shape, bool)
+    return _head(data.astype(np.float32, copy=False))
 
 
 def rule_reasons(volume: Volume, measures: HeadMeasures | None = None) -> list[str]:
