@@ -839,6 +839,9 @@ class MainWindow(QMainWindow):
                 flag=None if result is None else result.flag,
                 impression=impression if impression is not None else st.impression,
                 reason=reason, override_call=override_call, ai_shown=st.result_visible,
+                # out-of-distribution verdict (model.ood)
+                in_distribution=None if result is None else result.in_distribution,
+                ood_reasons=None if result is None or result.ood is None else result.ood.reasons,
             )
             entry = append_entry(self.audit_path, record)
         except (AuditLogError, ValueError) as exc:

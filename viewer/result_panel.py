@@ -32,6 +32,7 @@ from PyQt6.QtWidgets import (
 )
 
 from model.record.report import HEATMAP_CAPTION, HEATMAP_COLORMAPS, format_probability, heatmap_lut
+from viewer.ood_notice import OODNotice
 from viewer.state import MAX_HEATMAP_THRESHOLD, ViewerState
 
 __all__ = ["ResultPanel", "format_probability", "HEATMAP_CAPTION"]
@@ -154,6 +155,9 @@ class ResultPanel(QWidget):
         rl.setSpacing(6)
         rl.addWidget(self.demo_banner)
         rl.addWidget(caption)
+        # out-of-distribution notice in place of the call (viewer/ood_notice.py)
+        self.ood_notice = OODNotice(self.probability_label, self.flag_label)
+        rl.addWidget(self.ood_notice)
         rl.addWidget(self.probability_label)
         rl.addWidget(self.flag_label)
         rl.addLayout(grid)
@@ -353,3 +357,4 @@ class ResultPanel(QWidget):
         total = result.timings_s.get("total")
         self.details["device"].setText(f"{result.device}" + (f", {total:.1f} s" if total is not None else ""))
         self.intended_use_label.setText(card.intended_use if card is not None else "(no model card)")
+        self.ood_notice.show_result(result)  # out of distribution: notice in place of the call

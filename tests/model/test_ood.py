@@ -182,3 +182,24 @@ def test_fit_command_writes_statistics_the_loader_accepts(small_weights, tmp_pat
     bad.write_text("path,label\nx.nii.gz,2\n")
     assert ood_main(["fit", "--weights", str(folder), "--manifest", str(bad)]) == 2
     assert "label must be 0 or 1" in capsys.readouterr().err
+
+
+# ---- the verdict in the records ------------------------------------------------------------------------
+def test_report_and_audit_record_the_verdict():
+    from model.inference import AnalysisResult
+    from model.ood import OODVerdict
+    from model.record.audit import decision_record
+    from model.record.report import result_facts
+
+    result = AnalysisResult(probability=0.9, pass_probabilities=(0.88, 0.92), heatmap=None, affine=np.eye(4),
+                            threshold=0.5, indeterminate_band=0.1, model_name="m", model_version="1",
+                            weights_sha256="ab" * 32, demonstration=True, device="cpu",
+                            ood=OODVerdict(reasons=["no head found in the image"]))
+    facts = dict(result_facts(result))
+    assert facts["Call"].startswith("out of distribution")
+    assert "OUTSIDE what these weights were trained on: no head found in the image" in facts["Training domain"]
+    assert "not fitted" in facts["Training domain"]
+    entry = decision_record(decision="reject", reader="Dr A", input_sha256=None, model_name="m", weights_sha256="x",
+                            probability=0.9, flag=result.flag, in_distribution=result.in_distribution,
+                            ood_reasons=result.ood.reasons)
+    assert entry["in_distribution"] is False and entry["ood_reasons"] == ["no head found in the image"]
