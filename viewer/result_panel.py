@@ -43,7 +43,8 @@ NO_SCAN_TEXT = "Open a scan (Ctrl+O) to analyse it."
 CANCELLED_TEXT = "Analysis cancelled"
 HIDDEN_TEXT = ("The AI result is ready and hidden until you record your impression "
                "(reader-first mode): Reader > Normal / Injury / Unsure.")
-FLAG_COLOURS = {"above threshold": "#ff8a65", "indeterminate": "#ffd54f", "below threshold": "#9ccc65"}
+FLAG_COLOURS = {"above threshold": "#ff8a65", "indeterminate": "#ffd54f", "below threshold": "#9ccc65",
+                "out of distribution": "#bcaaa4"}  # the last: model.ood flagged the scan; no call
 
 
 class ResultPanel(QWidget):
