@@ -30,7 +30,10 @@ from model.vocabulary import CLASSES
 
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "model_card.json"
+OOD_FILE = "ood.safetensors"
 CARD_FORMAT_VERSION = 1
+#: Card fields a file may lack (added after format 1 was fixed; their defaults apply).
+OPTIONAL_CARD_FIELDS = {"ood"}
 
 #: SHA-256 of known MedicalNet ResNet-10 checkpoints (METHOD.md).
 MEDICALNET_SHA256 = {
@@ -79,6 +82,10 @@ class ModelCard:
     library_versions : dict
     weights_sha256 : str
     created_utc : str
+    ood : dict
+        Out-of-distribution feature gate (:mod:`model.ood`): ``file`` (``ood.safetensors``), its
+        ``sha256``, the ``weights_sha256`` it was fitted for, ``threshold`` and how it was fitted.
+        Empty = feature gate not fitted. Optional in the file (older cards lack it).
     """
 
     name: str
@@ -98,6 +105,7 @@ class ModelCard:
     weights_sha256: str = ""
     created_utc: str = ""
     format_version: int = CARD_FORMAT_VERSION
+    ood: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -110,7 +118,7 @@ class ModelCard:
         if not isinstance(d, dict):
             raise CheckpointError(where, "the model card is not a JSON object")
         fields = set(cls.__dataclass_fields__)
-        missing = sorted(fields - set(d))
+        missing = sorted(fields - set(d) - OPTIONAL_CARD_FIELDS)
         if missing:
             raise CheckpointError(where, f"the model card lacks required field(s): {', '.join(missing)}")
         unknown = sorted(set(d) - fields)
@@ -138,19 +146,29 @@ class ModelCard:
             raise CheckpointError(where, f"indeterminate_band must be a number in [0, 0.5), got {band!r}")
         if d["tta"] != "mean_softmax_identity_flipLR":
             raise CheckpointError(where, f"unsupported test-time augmentation {d['tta']!r}")
-        for key in ("name", "version", "gradcam_layer", "intended_use", "weights_sha256"):
-            if not isinstance(d[key], str) or not d[key]:
-                raise CheckpointError(where, f"model card field {key!r} must be a non-empty string")
-        for key in ("training", "metrics", "library_versions"):
-            if not isinstance(d[key], dict):
-                raise CheckpointError(where, f"model card field {key!r} must be an object")
-        if not isinstance(d["demonstration"], bool):
-            raise CheckpointError(where, "model card field 'demonstration' must be true or false")
+        _check_field_types(d, where)
         d = dict(d)
         d["preprocessing"] = pre
         d["decision_threshold"] = float(thr)
         d["indeterminate_band"] = float(band)
         return cls(**d)
+
+
+def _check_field_types(d: dict, where: Path) -> None:
+    """The card's string, object, boolean and ``ood`` fields have the right types (else CheckpointError)."""
+    for key in ("name", "version", "gradcam_layer", "intended_use", "weights_sha256"):
+        if not isinstance(d[key], str) or not d[key]:
+            raise CheckpointError(where, f"model card field {key!r} must be a non-empty string")
+    for key in ("training", "metrics", "library_versions"):
+        if not isinstance(d[key], dict):
+            raise CheckpointError(where, f"model card field {key!r} must be an object")
+    if not isinstance(d["demonstration"], bool):
+        raise CheckpointError(where, "model card field 'demonstration' must be true or false")
+    ood = d.get("ood", {})
+    if not isinstance(ood, dict) or (ood and not {"file", "sha256", "weights_sha256", "threshold"} <= set(ood)):
+        raise CheckpointError(
+            where, "model card field 'ood' must be an object with file, sha256, weights_sha256, threshold"
+        )
 
 
 @dataclass
@@ -160,6 +178,8 @@ class LoadedModel:
     model: ResNet3d
     card: ModelCard
     folder: Path
+    #: ``{"means", "precision"}`` float64 tensors of the fitted feature gate (model.ood), or None.
+    ood_tensors: dict | None = None
 
     @property
     def short_hash(self) -> str:
@@ -204,6 +224,8 @@ def save_weights(folder: str | Path, model: torch.nn.Module, card: ModelCard) ->
     with atomic_output(folder / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata={"format": "pt", "architecture": card.architecture})
         card.weights_sha256 = sha256_file(tmp)
+    if card.ood and card.ood.get("weights_sha256") != card.weights_sha256:
+        card.ood = {}  # the feature gate belongs to other weights: refit it (python -m model.ood fit)
     card.library_versions = library_versions()
     card.created_utc = utc_now()
     write_bytes_atomic(folder / CARD_FILE, (json.dumps(card.to_dict(), indent=2) + "\n").encode())
@@ -270,7 +292,57 @@ def load_weights(folder: str | Path, device: torch.device | str = "cpu") -> Load
             folder, f"Grad-CAM layer {card.gradcam_layer!r} does not exist in {card.architecture}"
         ) from exc
     model.eval().to(device)
-    return LoadedModel(model=model, card=card, folder=folder)
+    return LoadedModel(model=model, card=card, folder=folder, ood_tensors=_load_ood(folder, card))
+
+
+def _load_ood(folder: Path, card: ModelCard) -> dict | None:
+    """The feature gate's tensors, verified against the card (None when the card has none)."""
+    if not card.ood:
+        return None
+    path = folder / Path(str(card.ood["file"])).name
+    if not path.is_file():
+        raise CheckpointError(
+            folder, f"the model card names {path.name} (out-of-distribution statistics) but it is missing"
+        )
+    if sha256_file(path) != card.ood["sha256"]:
+        raise CheckpointError(
+            path, "SHA-256 does not match the model card; the out-of-distribution statistics were changed"
+        )
+    if card.ood["weights_sha256"] != card.weights_sha256:
+        raise CheckpointError(path, "the out-of-distribution statistics were fitted for other weights; refit them")
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several private error types
+        raise CheckpointError(path, f"cannot be read as safetensors ({exc})") from exc
+    if set(tensors) != {"means", "precision"} or tensors["precision"].shape != (tensors["means"].shape[1],) * 2:
+        raise CheckpointError(path, "does not hold class means (C, D) and a precision matrix (D, D)")
+    return tensors
+
+
+def write_ood(folder: str | Path, tensors: dict, info: dict) -> dict:
+    """Write the feature gate (``ood.safetensors``) and record it in the card, both atomically.
+
+    Parameters
+    ----------
+    tensors : dict
+        ``{"means": (C, D), "precision": (D, D)}`` float64 tensors.
+    info : dict
+        ``threshold`` and how the statistics were fitted; ``file``, ``sha256`` and
+        ``weights_sha256`` are filled in here.
+
+    Returns
+    -------
+    dict
+        The card's new ``ood`` field.
+    """
+    folder = Path(folder)
+    card = read_card(folder)
+    with atomic_output(folder / OOD_FILE) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata={"format": "pt"})
+        digest = sha256_file(tmp)
+    card.ood = {**info, "file": OOD_FILE, "sha256": digest, "weights_sha256": card.weights_sha256}
+    write_bytes_atomic(folder / CARD_FILE, (json.dumps(card.to_dict(), indent=2) + "\n").encode())
+    return card.ood
 
 
 def _load_state_strict(model: torch.nn.Module, state: dict, where: Path) -> None:

@@ -18,6 +18,7 @@ import torch
 from model.checkpoint import LoadedModel
 from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
 from model.network import ResNet3d
+from model.ood import OODVerdict, capture_features, feature_verdict, measure_head, rule_reasons, statistics_from
 from model.preprocessing import preprocess, resample_to_grid
 from model.vocabulary import INJURY, Flag, flag_for
 from model.volume import Volume
@@ -132,6 +133,10 @@ def tta_probabilities(model: torch.nn.Module, x: torch.Tensor) -> tuple[np.ndarr
     return passes.p_identity, passes.p_flipped
 
 
+#: Flag of a scan outside what the weights were trained on (model.ood); its probability is not a call.
+OUT_OF_DISTRIBUTION = Flag.OUT_OF_DISTRIBUTION
+
+
 @dataclass
 class Progress:
     """A step of an analysis: ``fraction`` in [0, 1] done, ``message`` for the status line."""
@@ -162,6 +167,8 @@ class AnalysisResult:
     device : str
     timings_s : dict
         Seconds per step (``preprocess``, ``inference``, ``gradcam``, ``total``).
+    ood : OODVerdict or None
+        Out-of-distribution verdict (:mod:`model.ood`); None for results made without the gate.
     """
 
     probability: float
@@ -176,6 +183,12 @@ class AnalysisResult:
     demonstration: bool
     device: str
     timings_s: dict = field(default_factory=dict)
+    ood: OODVerdict | None = None
+
+    @property
+    def in_distribution(self) -> bool:
+        """False when the out-of-distribution gate flagged the scan (True when it was not run)."""
+        return self.ood is None or self.ood.in_distribution
 
     @property
     def disagreement(self) -> float:
@@ -183,14 +196,19 @@ class AnalysisResult:
         return float(abs(self.pass_probabilities[0] - self.pass_probabilities[1]))
 
     @property
-    def flag(self) -> Flag:
+    def threshold(self) -> float:
+        """The old name of :attr:`decision_threshold` (kept for callers written before the rename)."""
+        return self.decision_threshold
+
+    @property
+    def threshold_flag(self) -> Flag:
         """:class:`model.vocabulary.Flag`: above, indeterminate (within the band) or below the threshold."""
         return flag_for(self.probability, self.decision_threshold, self.indeterminate_band)
 
     @property
-    def threshold(self) -> float:
-        """The old name of :attr:`decision_threshold` (kept for callers written before the rename)."""
-        return self.decision_threshold
+    def flag(self) -> Flag:
+        """:attr:`threshold_flag`, or ``Flag.OUT_OF_DISTRIBUTION`` when the gate flagged the scan."""
+        return self.threshold_flag if self.in_distribution else Flag.OUT_OF_DISTRIBUTION
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no heatmap array)."""
@@ -202,6 +220,8 @@ class AnalysisResult:
             "decision_threshold": self.decision_threshold,
             "indeterminate_band": self.indeterminate_band,
             "flag": str(self.flag),
+            "flag_if_in_distribution": str(self.threshold_flag),
+            **(self.ood.to_dict() if self.ood is not None else {}),
             "model": self.model_name,
             "model_version": self.model_version,
             "weights_sha256": self.weights_sha256,
@@ -238,14 +258,18 @@ def analyse_steps(
     model.eval()
     t0 = time.perf_counter()
     timings = {}
-    yield Progress(0.0, "Preprocessing: resampling to 128³ and z-scoring")
+    yield Progress(0.0, "Checking the scan against what the weights were trained on")
+    measures = measure_head(volume)
+    reasons = rule_reasons(volume, measures)
+    timings["ood_rules"] = time.perf_counter() - t0
+    yield Progress(0.05, "Preprocessing: resampling to the network grid and z-scoring")
     x = preprocess(volume.data, card.preprocessing).to(device)
     timings["preprocess"] = time.perf_counter() - t0
     inputs = (x, flip_lr(x))
 
     if with_cam:
         probs, maps = [], []
-        with gradcam_session(model, card.gradcam_layer) as cam:
+        with gradcam_session(model, card.gradcam_layer) as cam, capture_features(model) as feats:
             for i, inp in enumerate(inputs):
                 yield Progress(0.1 + 0.4 * i, f"Network + Grad-CAM, TTA pass {i + 1} of 2")
                 p, m = cam_pass(cam, inp, target_class=INJURY)
@@ -262,10 +286,13 @@ def analyse_steps(
         timings["heatmap_mapping"] = time.perf_counter() - t1
     else:
         yield Progress(0.1, "Network, both TTA passes")
-        passes = tta_forward(model, x)
+        with capture_features(model) as feats:  # the fc layer's input: identity rows first
+            passes = tta_forward(model, x)
         probs = [float(passes.p_identity[0]), float(passes.p_flipped[0])]
         timings["inference"] = time.perf_counter() - t0 - timings["preprocess"]
         heatmap = None
+    verdict = feature_verdict(statistics_from(loaded), feats[0][0] if feats else None, reasons)  # identity pass
+    verdict.measures = measures.to_dict()
     timings["total"] = time.perf_counter() - t0
     yield Progress(1.0, "Done")
     return AnalysisResult(
@@ -281,6 +308,7 @@ def analyse_steps(
         demonstration=card.demonstration,
         device=str(device),
         timings_s=timings,
+        ood=verdict,
     )
 
 

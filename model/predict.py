@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - CLI flow: NIfTI 
             f"{args.scan}" + (f"  (DICOM series {series.series_number}: {series.series_description})" if series else "")
         )
         print(f"P(injury) = {result.probability:.4f}  (TTA mean; identity {p1:.4f}, left-right flipped {p2:.4f})")
+        if result.ood is not None and not result.in_distribution:
+            print(f"{result.ood.summary}  [the probability is not a call]")
+            print(f"flag it would have in distribution: {result.threshold_flag}")
         print(
             f"flag: {result.flag} (decision threshold {result.decision_threshold:.2f}, indeterminate band ±{result.indeterminate_band:.2f})"
         )

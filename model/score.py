@@ -41,10 +41,11 @@ from model.dicom import load_series, row_columns
 from model.errors import GloResNetError, ScanError
 from model.fileio import save_nifti_atomic, write_bytes_atomic
 from model.inference import analyse, select_device, tta_forward, tta_mean
+from model.ood import OODVerdict, capture_features, feature_verdict, rule_reasons, statistics_from
 from model.preprocessing import preprocess
 from model.quality import quality_warnings
 from model.timestamps import utc_now
-from model.vocabulary import flag_for
+from model.vocabulary import Flag, flag_for
 from model.volume import Volume, load_volume
 
 log = logging.getLogger("model.score")
@@ -60,6 +61,7 @@ COLUMNS = [
     "p_injury_flipped",
     "tta_disagreement",
     "flag",
+    "in_distribution",
     "quality_warnings",
     "reason",
     "input_sha256",
@@ -67,6 +69,10 @@ COLUMNS = [
     "model",
     "cam_file",
     "scored_utc",
+    # out-of-distribution gate (model.ood)
+    "ood_score",
+    "ood_threshold",
+    "ood_reasons",
     # DICOM series (empty for NIfTI files); see model.dicom.row_columns
     "patient_id",
     "study_date",
@@ -137,6 +143,7 @@ class _Loaded:
     volume: Volume | None = None
     inputs: torch.Tensor | None = None
     warnings: list = field(default_factory=list)
+    ood_reasons: list = field(default_factory=list)
     error: str = ""
     exported: str = ""
 
@@ -280,8 +287,8 @@ def score_steps(
                     batch.append(item)
             if not batch:
                 continue
-            for item, (p1, p2), cam_file in _score_batch(batch, loaded, cams_dir, dicom_out, with_cam):
-                yield finish(_scored_row(item, p1, p2, cam_file, card))
+            for item, (p1, p2), cam_file, verdict in _score_batch(batch, loaded, cams_dir, dicom_out, with_cam):
+                yield finish(_scored_row(item, p1, p2, cam_file, card, verdict))
     finally:
         for fut in pending:
             fut.cancel()
@@ -305,6 +312,7 @@ def _load_case(entry: ScanEntry, preprocessing, done_before: dict, keep_volume: 
     if item.sha256 in done_before:
         return item
     item.warnings = quality_warnings(volume)
+    item.ood_reasons = rule_reasons(volume)
     if keep_volume:
         item.volume = volume
     else:
@@ -319,16 +327,24 @@ def _score_batch(
     dicom_out: str | Path | None = None,
     with_cam: bool = False,
 ) -> list:
-    """``[(item, (p_identity, p_flipped), cam_file)]`` for loaded cases.
+    """``[(item, (p_identity, p_flipped), cam_file, verdict)]`` for loaded cases.
 
     With ``with_cam`` each case runs the full analysis (Grad-CAM): the heatmap is written when
-    ``cams_dir`` is given and DICOM series get an SR + SC in ``dicom_out``.
+    ``cams_dir`` is given and DICOM series get an SR + SC in ``dicom_out``. ``verdict`` is the
+    out-of-distribution gate's (:class:`model.ood.OODVerdict`): the loader's rule reasons plus the
+    feature distance of the identity pass.
     """
     if not with_cam:
         device = next(loaded.model.parameters()).device
         x = torch.cat([item.inputs for item in batch if item.inputs is not None]).to(device)
-        passes = tta_forward(loaded.model, x)
-        return [(item, (float(a), float(b)), "") for item, a, b in zip(batch, passes.p_identity, passes.p_flipped)]
+        with capture_features(loaded.model) as feats:  # the fc layer's input: identity rows first
+            passes = tta_forward(loaded.model, x)
+        stats = statistics_from(loaded)
+        identity = feats[0][: len(batch)]
+        return [
+            (item, (float(a), float(b)), "", feature_verdict(stats, f, item.ood_reasons))
+            for item, a, b, f in zip(batch, passes.p_identity, passes.p_flipped, identity)
+        ]
     out = []
     for item in batch:
         assert item.volume is not None  # kept by the loader when heatmaps are asked for
@@ -340,14 +356,20 @@ def _score_batch(
             save_nifti_atomic(item.volume.source_image(result.heatmap), cam_path)
         if dicom_out is not None and item.entry.series is not None:
             item.exported = _export(dicom_out, item.volume, result, card=loaded.card)
-        out.append((item, result.pass_probabilities, cam_path))
+        out.append((item, result.pass_probabilities, cam_path, result.ood))
         item.volume = None
     return out
 
 
-def _scored_row(item: _Loaded, p1: float, p2: float, cam_file: str, card) -> dict:
-    """The worklist row of a scored case: P(injury) is the TTA mean of the two passes (Eq. 12)."""
+def _scored_row(item: _Loaded, p1: float, p2: float, cam_file: str, card, verdict: OODVerdict | None = None) -> dict:
+    """The worklist row of a scored case: P(injury) is the TTA mean of the two passes (Eq. 12).
+
+    A case the out-of-distribution gate flagged gets the flag ``out of distribution`` in place of
+    its threshold flag; its probability stays in ``p_injury``.
+    """
     p = tta_mean(p1, p2)
+    in_dist = verdict is None or verdict.in_distribution
+    threshold_flag = flag_for(p, card.decision_threshold, card.indeterminate_band)
     return _row(
         item.entry,
         status="scored",
@@ -355,7 +377,11 @@ def _scored_row(item: _Loaded, p1: float, p2: float, cam_file: str, card) -> dic
         p_injury_identity=f"{p1:.6f}",
         p_injury_flipped=f"{p2:.6f}",
         tta_disagreement=f"{abs(p1 - p2):.6f}",
-        flag=flag_for(p, card.decision_threshold, card.indeterminate_band),
+        flag=threshold_flag if in_dist else Flag.OUT_OF_DISTRIBUTION,
+        in_distribution="true" if in_dist else "false",
+        ood_score="" if verdict is None or verdict.score is None else f"{verdict.score:.4f}",
+        ood_threshold="" if verdict is None or verdict.threshold is None else f"{verdict.threshold:.4f}",
+        ood_reasons="" if verdict is None else "; ".join(verdict.reasons),
         quality_warnings="; ".join(item.warnings),
         input_sha256=item.sha256,
         weights_sha256=card.weights_sha256,

@@ -119,6 +119,9 @@ class ReaderController:
                 reason=reason,
                 override_call=override_call,
                 ai_shown=st.result_visible,
+                # out-of-distribution verdict (model.ood)
+                in_distribution=None if result is None else result.in_distribution,
+                ood_reasons=None if result is None or result.ood is None else result.ood.reasons,
             )
             record.update(audit_fields(st.volume))  # issue 9: Study/Series Instance UIDs, never names
             entry = append_entry(self.w.audit_path, record)

@@ -35,6 +35,7 @@ from PyQt6.QtWidgets import (
 from model.heatmap import HEATMAP_CAPTION, HEATMAP_COLORMAPS, heatmap_lut
 from model.record.report import format_probability
 from model.vocabulary import DEMONSTRATION_TEXT, Flag
+from viewer.ood_notice import OODNotice
 from viewer.state import MAX_HEATMAP_THRESHOLD, ViewerState
 
 __all__ = ["ResultPanel", "format_probability", "HEATMAP_CAPTION", "DEMONSTRATION_TEXT"]
@@ -50,7 +51,7 @@ FLAG_COLOURS = {
     Flag.ABOVE: "#ff8a65",
     Flag.INDETERMINATE: "#ffd54f",
     Flag.BELOW: "#9ccc65",
-    Flag.OUT_OF_DISTRIBUTION: "#b0bec5",
+    Flag.OUT_OF_DISTRIBUTION: "#bcaaa4",  # model.ood flagged the scan; no call
 }
 
 
@@ -165,6 +166,9 @@ class ResultPanel(QWidget):
         rl.setSpacing(6)
         rl.addWidget(self.demo_banner)
         rl.addWidget(caption)
+        # out-of-distribution notice in place of the call (viewer/ood_notice.py)
+        self.ood_notice = OODNotice(self.probability_label, self.flag_label)
+        rl.addWidget(self.ood_notice)
         rl.addWidget(self.probability_label)
         rl.addWidget(self.flag_label)
         rl.addLayout(grid)
@@ -365,3 +369,4 @@ class ResultPanel(QWidget):
         total = result.timings_s.get("total")
         self.details["device"].setText(f"{result.device}" + (f", {total:.1f} s" if total is not None else ""))
         self.intended_use_label.setText(card.intended_use if card is not None else "(no model card)")
+        self.ood_notice.show_result(result)  # out of distribution: notice in place of the call

@@ -76,6 +76,8 @@ def decision_record(
     threshold: float | None = None,
     flag: str | None = None,
     time_utc: str | None = None,
+    in_distribution: bool | None = None,
+    ood_reasons: list | None = None,
 ) -> dict:
     """One decision as a dict ready for :func:`append_entry` (validated, JSON-safe).
 
@@ -106,6 +108,8 @@ def decision_record(
         Decision threshold of the model card; ``flag`` which side of it the result was.
     time_utc : str, optional
         Default: now (:func:`utc_now`).
+    in_distribution, ood_reasons : bool and list of str, optional
+        The out-of-distribution verdict of the result (:mod:`model.ood`); None when there is none.
 
     Raises
     ------
@@ -142,6 +146,8 @@ def decision_record(
         "decision": decision,
         "override_call": override_call,
         "reason": str(reason or "").strip(),
+        "in_distribution": None if in_distribution is None else bool(in_distribution),
+        "ood_reasons": [str(r) for r in (ood_reasons or [])],
     }
 
 

@@ -132,6 +132,28 @@ def result_facts(result) -> list:
         ),
         ("Weights SHA-256", result.weights_sha256),
         ("Computed on", result.device),
+        *_ood_facts(result),
+    ]
+
+
+def _ood_facts(result) -> list:
+    """The out-of-distribution verdict (model.ood) as report rows; none when the gate did not run."""
+    verdict = getattr(result, "ood", None)
+    if verdict is None:
+        return []
+    gate = (
+        f"feature distance {verdict.score:.1f} (threshold {verdict.threshold:.1f})"
+        if verdict.score is not None
+        else "feature gate not fitted for these weights"
+    )
+    if verdict.in_distribution:
+        return [("Training domain", f"inside what these weights were trained on; {gate}")]
+    return [
+        (
+            "Training domain",
+            f"OUTSIDE what these weights were trained on: {'; '.join(verdict.reasons)}. "
+            f"The probability is not a call. ({gate})",
+        )
     ]
 
 

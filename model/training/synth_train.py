@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--checkpoint-every", type=int, default=50)
     p.add_argument("--decision-threshold", type=float, default=0.5)
+    p.add_argument(
+        "--ood-cases",
+        type=int,
+        default=200,
+        help="fresh renders to fit the out-of-distribution feature gate on after training (model.ood); 0 = skip",
+    )
     p.add_argument("--name", default="GloResNet-synth")
     p.add_argument("--version", default="0.2.0")
     p.add_argument("--demonstration", action="store_true", help="mark weights as demonstration-only")
@@ -520,6 +526,18 @@ class SynthTrainer:
         )
         card.gradcam_layer = args.gradcam_layer
         save_weights(self.out, model, card)
+        if args.ood_cases:
+            from model.ood.fit import fit_for_weights, synthetic_cases
+
+            info = fit_for_weights(
+                self.out,
+                synthetic_cases(args.ood_cases, args.seed, self.cfg),
+                source=f"{args.ood_cases} fresh renders of the training generator (model.simulation.synth, "
+                f"seed {args.seed}; anatomy never trained on)",
+                seed=args.seed,
+                log=log.info,
+            )
+            print(f"out-of-distribution feature gate: threshold {info['threshold']:.2f} ({info['n_fit']} fit cases)")
         m = metrics["held_out_synthetic"]
         print(f"wrote {self.out}: held-out synthetic AUC {m.get('auc')}, pointing {res['pointing']['rate']}")
 

@@ -125,6 +125,8 @@ def test_synthetic_training_end_to_end_with_resume(tmp_path):
         "2",
         "--seed",
         "3",
+        "--ood-cases",
+        "8",
     ]
     assert main(argv + ["--steps-limit", "1"]) == 130  # stopped resumably after step 1
     assert (out / "checkpoints" / "last.pt").is_file() and not (out / "model_card.json").exists()
@@ -132,6 +134,10 @@ def test_synthetic_training_end_to_end_with_resume(tmp_path):
     loaded = load_weights(out)
     assert loaded.card.gradcam_layer == "layer3" and loaded.card.preprocessing.target_shape == (32, 32, 32)
     assert loaded.card.training["command"].startswith("python -m model.train --synthetic")
+    # the out-of-distribution gate is fitted for exactly these weights, on fresh renders
+    assert loaded.card.ood["weights_sha256"] == loaded.card.weights_sha256 and loaded.card.ood["threshold"] > 0
+    assert loaded.ood_tensors is not None and loaded.ood_tensors["precision"].shape == (512, 512)
+    assert "renders of the training generator" in loaded.card.ood["data"]
     metrics = json.loads((out / "metrics.json").read_text())["held_out_synthetic"]
     assert metrics["n"] == 4 and "auc" in metrics and "pointing_game" in metrics
     assert main(argv) == 1  # a finished run is not overwritten without --overwrite

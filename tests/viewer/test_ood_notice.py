@@ -1,0 +1,45 @@
+"""A scan outside the training domain: the notice replaces the call, the probability is shown greyed
+only on request, and the audit log records the verdict."""
+
+import json
+
+import numpy as np
+
+from model.ood import OODVerdict
+from tests.viewer.helpers import head_scan, make_result
+
+REASON = "head size 3989 ml, 186 x 218 mm (left-right x front-back) is not that of an infant of 28-44 weeks"
+
+
+def _show(window, reasons):
+    scan = head_scan()
+    scan.volume.sha256 = "cd" * 32
+    window.state.set_scan(scan)
+    result = make_result(scan.volume, np.zeros(scan.volume.shape, np.float32), 0.91)
+    result.ood = OODVerdict(reasons=list(reasons))
+    window.state.set_result(result, card=None)
+    return result
+
+
+def test_out_of_distribution_notice_replaces_the_call(qtbot, window):
+    _show(window, [REASON])
+    notice = window.panel.ood_notice
+    assert notice.isVisible() and notice.notice_label.text() == f"Outside what these weights were trained on: {REASON}"
+    assert not window.panel.probability_label.isVisible() and not window.panel.flag_label.isVisible()
+    notice.show_anyway.setChecked(True)  # on request: shown, greyed, not a call
+    assert window.panel.probability_label.isVisible() and window.panel.probability_label.text() == "91.0 %"
+    assert "#9e9e9e" in window.panel.probability_label.styleSheet()
+    assert "Out of distribution" in window.panel.flag_label.text()
+    _show(window, [])  # the next, in-distribution result is a call again
+    assert not notice.isVisible() and window.panel.probability_label.isVisible()
+    assert "#9e9e9e" not in window.panel.probability_label.styleSheet()
+    assert not notice.show_anyway.isChecked()
+
+
+def test_audit_entry_records_the_verdict(qtbot, window):
+    window.settings.reader_name = "Dr Test"
+    _show(window, [REASON])
+    window.record_decision("reject", reason="adult scan")
+    entry = json.loads(window.audit_path.read_text(encoding="utf-8").splitlines()[-1])
+    assert entry["in_distribution"] is False and entry["ood_reasons"] == [REASON]
+    assert entry["flag"] == "out of distribution"

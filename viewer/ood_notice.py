@@ -1,0 +1,76 @@
+"""The out-of-distribution notice: shown in place of the call when the scan is outside what the
+weights were trained on (:mod:`model.ood`).
+
+The notice replaces the probability and the flag with "Outside what these weights were trained
+on: <reason>". The probability stays available on request: "Show probability anyway" shows it
+again, greyed, so it is not read as a call. The widget owns only its own label and toggle; the
+result panel hands it the probability and flag labels whose visibility it controls.
+"""
+
+from __future__ import annotations
+
+from PyQt6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
+
+OOD_PREFIX = "Outside what these weights were trained on"
+GREY = "color: #9e9e9e;"
+
+
+class OODNotice(QWidget):
+    """Notice + "Show probability anyway" toggle for one result.
+
+    Parameters
+    ----------
+    probability_label, flag_label : QLabel
+        The result panel's call widgets; hidden while the notice is up, greyed when shown anyway.
+
+    Attributes
+    ----------
+    notice_label : QLabel
+    show_anyway : QCheckBox
+    """
+
+    def __init__(self, probability_label: QLabel, flag_label: QLabel, parent=None):
+        super().__init__(parent)
+        self._targets = (probability_label, flag_label)
+        self._styles = [w.styleSheet() for w in self._targets]
+        self.notice_label = QLabel()
+        self.notice_label.setObjectName("OODNotice")
+        self.notice_label.setWordWrap(True)
+        self.notice_label.setStyleSheet("background: #5d4037; color: white; padding: 6px; font-weight: bold;")
+        self.show_anyway = QCheckBox("Show probability anyway")
+        self.show_anyway.setToolTip(
+            "The probability of a scan outside the training domain is not a call; it is shown greyed"
+        )
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.notice_label)
+        lay.addWidget(self.show_anyway)
+        self.show_anyway.toggled.connect(self._apply)
+        self._out = False
+        self.setVisible(False)
+
+    @staticmethod
+    def text_for(result) -> str:
+        """``"Outside what these weights were trained on: <reasons>"`` ('' when in distribution)."""
+        verdict = getattr(result, "ood", None)
+        if verdict is None or verdict.in_distribution:
+            return ""
+        return f"{OOD_PREFIX}: " + "; ".join(verdict.reasons)
+
+    def show_result(self, result) -> None:
+        """Update for a new result (None clears): notice up and call hidden when out of distribution."""
+        text = "" if result is None else self.text_for(result)
+        self._out = bool(text)
+        self.notice_label.setText(text)
+        self.show_anyway.blockSignals(True)
+        self.show_anyway.setChecked(False)
+        self.show_anyway.blockSignals(False)
+        self.setVisible(self._out)
+        self._apply()
+
+    def _apply(self, *_args) -> None:
+        shown = not self._out or self.show_anyway.isChecked()
+        for widget, style in zip(self._targets, self._styles):
+            widget.setVisible(shown)
+            widget.setStyleSheet(style + (GREY if self._out else ""))
+            widget.setEnabled(not self._out)
