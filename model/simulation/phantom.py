@@ -109,14 +109,19 @@ _THIRD_VENTRICLE = ((0.0, -9.0, -3.0), (1.0, 11.0, 7.0))
 _FOURTH_VENTRICLE = ((0.0, -22.0, -30.0), (3.5, 2.5, 5.0))
 #: Deep grey matter: (centre with +x for the right side, half-axes, T2 at 28 weeks, T2 at 44 weeks).
 _DEEP_NUCLEI = (
-    ((7.5, -10.0, -1.0), (7.0, 12.0, 8.0), 0.44, 0.36),  # thalamus
-    ((19.0, 2.0, -4.0), (5.0, 12.0, 8.0), 0.46, 0.38),  # lentiform nucleus
-    ((11.5, 12.0, 5.0), (4.0, 8.0, 6.5), 0.48, 0.44),  # caudate head
+    ((8.0, -10.0, -1.0), (9.0, 15.5, 10.5), 0.44, 0.36),  # thalamus
+    ((19.5, 2.0, -4.0), (6.5, 15.5, 10.5), 0.46, 0.38),  # lentiform nucleus
+    ((11.5, 12.0, 5.0), (5.0, 10.5, 8.5), 0.48, 0.44),  # caudate head
 )
+# Deep grey matter and ventricles are sized to the Serag templates' volume fractions (deep grey
+# matter 6.9-8.0 % of the brain, ventricles 1.8-2.6 %; 28-44 weeks): the nuclei's half-axes and
+# the ventricle tube radii (_VENT_RADIUS_GAIN) are 1.3 and 1.4 x those of the first phantom, which
+# had 2.4 % and 1.1 %.
 #: Lateral ventricle as a tube around a C-shaped centreline in the sagittal plane, centred at
 #: (y, z) = _VENT_CENTRE. Columns: angle (deg, 0 = anterior, 90 = superior), centreline radius R,
 #: lateral offset of the centreline |x|, tube radius r (<= 0: no ventricle), lateral stretch kx.
 _VENT_CENTRE = (-6.0, -2.0)
+_VENT_RADIUS_GAIN = 1.4
 _VENT_TABLE = np.array(
     [
         [0.0, 28.0, 6.5, -1.5, 1.3],
@@ -231,6 +236,13 @@ class _Acquisition:
     scale: float  # arbitrary scanner units
 
 
+#: Linear size of the brain by PMA (weeks -> factor on the term anatomy's mm), the cube root of the
+#: brain volume (tissue + CSF) of the Serag et al. 2012 templates relative to 40 weeks, measured
+#: with their tissue labels (161, 224, 331, 440 and 505 ml at 28, 32, 36, 40 and 44 weeks; 39-41
+#: averaged). Summary statistics only: the phantom's range, never training data.
+_SIZE_BY_PMA = ((28.0, 32.0, 36.0, 40.0, 44.0), (0.715, 0.798, 0.910, 1.0, 1.047))
+
+
 def _growth(pma: float) -> float:
     """0 at 28 weeks, 1 at 44 weeks (clipped outside)."""
     return float(np.clip((pma - 28.0) / 16.0, 0.0, 1.0))
@@ -249,7 +261,7 @@ def _draw_subject(rng: np.random.Generator, pma_weeks: float | None) -> _Subject
     drawn_pma = float(rng.uniform(*PMA_RANGE_WEEKS))  # drawn always: the stream stays aligned
     pma = drawn_pma if pma_weeks is None else float(pma_weeks)
     g = _growth(pma)
-    size = float(np.clip(0.75 + 0.25 * (pma - 28.0) / 12.0, 0.62, 1.0)) * float(rng.uniform(0.95, 1.05))
+    size = float(np.interp(pma, *_SIZE_BY_PMA)) * float(rng.uniform(0.95, 1.05))
     axis_scale = rng.uniform(0.95, 1.05, size=3)
     deform = np.zeros((3, 4, 4, 4))
     for a in range(4):
@@ -283,7 +295,7 @@ def _draw_subject(rng: np.random.Generator, pma_weeks: float | None) -> _Subject
         axis_scale=axis_scale,
         deform=deform,
         vent_scale=(v * (1.0 + asym), v * (1.0 - asym)),
-        rim_mm=float(rng.uniform(1.6, 2.6)) + 1.2 * (1.0 - g),
+        rim_mm=float(rng.uniform(1.6, 2.6)) + 0.3 * (1.0 - g),
         fissure_mm=float(rng.uniform(0.9, 1.4)) + 0.6 * (1.0 - g),
         cortex_mm=float(rng.uniform(1.5, 1.9)) + 0.2 * g,
         folding=folding.astype(np.float32),
@@ -472,7 +484,7 @@ def _ventricle_distance(qx, qy, qz, radius_scale: tuple) -> np.ndarray:
     scale = np.where(qx < 0, np.float32(radius_scale[0]), np.float32(radius_scale[1]))
     posterior = np.clip(1.0 - np.abs(theta - 165.0) / 45.0, 0.0, 1.0)
     scale = scale * (1.0 + 0.25 * posterior * np.maximum(scale - 1.0, 0.0))
-    r_eff = np.where(r > 0, r * scale, r)
+    r_eff = np.where(r > 0, r * scale * np.float32(_VENT_RADIUS_GAIN), r)
     return np.sqrt(((np.abs(qx) - xv) / kx) ** 2 + (rho - R) ** 2) - r_eff
 
 
@@ -489,8 +501,9 @@ def _cerebrum_axes(qy: np.ndarray, qz: np.ndarray) -> tuple:
 def _vent_box(scale: float) -> tuple:
     """Anatomical bounding box of the lateral ventricles for a tube-radius factor."""
     t = _VENT_TABLE
-    rmax = float(t[:, 3].max()) * scale * 1.3 + 1.0
-    xmax = float((t[:, 2] + t[:, 4] * t[:, 3].clip(0) * scale * 1.3).max()) + 1.0
+    gain = scale * _VENT_RADIUS_GAIN * 1.3
+    rmax = float(t[:, 3].max()) * gain + 1.0
+    xmax = float((t[:, 2] + t[:, 4] * t[:, 3].clip(0) * gain).max()) + 1.0
     reach = float(t[:, 1].max()) + rmax
     yc, zc = _VENT_CENTRE
     return (-xmax, yc - reach, zc - reach), (xmax, yc + reach, zc + reach)
