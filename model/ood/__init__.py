@@ -80,7 +80,10 @@ HEAD_ML = (100.0, 1300.0)
 HEAD_LR_MM = (40.0, 125.0)
 HEAD_AP_MM = (55.0, 150.0)
 #: Bright-tail asymmetry (p98 - p50) / (p50 - p2) inside the head. Serag 1.42 (28 w) - 4.14 (44 w);
-#: phantoms (112 normal/injured, seeds 10-49, 0.86 and 1.5 mm) >= 0.51; inverted Serag 0.25-0.71; ICBM T1 0.65.
+#: phantoms (first anatomy: 112 normal/injured, seeds 10-49, 0.86 and 1.5 mm) >= 0.51; inverted Serag 0.25-0.71;
+#: ICBM T1 0.65. Phantoms sized to the Serag templates (larger ventricles; seeds 10-49 injured, 1.5 mm): 38 of 40
+#: >= 0.58, and 2 at 0.37 (ventricles dilated x2.4-2.8 with white matter loss: CSF is no longer a minority), which
+#: this rule flags. A known limit: the most severe ventriculomegaly can read as "outside the training domain".
 BRIGHT_TAIL_MIN = 0.50
 #: Core 5th percentile / head median. Serag 0.75-0.77; phantoms >= 0.41 (many T2-dark punctate lesions); inverted Serag 0.31-0.38.
 CORE_DARK_MIN = 0.40
