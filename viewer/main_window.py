@@ -4,13 +4,14 @@ The window owns one :class:`ViewerState` (what is shown) and the views that draw
 (:class:`OrthoView`, the side panels -- :class:`ResultPanel` with the :class:`ReaderPanel`,
 :class:`ImagePanel`, :class:`HeaderPanel` -- and the status bar). The work is elsewhere, each in its
 own module: services (``feedback``, ``jobs`` = :class:`viewer.job_runner.JobRunner`, ``models`` =
-:class:`viewer.model_provider.ModelProvider`) and controllers (``opener``, ``analysis``,
-``reader``, ``exports``); every command is a QAction built by :mod:`viewer.window_actions`. The
-public methods here (``open_path``, ``start_analysis``, ``record_decision``, ``export_report``, ...)
-forward to them, so the window is what tests and the batch dialog (:class:`viewer.batch_dialog.BatchHost`)
-talk to. Long work runs as generators from :mod:`viewer.jobs` in a :class:`viewer.worker.GeneratorWorker`;
-errors reach the reader as one line. A Batch menu is added by
-``viewer.batch_dialog.install_batch_menu(window)`` before :attr:`MainWindow.help_menu`.
+:class:`viewer.model_provider.ModelProvider`, ``recorder`` = :class:`viewer.audit_recorder.AuditRecorder`)
+and controllers (``opener``, ``analysis``, ``reader``, ``exports``); every command is a QAction built
+by :mod:`viewer.window_actions`. The public methods here (``open_path``, ``start_analysis``,
+``record_decision``, ``export_report``, ...) forward to them, so the window is what tests and the
+batch dialog (:class:`viewer.batch_dialog.BatchHost`) talk to. Long work runs as generators from
+:mod:`viewer.jobs` in a :class:`viewer.worker.GeneratorWorker`; errors reach the reader as one line.
+A Batch menu is added by ``viewer.batch_dialog.install_batch_menu(window)`` before
+:attr:`MainWindow.help_menu`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from model.record.report import card_facts
 from model.volume import is_nifti_path
 from viewer import window_actions
 from viewer.analysis_controller import AnalysisController
+from viewer.audit_recorder import AuditRecorder
 from viewer.batch_dialog import install_batch_menu
 from viewer.dicom_open import install_dicom  # issue 9
 from viewer.display import LAYOUTS, PLANES
@@ -121,6 +123,7 @@ class MainWindow(QMainWindow):
             weights_dir if weights_dir is not None else model.DEFAULT_WEIGHTS_DIR, device, self.jobs, self
         )
         self.feedback = Feedback(self, self.statusBar())
+        self.recorder = AuditRecorder(self)  # issue 11: signed entries, verified before appending
         self.analysis = AnalysisController(self)
         self.reader = ReaderController(self)
         self.exports = ExportController(self)

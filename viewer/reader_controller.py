@@ -2,8 +2,10 @@
 
 A controller of the main window (:class:`viewer.main_window.MainWindow`): it reads the window's
 :class:`viewer.state.ViewerState`, appends every decision to the hash-chained audit log
-(:mod:`model.record.audit`, words from :mod:`model.vocabulary`) and reports problems through the
-window's :class:`viewer.feedback.Feedback`. The window's Reader actions call these methods.
+(:mod:`model.record.audit`, words from :mod:`model.vocabulary`) through the window's
+:class:`viewer.audit_recorder.AuditRecorder` (``window.recorder``: signed with the site key when one
+is configured, verified before every append) and reports problems through the window's
+:class:`viewer.feedback.Feedback`. The window's Reader actions call these methods.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from PyQt6.QtGui import QDesktopServices
 from PyQt6.QtWidgets import QInputDialog, QMessageBox
 
 from model.dicom import audit_fields  # issue 9
-from model.record.audit import AuditLogError, append_entry, decision_record, verify_chain
+from model.record.audit import AuditLogError, decision_record
 from model.vocabulary import OVERRIDE_CALLS
 
 if TYPE_CHECKING:
@@ -121,9 +123,12 @@ class ReaderController:
                 ai_shown=st.result_visible,
             )
             record.update(audit_fields(st.volume))  # issue 9: Study/Series Instance UIDs, never names
-            entry = append_entry(self.w.audit_path, record)
+            entry = self.w.recorder.append(record)  # issue 11: verifies first, asks after a break
         except (AuditLogError, ValueError) as exc:
             self.w.show_error("Cannot record the decision", str(exc))
+            return None
+        if entry is None:
+            self.w.statusBar().showMessage("Not recorded: the audit log failed verification", 10000)
             return None
         self.w.decision_recorded.emit(entry)
         return entry
@@ -131,7 +136,7 @@ class ReaderController:
     def verify_audit_log(self):
         """Tools > Verify audit log: check the chain, say where it breaks. Returns the ChainReport (or None)."""
         try:
-            report = verify_chain(self.w.audit_path)
+            report = self.w.recorder.verify()  # issue 11: signatures too when a site key is set
         except AuditLogError as exc:
             self.w.show_error("Cannot read the audit log", str(exc))
             return None

@@ -283,6 +283,12 @@ def build_actions(w: MainWindow) -> None:
         "Check the audit log's hash chain and say where it breaks",
     )
     w.show_audit_action = action("Show audit log &folder", w.reader.show_audit_folder)
+    w.signing_key_action = action(
+        "Site &signing key…",
+        lambda: w.recorder.configure_dialog(),
+        None,
+        "Sign every audit entry with the site's Ed25519 key (issue 11)",
+    )
     w.shortcuts_action = action("&Keyboard shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents)
     w.about_action = action("&About", w._about)
 
@@ -357,7 +363,11 @@ MENUS = [
         ["impression_actions*", "-", "decision_actions*", "-", "reader_first_action", "reader_name_action"],
     ),
     # (the Batch menu is inserted after Tools, before Help, by viewer.batch_dialog.install_batch_menu)
-    ("&Tools", "tools_menu", ["copy_location_action", "-", "verify_audit_action", "show_audit_action"]),
+    (
+        "&Tools",
+        "tools_menu",
+        ["copy_location_action", "-", "verify_audit_action", "show_audit_action", "signing_key_action"],
+    ),
     ("&Help", "help_menu", ["shortcuts_action", "about_action"]),
 ]
 #: The toolbar as data (same entry syntax as :data:`MENUS`).
