@@ -26,6 +26,7 @@ from viewer.display import (
     voxel_to_view,
     window_levels,
 )
+from viewer.orientation import marked_letters
 
 CONVENTION_NAMES = {
     True: "radiological (patient left on image right)",
@@ -58,7 +59,7 @@ def report_views(scan, heatmap: np.ndarray | None, at_ijk, radiological: bool) -
                 image=np.asarray(plane_slice(volume.data, geom, index)),
                 heatmap=hm,
                 extent_mm=extent,
-                letters=edge_letters(geom, radiological),
+                letters=marked_letters(edge_letters(geom, radiological), volume),
                 marker_mm=voxel_to_view(at_ijk, geom, volume.spacing_mm),
             )
         )

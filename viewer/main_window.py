@@ -40,6 +40,7 @@ from viewer.image_panel import ImagePanel
 from viewer.info_panel import readout_of
 from viewer.job_runner import JobRunner
 from viewer.model_provider import ModelProvider
+from viewer.orientation_notice import with_orientation_notice
 from viewer.ortho_view import OrthoView
 from viewer.reader_controller import ReaderController
 from viewer.reader_panel import ReaderPanel
@@ -153,7 +154,7 @@ class MainWindow(QMainWindow):
         self.tabs.setMinimumWidth(330)
         self.tabs.setMaximumWidth(460)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.ortho)
+        self.splitter.addWidget(with_orientation_notice(self.ortho, self.state))  # issue 11: amber notice
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)

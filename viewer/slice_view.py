@@ -37,6 +37,7 @@ from viewer.display import (
     voxel_to_view,
     window_levels,
 )
+from viewer.orientation import marked_letters, orientation_doubtful
 from viewer.state import ViewerState
 
 #: Colour of each plane (3D Slicer convention: red axial, green coronal, yellow sagittal). A
@@ -369,6 +370,7 @@ class SliceView(QWidget):
             self._place_overlays()
             return
         volume = scan.volume
+        self._on_radiological_changed(self.state.radiological)  # letters may be marked assumed
         self._rect = QRectF(*image_rect_mm(volume.shape, volume.spacing_mm, self.geom))
         self.slider.blockSignals(True)
         self.slider.setRange(0, volume.shape[self.geom.slice_axis] - 1)
@@ -419,8 +421,10 @@ class SliceView(QWidget):
 
     def _on_radiological_changed(self, radiological: bool) -> None:
         self.view_box.invertX(not h_increases_right(self.geom, radiological))
-        for edge, letter in edge_letters(self.geom, radiological).items():
-            self.letters[edge].setText(letter)
+        assumed = orientation_doubtful(self.state.volume)
+        for edge, letter in marked_letters(edge_letters(self.geom, radiological), self.state.volume).items():
+            self.letters[edge].setText(letter)  # "R?" when the header has no orientation (issue 11)
+            self.letters[edge].setToolTip("assumed: not in the file's header" if assumed else "")
             self.letters[edge].adjustSize()
         self._place_overlays()
 

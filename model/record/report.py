@@ -84,6 +84,12 @@ def scan_facts(volume, name: str | None = None) -> list:
                 + ("; DISAGREE" if h.qform_sform_differ else ""),
             )
         )
+        if not getattr(h, "orientation_known", True):
+            facts.append(
+                ("Orientation", "NOT IN THE HEADER (qform and sform codes 0): directions and left/right are assumed")
+            )
+        elif getattr(h, "left_right_conflict", False):
+            facts.append(("Orientation", "qform and sform DISAGREE about left and right; the sform was used"))
         facts.append(
             (
                 "Obliquity",
