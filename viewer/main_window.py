@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
     last_error = property(lambda self: self.feedback.last_error, doc="The last one-line error shown.")
     last_message_box = property(lambda self: self.feedback.last_message_box)
     busy = property(lambda self: self.analysis.busy, doc="True while an analysis runs.")
+    blinding = property(lambda self: self.state.blinding, doc="Reader-first blinding of this session (issue 11).")
 
     def show_error(self, title: str, message: str) -> None:
         """Tell the reader in one line (non-blocking message box + status bar); never a traceback."""

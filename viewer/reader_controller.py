@@ -120,7 +120,7 @@ class ReaderController:
                 impression=impression if impression is not None else st.impression,
                 reason=reason,
                 override_call=override_call,
-                ai_shown=st.result_visible,
+                ai_shown=st.ai_ever_shown,  # issue 11: ever visible for this scan in this session
             )
             record.update(audit_fields(st.volume))  # issue 9: Study/Series Instance UIDs, never names
             entry = self.w.recorder.append(record)  # issue 11: verifies first, asks after a break
