@@ -1,4 +1,6 @@
-"""Exports of the shown reading: screenshot (PNG), heatmap (NIfTI on the input's grid), PDF report.
+"""Exports of the shown reading: screenshot (PNG), heatmap (NIfTI on the input's grid), PDF report
+(with the reading's record: every audit entry for the scan, the chain head, the site key,
+measurements and PMA, :class:`viewer.record_sections.ReadingRecord`).
 
 A controller of the main window. Every export starts in the last export folder (or Documents),
 never in the input's folder unless the reader picked it; an existing file is replaced only after
@@ -15,8 +17,12 @@ from PyQt6.QtWidgets import QFileDialog
 
 from model.fileio import atomic_output, save_nifti_atomic
 from model.heatmap import HEATMAP_DESCRIPTION
+from model.record.audit import AuditLogError
+from viewer.decision_history import scan_entries
 from viewer.export import build_report, default_export_name
 from viewer.jobs import report_job_steps
+from viewer.measure_panel import reading_extras
+from viewer.record_sections import ReadingRecord
 from viewer.settings import default_export_folder
 from viewer.worker import GeneratorWorker
 
@@ -128,6 +134,7 @@ class ExportController:
             decision=st.last_decision,
             peak_ijk=st.heatmap_peak,
             identifiers=self.w.dicom.report_identifiers(),  # issue 9: None for NIfTI; blanked when hidden
+            record=self.reading_record(),  # issue 11: history with hashes, chain head, key, measurements, PMA
         )
         worker = GeneratorWorker(lambda: report_job_steps(path, report), name="report")
         worker.returned.connect(lambda pages: self._on_report_written(path, pages))
@@ -135,6 +142,20 @@ class ExportController:
         self.w.statusBar().showMessage(f"Writing {path.name}…")
         self.w.jobs.launch(worker)
         return worker
+
+    def reading_record(self) -> ReadingRecord:
+        """What the record says about this reading, for the report (issue 11): every audit entry for
+        the scan, the chain head as verified now, the site public key, the kept measurements and PMA."""
+        try:
+            history = scan_entries(self.w.audit_path, self.w.state.volume.sha256)
+        except AuditLogError:
+            history = []
+        return ReadingRecord(
+            history=history,
+            chain_head=self.w.recorder.chain_head(),
+            public_key=self.w.recorder.public_key,
+            **reading_extras(self.w),
+        )
 
     def _on_report_written(self, path: Path, pages: int) -> None:
         self.w.statusBar().showMessage(f"Saved {path} ({pages} pages)", 8000)

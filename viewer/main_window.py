@@ -31,6 +31,7 @@ from viewer import window_actions
 from viewer.analysis_controller import AnalysisController
 from viewer.audit_recorder import AuditRecorder
 from viewer.batch_dialog import install_batch_menu
+from viewer.decision_history import DecisionHistory
 from viewer.dicom_open import install_dicom  # issue 9
 from viewer.display import LAYOUTS, PLANES
 from viewer.export_controller import ExportController
@@ -39,6 +40,7 @@ from viewer.header_panel import HeaderPanel
 from viewer.image_panel import ImagePanel
 from viewer.info_panel import readout_of
 from viewer.job_runner import JobRunner
+from viewer.measure_panel import MeasurePanel
 from viewer.model_provider import ModelProvider
 from viewer.orientation_notice import with_orientation_notice
 from viewer.ortho_view import OrthoView
@@ -141,10 +143,19 @@ class MainWindow(QMainWindow):
         self.panel.set_reader_widget(self.reader_panel)
         self.image_panel = ImagePanel(self.state)
         self.header_panel = HeaderPanel(self.state)
+        self.history = DecisionHistory(self)  # issue 11: the decisions on this scan, from the audit log
+        self.measure = MeasurePanel(self)  # issue 11: ruler and PMA at scan
+        self.panel.layout().addWidget(self.measure.pma_result_label)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("SideTabs")
         self.tabs.setDocumentMode(True)
-        for widget, title in ((self.panel, "Result"), (self.image_panel, "Display"), (self.header_panel, "Scan")):
+        for widget, title in (
+            (self.panel, "Result"),
+            (self.image_panel, "Display"),
+            (self.header_panel, "Scan"),
+            (self.history, "History"),
+            (self.measure, "Measure"),
+        ):
             scroll = QScrollArea()
             scroll.setWidget(widget)
             scroll.setWidgetResizable(True)

@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import QInputDialog, QMessageBox
 from model.dicom import audit_fields  # issue 9
 from model.record.audit import AuditLogError, decision_record
 from model.vocabulary import OVERRIDE_CALLS
+from viewer.decision_history import check_accept
 
 if TYPE_CHECKING:
     from viewer.main_window import MainWindow
@@ -83,12 +84,20 @@ class ReaderController:
                 return None
         if reason is None:
             reason = self.w.reader_panel.reason_edit.text()
+        if decision == "accept":
+            reason = check_accept(self.w, reason)  # issue 11: contradicting the impression needs a reason
+            if reason is None:
+                return None
         entry = self._append_audit(decision, reason=reason, override_call=override_call)
         if entry is not None:
             self.w.reader_panel.reason_edit.clear()
             self.w.state.set_last_decision(entry)
             self.w.statusBar().showMessage(f"Recorded: {decision} (audit entry #{entry['seq']})", 8000)
         return entry
+
+    def record_measurement(self, measurement: dict) -> dict | None:
+        """Keep a ruler measurement in the scan's record (Measure tab's Keep; issue 11); returns the entry."""
+        return self._append_audit("measurement", measurement=measurement)
 
     def _ask_override_call(self) -> str | None:
         result = self.w.state.result
@@ -98,7 +107,13 @@ class ReaderController:
         return call if ok else None
 
     def _append_audit(
-        self, decision: str, *, impression: str | None = None, reason: str = "", override_call: str | None = None
+        self,
+        decision: str,
+        *,
+        impression: str | None = None,
+        reason: str = "",
+        override_call: str | None = None,
+        measurement: dict | None = None,
     ) -> dict | None:
         st = self.w.state
         reader = self._reader_name()
@@ -121,6 +136,8 @@ class ReaderController:
                 reason=reason,
                 override_call=override_call,
                 ai_shown=st.ai_ever_shown,  # issue 11: ever visible for this scan in this session
+                pma_weeks=self.w.measure.pma_weeks,  # issue 11: as entered in the Measure tab
+                measurement=measurement,
             )
             record.update(audit_fields(st.volume))  # issue 9: Study/Series Instance UIDs, never names
             entry = self.w.recorder.append(record)  # issue 11: verifies first, asks after a break

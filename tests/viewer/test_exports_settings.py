@@ -95,7 +95,7 @@ def test_heatmap_nifti_is_on_the_input_grid_and_affine_and_says_unmasked(qtbot, 
 
 
 def test_pdf_report_is_written_in_the_background(qtbot, analysed, tmp_path):
-    analysed.record_impression("injury")
+    analysed.record_impression("unsure")  # never contradicts the AI call (no question asked)
     analysed.record_decision("accept")
     with qtbot.waitSignal(analysed.export_written, timeout=WAIT_MS) as written:
         analysed.export_report(tmp_path / "report.pdf")
