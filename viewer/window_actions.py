@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import QLabel, QStyle, QToolBar, QToolButton
 
 from model.heatmap import HEATMAP_COLORMAPS
 from viewer.display import LAYOUTS, WINDOW_PRESET_TIPS, WINDOW_PRESETS
+from viewer.help_dialog import show_user_guide
 from viewer.slice_view import ZOOM_STEP
 
 if TYPE_CHECKING:
@@ -289,6 +290,9 @@ def build_actions(w: MainWindow) -> None:
         None,
         "Sign every audit entry with the site's Ed25519 key (issue 11)",
     )
+    w.user_guide_action = action(
+        "&User guide", lambda: show_user_guide(w), None, "How to read a scan with this app (shown offline)"
+    )
     w.shortcuts_action = action("&Keyboard shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents)
     w.about_action = action("&About", w._about)
 
@@ -368,7 +372,7 @@ MENUS = [
         "tools_menu",
         ["copy_location_action", "-", "verify_audit_action", "show_audit_action", "signing_key_action"],
     ),
-    ("&Help", "help_menu", ["shortcuts_action", "about_action"]),
+    ("&Help", "help_menu", ["user_guide_action", "shortcuts_action", "about_action"]),
 ]
 #: The toolbar as data (same entry syntax as :data:`MENUS`).
 TOOLBAR = [
