@@ -23,6 +23,7 @@ from viewer.export import build_report, default_export_name
 from viewer.jobs import report_job_steps
 from viewer.measure_panel import reading_extras
 from viewer.record_sections import ReadingRecord
+from viewer.screenshot import compose_screenshot, screenshot_caption
 from viewer.settings import default_export_folder
 from viewer.worker import GeneratorWorker
 
@@ -63,7 +64,8 @@ class ExportController:
         return path
 
     def export_screenshot(self, path: str | Path | None = None) -> Path | None:
-        """Save the plane views as PNG at the screen's full resolution (device pixel ratio); returns the path."""
+        """Save the plane views as PNG at the screen's full resolution (device pixel ratio), with a
+        caption strip under them (banner, caveats, orientation warnings); returns the path."""
         if self.w.state.scan is None:
             self.w.show_error("Nothing to export", "Open a scan first.")
             return None
@@ -71,6 +73,7 @@ class ExportController:
         if path is None:
             return None
         pixmap = self.w.ortho.grab()  # device pixels: on a high-DPI screen the image has the screen's resolution
+        pixmap = compose_screenshot(pixmap, screenshot_caption(self.w))  # issue 11: banner and caveats
 
         def write(target: Path) -> None:
             with atomic_output(target) as tmp:

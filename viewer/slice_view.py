@@ -23,7 +23,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QFont
-from PyQt6.QtWidgets import QLabel, QSlider, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QGraphicsView, QLabel, QSlider, QVBoxLayout, QWidget
 
 from model.heatmap import heatmap_lut
 from viewer.display import (
@@ -196,6 +196,9 @@ class SliceView(QWidget):
         self.graphics.setAcceptDrops(False)  # let files dropped on a view reach the main window
         self.graphics.setCursor(Qt.CursorShape.CrossCursor)
         self.graphics.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # issue 11: repaint the whole viewport, so moved crosshair lines leave no stale segments above
+        # and below an image that does not fill the view (coronal, sagittal)
+        self.graphics.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.view_box = SliceViewBox()
         self.graphics.setCentralItem(self.view_box)
 

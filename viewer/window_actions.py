@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
-from PyQt6.QtWidgets import QLabel, QStyle, QToolBar, QToolButton
+from PyQt6.QtWidgets import QLabel, QSizePolicy, QStyle, QToolBar, QToolButton
 
 from model.heatmap import HEATMAP_COLORMAPS
 from viewer.display import LAYOUTS, WINDOW_PRESET_TIPS, WINDOW_PRESETS
@@ -428,29 +428,39 @@ def build_menus_and_toolbar(w: MainWindow) -> None:
     w.addToolBar(w.toolbar)
 
 
+#: Width (px) the status bar's model label may take at most; its full text is in the tooltip.
+MODEL_LABEL_MAX_PX = 280
+
+
 def build_status_bar(w: MainWindow) -> None:
-    """The permanent status-bar widgets: cursor readout, copy button, W/L, convention, model, device."""
+    """The status-bar widgets: cursor readout, copy button, W/L; convention, model and device.
+
+    The readout, copy button and W/L (long, changing texts) are *normal* widgets, which Qt hides
+    while a temporary message is shown, so a message ("Saved …/a_long_name_report.pdf (2 pages)")
+    gets the whole left part; the convention, model and device labels are permanent. No label's
+    minimum width drives the window's: as permanent widgets with fixed minimum widths they used to
+    add up to more than a 1000-pixel window, which widened itself when a longer text appeared
+    (issue 11).
+    """
     sb = w.statusBar()
     w.readout_label = QLabel()
-    w.readout_label.setMinimumWidth(360)
     w.copy_button = QToolButton()
     w.copy_button.setDefaultAction(w.copy_location_action)
     w.copy_button.setAutoRaise(True)
     w.level_width_label = QLabel()
-    w.level_width_label.setMinimumWidth(130)
+    for label in (w.readout_label, w.level_width_label):
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     w.convention_status = QLabel()
     w.convention_status.setObjectName("ConventionStatus")
     w.model_label = QLabel()
     w.model_label.setObjectName("ModelLabel")
+    w.model_label.setMaximumWidth(MODEL_LABEL_MAX_PX)
+    w.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     w.device_label = QLabel(f"Device: {w.device}")
-    for widget in (
-        w.readout_label,
-        w.copy_button,
-        w.level_width_label,
-        w.convention_status,
-        w.model_label,
-        w.device_label,
-    ):
+    sb.addWidget(w.readout_label, 3)
+    sb.addWidget(w.copy_button)
+    sb.addWidget(w.level_width_label, 1)
+    for widget in (w.convention_status, w.model_label, w.device_label):
         sb.addPermanentWidget(widget)
 
 

@@ -481,9 +481,13 @@ def write_report(path: str | Path, report: Report) -> int:
     int
         Number of pages written (3 for a typical report: summary with key images, facts, slices).
     """
+    import logging
+
     import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
 
+    # matplotlib subsets the embedded fonts with fontTools, which logs ~250 INFO lines per report
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     path = Path(path)
     with matplotlib.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}):
         with atomic_output(path) as tmp:
