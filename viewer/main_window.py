@@ -149,13 +149,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("SideTabs")
         self.tabs.setDocumentMode(True)
-        for widget, title in (
-            (self.panel, "Result"),
-            (self.image_panel, "Display"),
-            (self.header_panel, "Scan"),
-            (self.history, "History"),
-            (self.measure, "Measure"),
-        ):
+        tabs = ((self.panel, "Result"), (self.image_panel, "Display"), (self.header_panel, "Scan"))
+        for widget, title in (*tabs, (self.history, "History"), (self.measure, "Measure")):
             scroll = QScrollArea()
             scroll.setWidget(widget)
             scroll.setWidgetResizable(True)
