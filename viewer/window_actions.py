@@ -428,8 +428,8 @@ def build_menus_and_toolbar(w: MainWindow) -> None:
     w.addToolBar(w.toolbar)
 
 
-#: Width (px) the status bar's model label may take at most; its full text is in the tooltip.
-MODEL_LABEL_MAX_PX = 280
+#: Widths (px) the status bar's model label may take at most and at least (folder and full hash in its tooltip).
+MODEL_LABEL_MAX_PX, MODEL_LABEL_MIN_PX = 280, 60
 
 
 def build_status_bar(w: MainWindow) -> None:
@@ -454,8 +454,8 @@ def build_status_bar(w: MainWindow) -> None:
     w.convention_status.setObjectName("ConventionStatus")
     w.model_label = QLabel()
     w.model_label.setObjectName("ModelLabel")
-    w.model_label.setMaximumWidth(MODEL_LABEL_MAX_PX)
-    w.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    w.model_label.setMaximumWidth(MODEL_LABEL_MAX_PX)  # its text when there is room, cut (not hidden) when not
+    w.model_label.setMinimumWidth(MODEL_LABEL_MIN_PX)
     w.device_label = QLabel(f"Device: {w.device}")
     sb.addWidget(w.readout_label, 3)
     sb.addWidget(w.copy_button)

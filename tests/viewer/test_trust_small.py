@@ -36,6 +36,7 @@ def test_window_does_not_widen_for_the_banner_and_messages_are_not_cut(qtbot, ma
     )
     beside = sum(w.width() for w in widgets if w.isVisible())  # what stays on screen next to the message
     assert sb.fontMetrics().horizontalAdvance(LONG_MESSAGE) + beside < sb.width()  # room for the whole message
+    assert window.model_label.isVisible() and window.model_label.width() >= 60  # the model is still named
 
 
 def test_crosshair_lines_leave_no_stale_segments(qtbot, window):
