@@ -5,8 +5,10 @@ with several, they are listed and the exit code is 2 unless ``--series N|UID`` p
 
 Prints P(injury) (TTA mean) and the two per-pass probabilities, or a JSON object with ``--json``;
 ``--cam-out`` writes the Grad-CAM heatmap as NIfTI with exactly the input's shape (its spatial
-part) and affine. Exit codes: 0 done, 1 bad input or weights (one-line reason on stderr),
-2 usage error.
+part) and affine. With ``--json`` a failure is a JSON object too (``{"scan", "error", "exit_code"}``
+on stdout; the reason also on stderr). Exit codes, the same as ``python -m model.score``'s where they
+overlap: 0 done, 1 bad input scan (one-line reason on stderr), 2 usage error or unusable weights
+folder (a configuration problem, nothing was scored).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from model.vocabulary import DEMONSTRATION_CLI_TEXT
 from model.volume import is_nifti_path, load_volume
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
+#: Unusable weights folder: a usage/configuration error, as in ``model.score`` (issue 11).
+EXIT_BAD_WEIGHTS = EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,32 +59,25 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - CLI flow: NIfTI 
     logging.basicConfig(level=logging.WARNING)
     if args.cam_out is not None:
         if not is_nifti_path(args.cam_out):
-            print(f"error: {args.cam_out}: --cam-out must end in .nii or .nii.gz", file=sys.stderr)
-            return EXIT_USAGE
+            return _fail(args, f"{args.cam_out}: --cam-out must end in .nii or .nii.gz", EXIT_USAGE)
         if args.cam_out.resolve() == args.scan.resolve():
-            print(f"error: {args.cam_out}: refusing to overwrite the input scan", file=sys.stderr)
-            return EXIT_USAGE
+            return _fail(args, f"{args.cam_out}: refusing to overwrite the input scan", EXIT_USAGE)
         if args.cam_out.exists() and not args.overwrite:
-            print(f"error: {args.cam_out}: exists (use --overwrite to replace it)", file=sys.stderr)
-            return EXIT_USAGE
+            return _fail(args, f"{args.cam_out}: exists (use --overwrite to replace it)", EXIT_USAGE)
     if args.cam_out is not None and is_dicom_input(args.scan) and _inside(args.cam_out, args.scan):
-        print(
-            f"error: {args.cam_out}: refusing to write into the DICOM input folder; pick another folder",
-            file=sys.stderr,
+        return _fail(
+            args, f"{args.cam_out}: refusing to write into the DICOM input folder; pick another folder", EXIT_USAGE
         )
-        return EXIT_USAGE
     if args.dicom_out is not None and not is_dicom_input(args.scan):
-        print(
-            f"error: {args.scan}: --dicom-out needs a DICOM input (a NIfTI file has no study to add results to)",
-            file=sys.stderr,
+        return _fail(
+            args,
+            f"{args.scan}: --dicom-out needs a DICOM input (a NIfTI file has no study to add results to)",
+            EXIT_USAGE,
         )
-        return EXIT_USAGE
     if args.dicom_out is not None and _inside(args.dicom_out, args.scan):
-        print(
-            f"error: {args.dicom_out}: refusing to write into the DICOM input folder; pick another folder",
-            file=sys.stderr,
+        return _fail(
+            args, f"{args.dicom_out}: refusing to write into the DICOM input folder; pick another folder", EXIT_USAGE
         )
-        return EXIT_USAGE
     if is_dicom_input(args.scan):
         code = _check_series_choice(args)
         if code is not None:
@@ -88,11 +85,13 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - CLI flow: NIfTI 
     try:
         device = select_device(args.device)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(args, str(exc), EXIT_USAGE)
+    try:
+        loaded = load_weights(args.weights, device)
+    except GloResNetError as exc:
+        return _fail(args, str(exc), EXIT_BAD_WEIGHTS)
     try:
         volume = _load(args) if is_dicom_input(args.scan) else load_volume(args.scan)
-        loaded = load_weights(args.weights, device)
         result = analyse(volume, loaded, with_cam=args.cam_out is not None or args.dicom_out is not None)
         if args.cam_out is not None and result.heatmap is not None:
             save_nifti_atomic(volume.source_image(result.heatmap), args.cam_out)
@@ -100,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - CLI flow: NIfTI 
         if args.dicom_out is not None:
             exported = export_dicom(args.dicom_out, volume, result, loaded.card)
     except GloResNetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(args, str(exc), EXIT_BAD_INPUT)
     summary = {"scan": str(args.scan), "scan_sha256": volume.sha256, **result.to_dict()}
     series = volume.extra.get("dicom")
     if series is not None:
@@ -134,6 +132,14 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - CLI flow: NIfTI 
     return EXIT_OK
 
 
+def _fail(args, message: str, code: int) -> int:
+    """Say why on stderr (and, with ``--json``, as a JSON object on stdout); returns ``code``."""
+    print(f"error: {message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"scan": str(args.scan), "error": message, "exit_code": code}, indent=2))
+    return code
+
+
 def _inside(path: Path, folder: Path) -> bool:
     folder = folder if folder.is_dir() else folder.parent
     return path.resolve().is_relative_to(folder.resolve())
@@ -144,16 +150,10 @@ def _check_series_choice(args) -> int | None:
     try:
         found = image_series(find_series(args.scan))
     except GloResNetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(args, str(exc), EXIT_BAD_INPUT)
     if args.series is None and len(found) > 1:
-        print(
-            f"error: {args.scan}: {len(found)} image series found; choose one with --series N (number) or UID:\n"
-            + listing(found),
-            file=sys.stderr,
-            end="",
-        )
-        return EXIT_USAGE
+        message = f"{args.scan}: {len(found)} image series found; choose one with --series N (number) or UID:\n"
+        return _fail(args, message + listing(found).rstrip("\n"), EXIT_USAGE)
     return None
 
 

@@ -17,6 +17,8 @@ LARGE_VOXELS = 60_000_000
 ANISOTROPY = 3.0
 #: Brain extent (mm) outside which the field of view is unusual for a neonatal head.
 FOV_MM = (50.0, 260.0)
+#: Start of the warning for a file without orientation (qform and sform codes 0).
+ORIENTATION_UNKNOWN = "no orientation in the header (qform and sform codes 0)"
 
 
 def quality_warnings(volume: Volume) -> list[str]:
@@ -34,6 +36,23 @@ def quality_warnings(volume: Volume) -> list[str]:
     out = []
     h = volume.header
     if h is not None:
+        if not h.orientation_known:
+            out.append(
+                f"{ORIENTATION_UNKNOWN}: directions are assumed ({''.join(h.axcodes)} from the voxel sizes "
+                "alone) and left and right may be swapped"
+            )
+        if h.left_right_conflict:
+            out.append(
+                f"qform ({''.join(h.qform_axcodes or ())}) and sform ({''.join(h.sform_axcodes or ())}) disagree about "
+                "left and right: laterality is uncertain; the sform was used"
+            )
+        if h.bad_voxel_sizes:
+            stored = ", ".join(f"{v:g}" for v in h.stored_pixdim_mm or ())
+            used = ", ".join(f"{v:g}" for v in h.zooms_mm)
+            out.append(
+                f"voxel size in the header ({stored}) mm has zero or negative values; {used} mm was used "
+                "instead, so distances and the field of view may be wrong"
+            )
         if h.oblique:
             out.append(
                 f"oblique acquisition ({np.degrees(h.obliquity_rad):.1f}°); shown in the closest canonical orientation"

@@ -52,8 +52,9 @@ def flag_for(p: float, decision_threshold: float, indeterminate_band: float) -> 
 
 #: The reader's own impression of a scan (recorded before or after seeing the AI result).
 IMPRESSIONS = ("normal", "injury", "unsure")
-#: What an audit entry records: an impression, or what the reader did with the AI result.
-DECISIONS = ("impression", "accept", "reject", "override")
+#: What an audit entry records: an impression, what the reader did with the AI result, or a kept
+#: ruler measurement (issue 11).
+DECISIONS = ("impression", "accept", "reject", "override", "measurement")
 #: Decisions that need an AI result to act on.
 AI_DECISIONS = ("accept", "reject", "override")
 #: The reader's call when overriding the AI result.
@@ -64,6 +65,13 @@ DECISION_TEXT = {
     "accept": "accepted the AI result",
     "reject": "rejected the AI result",
     "override": "overrode the AI result",
+    "measurement": "kept a measurement",
+}
+#: Standard neonatal linear measures offered by the ruler (mm), key -> name (issue 11).
+MEASURES = {
+    "atrial_width": "Atrial width of the lateral ventricle",
+    "anterior_horn_width": "Anterior horn width",
+    "other": "Other distance",
 }
 
 #: Banner shown on screen and on the report whenever the model card says ``demonstration``.

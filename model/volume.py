@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nibabel as nib
@@ -64,6 +64,13 @@ class HeaderInfo:
         True when both are set and their affines differ by more than 1e-3 mm.
     obliquity_rad : float
         Largest obliquity of the voxel axes (nibabel.affines.obliquity), radians.
+    stored_pixdim_mm : tuple of float or None
+        ``pixdim[1:4]`` exactly as stored, before nibabel replaces zero sizes by 1 and negative ones
+        by their absolute value (None when not read from bytes).
+    xyzt_units : int
+        NIfTI ``xyzt_units`` code of the file (kept when results are written on its grid).
+    qform_axcodes, sform_axcodes : tuple of str or None
+        Orientation codes of the qform / sform when their code is set (None otherwise).
     """
 
     shape: tuple
@@ -76,6 +83,34 @@ class HeaderInfo:
     sform_code: int
     qform_sform_differ: bool
     obliquity_rad: float
+    stored_pixdim_mm: tuple | None = None
+    xyzt_units: int = 0
+    qform_axcodes: tuple | None = None
+    sform_axcodes: tuple | None = None
+
+    @property
+    def orientation_known(self) -> bool:
+        """False when neither qform nor sform is set (codes 0): the directions are a guess
+        (NIfTI-1 "method 1", ``pixdim`` only), so left and right may be swapped."""
+        return self.qform_code > 0 or self.sform_code > 0
+
+    @property
+    def bad_voxel_sizes(self) -> bool:
+        """True when the stored voxel size has a zero or negative value (nibabel replaced it)."""
+        return self.stored_pixdim_mm is not None and any(not v > 0 for v in self.stored_pixdim_mm)
+
+    @property
+    def left_right_conflict(self) -> bool:
+        """True when qform and sform are both set and disagree on which side is patient left.
+
+        The stored voxel order then means one laterality by one header field and the opposite by
+        the other; nibabel (and this program) uses the sform, but which is right cannot be told.
+        """
+        q, s = self.qform_axcodes, self.sform_axcodes
+        if q is None or s is None:
+            return False
+        lateral = lambda codes: next(((i, c) for i, c in enumerate(codes) if c in "LR"), None)  # noqa: E731
+        return lateral(q) != lateral(s)
 
     @property
     def oblique(self) -> bool:
@@ -157,10 +192,22 @@ class Volume:
         return np.ascontiguousarray(apply_orientation(array, back))
 
     def source_image(self, array: np.ndarray) -> nib.Nifti1Image:
-        """NIfTI image of ``array`` (RAS+ grid) on the file's own grid and affine (qform = sform)."""
+        """NIfTI image of ``array`` (RAS+ grid) on the file's own grid and affine (qform = sform).
+
+        The input's qform/sform codes (e.g. 2 = aligned) and ``xyzt_units`` are kept when known
+        (a code 0 of the input is written as 0: no orientation is claimed that the input lacked);
+        for a volume made in memory both codes are 1 (scanner) and units mm.
+        """
         img = nib.Nifti1Image(self.to_source_grid(array).astype(np.float32), self.source_affine)
-        img.set_qform(self.source_affine, code=1)
-        img.set_sform(self.source_affine, code=1)
+        h = self.header
+        qcode = 1 if h is None else (h.qform_code or h.sform_code)
+        scode = 1 if h is None else (h.sform_code or h.qform_code)
+        img.set_qform(self.source_affine, code=int(qcode))
+        img.set_sform(self.source_affine, code=int(scode))
+        if h is not None and h.xyzt_units:
+            img.header["xyzt_units"] = h.xyzt_units
+        else:
+            img.header.set_xyzt_units("mm")
         return img
 
 
@@ -326,7 +373,15 @@ def volume_from_bytes(raw: bytes, path: str | Path) -> Volume:
             error = exc
     if img is None:
         raise ScanError(path, f"cannot be read as NIfTI ({_short(error)})")
-    return volume_from_image(img, path)
+    vol = volume_from_image(img, path)
+    try:  # the voxel size as stored, before nibabel's fix-ups (check=False keeps it as it is)
+        size = 348 if isinstance(img, nib.Nifti1Image) and not isinstance(img, nib.Nifti2Image) else 540
+        stored = img.header_class(raw[:size], check=False)["pixdim"][1:4]
+        if vol.header is not None:
+            vol.header = replace(vol.header, stored_pixdim_mm=tuple(float(v) for v in stored))
+    except (ValueError, nib.spatialimages.HeaderDataError):  # pragma: no cover - header parsed above
+        pass
+    return vol
 
 
 def volume_from_image(img: nib.Nifti1Image, path: str | Path | None = None) -> Volume:
@@ -389,6 +444,9 @@ def _header_info(img, shape) -> HeaderInfo:
         sform_code=int(scode),
         qform_sform_differ=differ,
         obliquity_rad=float(np.max(obliquity(img.affine))),
+        xyzt_units=int(hdr["xyzt_units"]) if "xyzt_units" in hdr else 0,
+        qform_axcodes=tuple(aff2axcodes(qform)) if qform is not None and int(qcode) > 0 else None,
+        sform_axcodes=tuple(aff2axcodes(sform)) if sform is not None and int(scode) > 0 else None,
     )
 
 

@@ -28,10 +28,17 @@ Architecture (FSLeyes display model / views / actions; napari worker pattern):
   ``export_report``...) to them. It stays small; new features go into their own modules.
 * Services, shared by the window and the batch dialog: ``feedback`` (one-line errors, status,
   the overwrite question), ``job_runner`` (keeps workers alive, stops them on close),
-  ``model_provider`` (the weights folder, device and loaded network).
+  ``model_provider`` (the weights folder, device and loaded network), ``audit_recorder`` (the
+  window's side of the audit log: the site signing key, verify before every append).
 * Controllers of the window: ``scan_opener``, ``analysis_controller``, ``reader_controller`` (the
   reader's decisions and the audit log), ``export_controller``; ``window_actions`` holds every
   QAction, the menus and toolbar as data (``MENUS``, ``TOOLBAR``) and keeps their states in step.
+* The reading's record (issue 11): ``blinding`` (reader-first as a session property: per-scan
+  impression and "result ever shown"), ``decision_history`` and ``measure_panel`` (the History
+  and Measure tabs: decisions from the audit log; ruler in mm and PMA at scan),
+  ``record_sections`` (no Qt: history, chain head, site key, measurements and PMA on the PDF),
+  ``orientation`` / ``orientation_notice`` (letters marked assumed, the amber notice),
+  ``screenshot`` (the caption strip of an exported PNG), ``help_dialog`` (Help > User guide).
 * Batch: ``batch_dialog`` (talks to the window only through its ``BatchHost`` Protocol),
   ``batch_jobs`` (the Qt-free job and the worklist cache), ``worklist_model`` (the table),
   ``batch_layout`` (widgets), ``batch_case`` (open a case in the viewer and analyse it).

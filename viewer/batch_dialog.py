@@ -45,6 +45,7 @@ from model.score import (
 from viewer.batch_case import CaseOpener
 from viewer.batch_jobs import WEIGHTS_LOADED, BatchRun, BatchWorker, batch_steps, cache_path, worklist_cache_dir
 from viewer.batch_layout import build_widgets
+from viewer.blinding import Blinding, ask_reveal, confirm_export_blinded
 from viewer.feedback import confirm_overwrite
 from viewer.model_provider import ModelProvider
 from viewer.worklist_model import (  # noqa: F401 - SORT_ROLE re-exported for callers of the dialog module
@@ -77,10 +78,12 @@ class BatchHost(Protocol):
     The dialog reads which model to use from ``models`` (the shared
     :class:`viewer.model_provider.ModelProvider`), opens a double-clicked case with ``open_path``,
     waits for ``scan_loaded``/``scan_failed``, then starts ``start_analysis`` once not ``busy``.
+    The worklist shows AI results only as the session's ``blinding`` allows (reader-first mode).
     It is also the dialog's Qt parent (closing it stops the batch: ``installEventFilter``).
     """
 
     models: ModelProvider
+    blinding: Blinding
     scan_loaded: pyqtBoundSignal
     scan_failed: pyqtBoundSignal
     busy_changed: pyqtBoundSignal
@@ -419,6 +422,8 @@ class BatchDialog(QDialog):
         if not rows:
             self.show_message("Nothing to export yet: score the folder first.", error=True)
             return None
+        if not confirm_export_blinded(self.window_.blinding, rows, self.confirm_reveal):  # issue 11: reader-first
+            return None
         if path is None:
             name = f"{self.folder.name if self.folder else 'batch'}_worklist.csv"
             start = (
@@ -444,6 +449,10 @@ class BatchDialog(QDialog):
             return None
         self.show_message(f"Exported {len(rows)} rows to {path}")
         return path
+
+    def confirm_reveal(self, n: int) -> bool:
+        """Reader-first mode: ask before an export reveals ``n`` hidden results (tests replace this)."""
+        return ask_reveal(self, n)
 
     def confirm_overwrite(self, path: Path) -> bool:
         """Ask the reader before replacing ``path`` (:func:`viewer.feedback.confirm_overwrite`)."""

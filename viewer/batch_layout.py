@@ -23,7 +23,7 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
 )
 
-from viewer.worklist_model import FLAG_FILTERS, ElideMiddleDelegate, WorklistModel, WorklistProxy
+from viewer.worklist_model import FLAG_FILTERS, BlindedWorklist, ElideMiddleDelegate, WorklistModel, WorklistProxy
 
 if TYPE_CHECKING:
     from viewer.batch_dialog import BatchDialog
@@ -104,7 +104,7 @@ def build_widgets(d: BatchDialog) -> None:
 
     d.model = WorklistModel(d)
     d.proxy = WorklistProxy(d)
-    d.proxy.setSourceModel(d.model)
+    d.proxy.setSourceModel(BlindedWorklist(d.model, d.window_.blinding, d))  # issue 11: reader-first blinding
     d.filter_edit.textChanged.connect(d.proxy.setFilterFixedString)
     d.flag_combo.currentTextChanged.connect(d.proxy.set_flag_filter)
     proxy = d.proxy

@@ -15,6 +15,7 @@ import numpy as np
 
 from model.heatmap import HEATMAP_DESCRIPTION  # noqa: F401 - re-exported for the main window
 from model.record.report import Report, ReportView, card_facts, result_facts, scan_facts
+from model.vocabulary import AI_DECISIONS
 from viewer.display import (
     GEOMETRY,
     INDEX_NAMES,
@@ -26,6 +27,8 @@ from viewer.display import (
     voxel_to_view,
     window_levels,
 )
+from viewer.orientation import marked_letters
+from viewer.record_sections import pma_text, record_sections
 
 CONVENTION_NAMES = {
     True: "radiological (patient left on image right)",
@@ -58,7 +61,7 @@ def report_views(scan, heatmap: np.ndarray | None, at_ijk, radiological: bool) -
                 image=np.asarray(plane_slice(volume.data, geom, index)),
                 heatmap=hm,
                 extent_mm=extent,
-                letters=edge_letters(geom, radiological),
+                letters=marked_letters(edge_letters(geom, radiological), volume),
                 marker_mm=voxel_to_view(at_ijk, geom, volume.spacing_mm),
             )
         )
@@ -72,6 +75,9 @@ def reader_facts(reader_name: str, impression: str | None, decision: dict | None
         facts.append(("Decision", "(no decision recorded)"))
         return facts
     what = decision.get("decision", "")
+    if what not in AI_DECISIONS:  # an impression or a measurement is not a decision on the AI result
+        facts.append(("Decision", "(no decision on the AI result recorded)"))
+        return facts
     if what == "override":
         what += f" — reader's call: {decision.get('override_call')}"
     facts += [
@@ -99,19 +105,27 @@ def build_report(
     decision: dict | None,
     peak_ijk,
     identifiers: list | None = None,
+    record=None,
 ) -> Report:
     """Everything on the PDF report of one reading (see :mod:`model.record.report`).
 
     ``identifiers``: (label, value) pairs of the patient and study (DICOM), printed first on page 1;
-    None for a scan without any (NIfTI).
+    None for a scan without any (NIfTI). ``record`` (:class:`viewer.record_sections.ReadingRecord`)
+    adds the post-menstrual age to the AI result and, after the scan facts, the measurements, the
+    decision history with each entry's hash, the chain head and the site public key (issue 11).
     """
     scan_section = scan_facts(scan.volume, scan.name)
     scan_section.append(("Quality warnings", "; ".join(scan.quality) if scan.quality else "none"))
-    sections = [
-        ("AI result", result_facts(result)),
-        ("Reader", reader_facts(reader_name, impression, decision)),
-        ("Scan", scan_section),
-    ]
+    ai_section = result_facts(result)
+    reader_section = reader_facts(reader_name, impression, decision)
+    if record is not None:
+        ai_section.insert(0, ("PMA at scan", pma_text(record.pma_weeks)))
+        last = [e for e in record.history if e.get("decision") in AI_DECISIONS]
+        if last:  # the decision on the AI result, not the last entry (which may be the impression)
+            reader_section = reader_facts(reader_name, impression, last[-1])
+    sections = [("AI result", ai_section), ("Reader", reader_section), ("Scan", scan_section)]
+    if record is not None:
+        sections += record_sections(record)
     if identifiers is not None:
         sections.insert(0, ("Patient and study", list(identifiers)))
         if any(label == "Identifiers" for label, _v in identifiers):  # hidden: no folder path either

@@ -1,4 +1,6 @@
-"""Exports of the shown reading: screenshot (PNG), heatmap (NIfTI on the input's grid), PDF report.
+"""Exports of the shown reading: screenshot (PNG), heatmap (NIfTI on the input's grid), PDF report
+(with the reading's record: every audit entry for the scan, the chain head, the site key,
+measurements and PMA, :class:`viewer.record_sections.ReadingRecord`).
 
 A controller of the main window. Every export starts in the last export folder (or Documents),
 never in the input's folder unless the reader picked it; an existing file is replaced only after
@@ -15,8 +17,13 @@ from PyQt6.QtWidgets import QFileDialog
 
 from model.fileio import atomic_output, save_nifti_atomic
 from model.heatmap import HEATMAP_DESCRIPTION
+from model.record.audit import AuditLogError
+from viewer.decision_history import scan_entries
 from viewer.export import build_report, default_export_name
 from viewer.jobs import report_job_steps
+from viewer.measure_panel import reading_extras
+from viewer.record_sections import ReadingRecord
+from viewer.screenshot import compose_screenshot, screenshot_caption
 from viewer.settings import default_export_folder
 from viewer.worker import GeneratorWorker
 
@@ -57,7 +64,8 @@ class ExportController:
         return path
 
     def export_screenshot(self, path: str | Path | None = None) -> Path | None:
-        """Save the plane views as PNG at the screen's full resolution (device pixel ratio); returns the path."""
+        """Save the plane views as PNG at the screen's full resolution (device pixel ratio), with a
+        caption strip under them (banner, caveats, orientation warnings); returns the path."""
         if self.w.state.scan is None:
             self.w.show_error("Nothing to export", "Open a scan first.")
             return None
@@ -65,6 +73,7 @@ class ExportController:
         if path is None:
             return None
         pixmap = self.w.ortho.grab()  # device pixels: on a high-DPI screen the image has the screen's resolution
+        pixmap = compose_screenshot(pixmap, screenshot_caption(self.w))  # issue 11: banner and caveats
 
         def write(target: Path) -> None:
             with atomic_output(target) as tmp:
@@ -128,6 +137,7 @@ class ExportController:
             decision=st.last_decision,
             peak_ijk=st.heatmap_peak,
             identifiers=self.w.dicom.report_identifiers(),  # issue 9: None for NIfTI; blanked when hidden
+            record=self.reading_record(),  # issue 11: history with hashes, chain head, key, measurements, PMA
         )
         worker = GeneratorWorker(lambda: report_job_steps(path, report), name="report")
         worker.returned.connect(lambda pages: self._on_report_written(path, pages))
@@ -135,6 +145,20 @@ class ExportController:
         self.w.statusBar().showMessage(f"Writing {path.name}…")
         self.w.jobs.launch(worker)
         return worker
+
+    def reading_record(self) -> ReadingRecord:
+        """What the record says about this reading, for the report (issue 11): every audit entry for
+        the scan, the chain head as verified now, the site public key, the kept measurements and PMA."""
+        try:
+            history = scan_entries(self.w.audit_path, self.w.state.volume.sha256)
+        except AuditLogError:
+            history = []
+        return ReadingRecord(
+            history=history,
+            chain_head=self.w.recorder.chain_head(),
+            public_key=self.w.recorder.public_key,
+            **reading_extras(self.w),
+        )
 
     def _on_report_written(self, path: Path, pages: int) -> None:
         self.w.statusBar().showMessage(f"Saved {path} ({pages} pages)", 8000)

@@ -4,13 +4,14 @@ The window owns one :class:`ViewerState` (what is shown) and the views that draw
 (:class:`OrthoView`, the side panels -- :class:`ResultPanel` with the :class:`ReaderPanel`,
 :class:`ImagePanel`, :class:`HeaderPanel` -- and the status bar). The work is elsewhere, each in its
 own module: services (``feedback``, ``jobs`` = :class:`viewer.job_runner.JobRunner`, ``models`` =
-:class:`viewer.model_provider.ModelProvider`) and controllers (``opener``, ``analysis``,
-``reader``, ``exports``); every command is a QAction built by :mod:`viewer.window_actions`. The
-public methods here (``open_path``, ``start_analysis``, ``record_decision``, ``export_report``, ...)
-forward to them, so the window is what tests and the batch dialog (:class:`viewer.batch_dialog.BatchHost`)
-talk to. Long work runs as generators from :mod:`viewer.jobs` in a :class:`viewer.worker.GeneratorWorker`;
-errors reach the reader as one line. A Batch menu is added by
-``viewer.batch_dialog.install_batch_menu(window)`` before :attr:`MainWindow.help_menu`.
+:class:`viewer.model_provider.ModelProvider`, ``recorder`` = :class:`viewer.audit_recorder.AuditRecorder`)
+and controllers (``opener``, ``analysis``, ``reader``, ``exports``); every command is a QAction built
+by :mod:`viewer.window_actions`. The public methods here (``open_path``, ``start_analysis``,
+``record_decision``, ``export_report``, ...) forward to them, so the window is what tests and the
+batch dialog (:class:`viewer.batch_dialog.BatchHost`) talk to. Long work runs as generators from
+:mod:`viewer.jobs` in a :class:`viewer.worker.GeneratorWorker`; errors reach the reader as one line.
+A Batch menu is added by ``viewer.batch_dialog.install_batch_menu(window)`` before
+:attr:`MainWindow.help_menu`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from model.record.report import card_facts
 from model.volume import is_nifti_path
 from viewer import window_actions
 from viewer.analysis_controller import AnalysisController
+from viewer.audit_recorder import AuditRecorder
 from viewer.batch_dialog import install_batch_menu
+from viewer.decision_history import DecisionHistory
 from viewer.dicom_open import install_dicom  # issue 9
 from viewer.display import LAYOUTS, PLANES
 from viewer.export_controller import ExportController
@@ -37,7 +40,9 @@ from viewer.header_panel import HeaderPanel
 from viewer.image_panel import ImagePanel
 from viewer.info_panel import readout_of
 from viewer.job_runner import JobRunner
+from viewer.measure_panel import MeasurePanel
 from viewer.model_provider import ModelProvider
+from viewer.orientation_notice import with_orientation_notice
 from viewer.ortho_view import OrthoView
 from viewer.reader_controller import ReaderController
 from viewer.reader_panel import ReaderPanel
@@ -121,6 +126,7 @@ class MainWindow(QMainWindow):
             weights_dir if weights_dir is not None else model.DEFAULT_WEIGHTS_DIR, device, self.jobs, self
         )
         self.feedback = Feedback(self, self.statusBar())
+        self.recorder = AuditRecorder(self)  # issue 11: signed entries, verified before appending
         self.analysis = AnalysisController(self)
         self.reader = ReaderController(self)
         self.exports = ExportController(self)
@@ -137,10 +143,14 @@ class MainWindow(QMainWindow):
         self.panel.set_reader_widget(self.reader_panel)
         self.image_panel = ImagePanel(self.state)
         self.header_panel = HeaderPanel(self.state)
+        self.history = DecisionHistory(self)  # issue 11: the decisions on this scan, from the audit log
+        self.measure = MeasurePanel(self)  # issue 11: ruler and PMA at scan
+        self.panel.layout().addWidget(self.measure.pma_result_label)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("SideTabs")
         self.tabs.setDocumentMode(True)
-        for widget, title in ((self.panel, "Result"), (self.image_panel, "Display"), (self.header_panel, "Scan")):
+        tabs = ((self.panel, "Result"), (self.image_panel, "Display"), (self.header_panel, "Scan"))
+        for widget, title in (*tabs, (self.history, "History"), (self.measure, "Measure")):
             scroll = QScrollArea()
             scroll.setWidget(widget)
             scroll.setWidgetResizable(True)
@@ -150,7 +160,7 @@ class MainWindow(QMainWindow):
         self.tabs.setMinimumWidth(330)
         self.tabs.setMaximumWidth(460)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.ortho)
+        self.splitter.addWidget(with_orientation_notice(self.ortho, self.state))  # issue 11: amber notice
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)
@@ -204,6 +214,7 @@ class MainWindow(QMainWindow):
     last_error = property(lambda self: self.feedback.last_error, doc="The last one-line error shown.")
     last_message_box = property(lambda self: self.feedback.last_message_box)
     busy = property(lambda self: self.analysis.busy, doc="True while an analysis runs.")
+    blinding = property(lambda self: self.state.blinding, doc="Reader-first blinding of this session (issue 11).")
 
     def show_error(self, title: str, message: str) -> None:
         """Tell the reader in one line (non-blocking message box + status bar); never a traceback."""

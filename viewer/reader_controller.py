@@ -2,8 +2,10 @@
 
 A controller of the main window (:class:`viewer.main_window.MainWindow`): it reads the window's
 :class:`viewer.state.ViewerState`, appends every decision to the hash-chained audit log
-(:mod:`model.record.audit`, words from :mod:`model.vocabulary`) and reports problems through the
-window's :class:`viewer.feedback.Feedback`. The window's Reader actions call these methods.
+(:mod:`model.record.audit`, words from :mod:`model.vocabulary`) through the window's
+:class:`viewer.audit_recorder.AuditRecorder` (``window.recorder``: signed with the site key when one
+is configured, verified before every append) and reports problems through the window's
+:class:`viewer.feedback.Feedback`. The window's Reader actions call these methods.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from PyQt6.QtGui import QDesktopServices
 from PyQt6.QtWidgets import QInputDialog, QMessageBox
 
 from model.dicom import audit_fields  # issue 9
-from model.record.audit import AuditLogError, append_entry, decision_record, verify_chain
+from model.record.audit import AuditLogError, decision_record
 from model.vocabulary import OVERRIDE_CALLS
+from viewer.decision_history import check_accept
 
 if TYPE_CHECKING:
     from viewer.main_window import MainWindow
@@ -81,12 +84,20 @@ class ReaderController:
                 return None
         if reason is None:
             reason = self.w.reader_panel.reason_edit.text()
+        if decision == "accept":
+            reason = check_accept(self.w, reason)  # issue 11: contradicting the impression needs a reason
+            if reason is None:
+                return None
         entry = self._append_audit(decision, reason=reason, override_call=override_call)
         if entry is not None:
             self.w.reader_panel.reason_edit.clear()
             self.w.state.set_last_decision(entry)
             self.w.statusBar().showMessage(f"Recorded: {decision} (audit entry #{entry['seq']})", 8000)
         return entry
+
+    def record_measurement(self, measurement: dict) -> dict | None:
+        """Keep a ruler measurement in the scan's record (Measure tab's Keep; issue 11); returns the entry."""
+        return self._append_audit("measurement", measurement=measurement)
 
     def _ask_override_call(self) -> str | None:
         result = self.w.state.result
@@ -96,7 +107,13 @@ class ReaderController:
         return call if ok else None
 
     def _append_audit(
-        self, decision: str, *, impression: str | None = None, reason: str = "", override_call: str | None = None
+        self,
+        decision: str,
+        *,
+        impression: str | None = None,
+        reason: str = "",
+        override_call: str | None = None,
+        measurement: dict | None = None,
     ) -> dict | None:
         st = self.w.state
         reader = self._reader_name()
@@ -118,15 +135,20 @@ class ReaderController:
                 impression=impression if impression is not None else st.impression,
                 reason=reason,
                 override_call=override_call,
-                ai_shown=st.result_visible,
                 # out-of-distribution verdict (model.ood)
                 in_distribution=None if result is None else result.in_distribution,
                 ood_reasons=None if result is None or result.ood is None else result.ood.reasons,
+                ai_shown=st.ai_ever_shown,  # issue 11: ever visible for this scan in this session
+                pma_weeks=self.w.measure.pma_weeks,  # issue 11: as entered in the Measure tab
+                measurement=measurement,
             )
             record.update(audit_fields(st.volume))  # issue 9: Study/Series Instance UIDs, never names
-            entry = append_entry(self.w.audit_path, record)
+            entry = self.w.recorder.append(record)  # issue 11: verifies first, asks after a break
         except (AuditLogError, ValueError) as exc:
             self.w.show_error("Cannot record the decision", str(exc))
+            return None
+        if entry is None:
+            self.w.statusBar().showMessage("Not recorded: the audit log failed verification", 10000)
             return None
         self.w.decision_recorded.emit(entry)
         return entry
@@ -134,7 +156,7 @@ class ReaderController:
     def verify_audit_log(self):
         """Tools > Verify audit log: check the chain, say where it breaks. Returns the ChainReport (or None)."""
         try:
-            report = verify_chain(self.w.audit_path)
+            report = self.w.recorder.verify()  # issue 11: signatures too when a site key is set
         except AuditLogError as exc:
             self.w.show_error("Cannot read the audit log", str(exc))
             return None

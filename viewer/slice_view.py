@@ -23,7 +23,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QFont
-from PyQt6.QtWidgets import QLabel, QSlider, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QGraphicsView, QLabel, QSlider, QVBoxLayout, QWidget
 
 from model.heatmap import heatmap_lut
 from viewer.display import (
@@ -37,6 +37,7 @@ from viewer.display import (
     voxel_to_view,
     window_levels,
 )
+from viewer.orientation import marked_letters, orientation_doubtful
 from viewer.state import ViewerState
 
 #: Colour of each plane (3D Slicer convention: red axial, green coronal, yellow sagittal). A
@@ -195,6 +196,9 @@ class SliceView(QWidget):
         self.graphics.setAcceptDrops(False)  # let files dropped on a view reach the main window
         self.graphics.setCursor(Qt.CursorShape.CrossCursor)
         self.graphics.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        # issue 11: repaint the whole viewport, so moved crosshair lines leave no stale segments above
+        # and below an image that does not fill the view (coronal, sagittal)
+        self.graphics.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.view_box = SliceViewBox()
         self.graphics.setCentralItem(self.view_box)
 
@@ -369,6 +373,7 @@ class SliceView(QWidget):
             self._place_overlays()
             return
         volume = scan.volume
+        self._on_radiological_changed(self.state.radiological)  # letters may be marked assumed
         self._rect = QRectF(*image_rect_mm(volume.shape, volume.spacing_mm, self.geom))
         self.slider.blockSignals(True)
         self.slider.setRange(0, volume.shape[self.geom.slice_axis] - 1)
@@ -419,8 +424,10 @@ class SliceView(QWidget):
 
     def _on_radiological_changed(self, radiological: bool) -> None:
         self.view_box.invertX(not h_increases_right(self.geom, radiological))
-        for edge, letter in edge_letters(self.geom, radiological).items():
-            self.letters[edge].setText(letter)
+        assumed = orientation_doubtful(self.state.volume)
+        for edge, letter in marked_letters(edge_letters(self.geom, radiological), self.state.volume).items():
+            self.letters[edge].setText(letter)  # "R?" when the header has no orientation (issue 11)
+            self.letters[edge].setToolTip("assumed: not in the file's header" if assumed else "")
             self.letters[edge].adjustSize()
         self._place_overlays()
 

@@ -13,6 +13,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from model.heatmap import DEFAULT_HEATMAP_THRESHOLD, HEATMAP_COLORMAPS, heatmap_peak
 from model.vocabulary import IMPRESSIONS
+from viewer.blinding import Blinding, scan_key
 from viewer.display import LAYOUTS, PLANES, Scan
 
 #: Smallest window width, as a fraction of the default width (keeps levels strictly increasing).
@@ -74,7 +75,7 @@ class ViewerState(QObject):
         self._result_card = None
         self._peak = None
         self._layout, self._single_plane = "1x3", PLANES[0]
-        self._reader_first = False
+        self.blinding = Blinding(self)  # reader-first mode and per-scan "result ever shown" (issue 11)
         self._impression: str | None = None
         self._last_decision: dict | None = None
 
@@ -101,8 +102,10 @@ class ViewerState(QObject):
         if scan is not None:
             self._cursor = tuple(int(n) // 2 for n in scan.volume.shape)
             self._level, self._width = (float(x) for x in scan.default_window)
-        reader_was_set = self._impression is not None or self._last_decision is not None
-        self._impression, self._last_decision = None, None
+        # an impression recorded for this scan earlier in the session still holds (blinding is per scan)
+        impression = self.blinding.impression(self.scan_key)
+        reader_was_set = self._impression is not None or self._last_decision is not None or impression is not None
+        self._impression, self._last_decision = impression, None
         self.scan_changed.emit(scan)
         if reader_was_set:
             self.reader_changed.emit()
@@ -273,14 +276,20 @@ class ViewerState(QObject):
 
     # -- reader workflow --------------------------------------------------------------------------
     @property
+    def scan_key(self) -> str | None:
+        """The shown scan's key in :attr:`blinding` (:func:`viewer.blinding.scan_key`)."""
+        return scan_key(self.volume)
+
+    @property
     def reader_first(self) -> bool:
         """Reader-first mode: the AI result stays hidden until the reader records an impression."""
-        return self._reader_first
+        return self.blinding.reader_first
 
     def set_reader_first(self, on: bool) -> None:
         on = bool(on)
-        if on != self._reader_first:
-            self._reader_first = on
+        if on != self.blinding.reader_first:
+            self.blinding.set_reader_first(on)
+            self._note_shown()
             self.reader_changed.emit()
 
     @property
@@ -292,8 +301,10 @@ class ViewerState(QObject):
         """Raises ValueError for an impression that is not one of ``model.record.audit.IMPRESSIONS``."""
         if impression is not None and impression not in IMPRESSIONS:
             raise ValueError(f"impression must be one of {IMPRESSIONS}, got {impression!r}")
+        self.blinding.record_impression(self.scan_key, impression)
         if impression != self._impression:
             self._impression = impression
+            self._note_shown()
             self.reader_changed.emit()
 
     @property
@@ -308,7 +319,16 @@ class ViewerState(QObject):
     @property
     def result_visible(self) -> bool:
         """True when there is a result and the reader may see it (not held back by reader-first)."""
-        return self._result is not None and (not self._reader_first or self._impression is not None)
+        return self._result is not None and (not self.reader_first or self._impression is not None)
+
+    @property
+    def ai_ever_shown(self) -> bool:
+        """True when this scan's AI result was ever visible in this session (the audit's ``ai_shown``)."""
+        return self.blinding.ever_shown(self.scan_key)
+
+    def _note_shown(self) -> None:
+        if self.result_visible:
+            self.blinding.note_shown(self.scan_key)
 
     # -- analysis result --------------------------------------------------------------------
     @property
@@ -345,6 +365,7 @@ class ViewerState(QObject):
         if heatmap is not None and tuple(heatmap.shape) != tuple(self._scan.volume.shape):
             raise ValueError(f"heatmap shape {heatmap.shape} does not match the scan {self._scan.volume.shape}")
         self._result, self._result_card, self._peak = result, card, None
+        self._note_shown()
         self.result_changed.emit(result)
 
     def clear_result(self) -> None:

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
-from PyQt6.QtWidgets import QLabel, QStyle, QToolBar, QToolButton
+from PyQt6.QtWidgets import QLabel, QSizePolicy, QStyle, QToolBar, QToolButton
 
 from model.heatmap import HEATMAP_COLORMAPS
 from viewer.display import LAYOUTS, WINDOW_PRESET_TIPS, WINDOW_PRESETS
+from viewer.help_dialog import show_user_guide
 from viewer.slice_view import ZOOM_STEP
 
 if TYPE_CHECKING:
@@ -283,6 +284,15 @@ def build_actions(w: MainWindow) -> None:
         "Check the audit log's hash chain and say where it breaks",
     )
     w.show_audit_action = action("Show audit log &folder", w.reader.show_audit_folder)
+    w.signing_key_action = action(
+        "Site &signing key…",
+        lambda: w.recorder.configure_dialog(),
+        None,
+        "Sign every audit entry with the site's Ed25519 key (issue 11)",
+    )
+    w.user_guide_action = action(
+        "&User guide", lambda: show_user_guide(w), None, "How to read a scan with this app (shown offline)"
+    )
     w.shortcuts_action = action("&Keyboard shortcuts", w.show_shortcuts, QKeySequence.StandardKey.HelpContents)
     w.about_action = action("&About", w._about)
 
@@ -357,8 +367,12 @@ MENUS = [
         ["impression_actions*", "-", "decision_actions*", "-", "reader_first_action", "reader_name_action"],
     ),
     # (the Batch menu is inserted after Tools, before Help, by viewer.batch_dialog.install_batch_menu)
-    ("&Tools", "tools_menu", ["copy_location_action", "-", "verify_audit_action", "show_audit_action"]),
-    ("&Help", "help_menu", ["shortcuts_action", "about_action"]),
+    (
+        "&Tools",
+        "tools_menu",
+        ["copy_location_action", "-", "verify_audit_action", "show_audit_action", "signing_key_action"],
+    ),
+    ("&Help", "help_menu", ["user_guide_action", "shortcuts_action", "about_action"]),
 ]
 #: The toolbar as data (same entry syntax as :data:`MENUS`).
 TOOLBAR = [
@@ -414,29 +428,39 @@ def build_menus_and_toolbar(w: MainWindow) -> None:
     w.addToolBar(w.toolbar)
 
 
+#: Widths (px) the status bar's model label may take at most and at least (folder and full hash in its tooltip).
+MODEL_LABEL_MAX_PX, MODEL_LABEL_MIN_PX = 280, 60
+
+
 def build_status_bar(w: MainWindow) -> None:
-    """The permanent status-bar widgets: cursor readout, copy button, W/L, convention, model, device."""
+    """The status-bar widgets: cursor readout, copy button, W/L; convention, model and device.
+
+    The readout, copy button and W/L (long, changing texts) are *normal* widgets, which Qt hides
+    while a temporary message is shown, so a message ("Saved …/a_long_name_report.pdf (2 pages)")
+    gets the whole left part; the convention, model and device labels are permanent. No label's
+    minimum width drives the window's: as permanent widgets with fixed minimum widths they used to
+    add up to more than a 1000-pixel window, which widened itself when a longer text appeared
+    (issue 11).
+    """
     sb = w.statusBar()
     w.readout_label = QLabel()
-    w.readout_label.setMinimumWidth(360)
     w.copy_button = QToolButton()
     w.copy_button.setDefaultAction(w.copy_location_action)
     w.copy_button.setAutoRaise(True)
     w.level_width_label = QLabel()
-    w.level_width_label.setMinimumWidth(130)
+    for label in (w.readout_label, w.level_width_label):
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     w.convention_status = QLabel()
     w.convention_status.setObjectName("ConventionStatus")
     w.model_label = QLabel()
     w.model_label.setObjectName("ModelLabel")
+    w.model_label.setMaximumWidth(MODEL_LABEL_MAX_PX)  # its text when there is room, cut (not hidden) when not
+    w.model_label.setMinimumWidth(MODEL_LABEL_MIN_PX)
     w.device_label = QLabel(f"Device: {w.device}")
-    for widget in (
-        w.readout_label,
-        w.copy_button,
-        w.level_width_label,
-        w.convention_status,
-        w.model_label,
-        w.device_label,
-    ):
+    sb.addWidget(w.readout_label, 3)
+    sb.addWidget(w.copy_button)
+    sb.addWidget(w.level_width_label, 1)
+    for widget in (w.convention_status, w.model_label, w.device_label):
         sb.addPermanentWidget(widget)
 
 

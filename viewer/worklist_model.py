@@ -2,22 +2,25 @@
 
 :class:`WorklistModel` (a ``QAbstractTableModel``) holds the scans of a folder and their worklist
 rows as :func:`model.score.score_steps` finishes them; :class:`WorklistProxy` sorts by value (numbers
-as numbers) and filters by text and by flag (:data:`FLAG_FILTERS`, a table of predicates).
+as numbers) and filters by text and by flag (:data:`FLAG_FILTERS`, a table of predicates). Between
+them, :class:`BlindedWorklist` hides the AI result of scans the reader has not recorded an
+impression of while reader-first mode is on (:mod:`viewer.blinding`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
-from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PyQt6.QtCore import QAbstractTableModel, QIdentityProxyModel, QModelIndex, QSortFilterProxyModel, Qt
 from PyQt6.QtGui import QBrush, QColor, QFont
 from PyQt6.QtWidgets import QStyledItemDelegate
 
 from model.bids import ScanEntry
 from model.score import ScoreEvent
 from model.vocabulary import Flag
+from viewer.blinding import Blinding, row_key
 from viewer.result_panel import FLAG_COLOURS, format_probability
 
 #: Sort key of every cell (numbers for numeric columns, lower-case text otherwise; None = no value).
@@ -25,6 +28,21 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 QUEUED, SCORING, SCORED, SKIPPED, FAILED = "queued", "scoring", "scored", "skipped", "failed"
 STATUS_COLOURS = {QUEUED: "#8a8a8a", SCORING: "#42a5f5", SKIPPED: "#8a8a8a", FAILED: "#ef6c57"}
 _FLAG_TEXT = "#1a1a1a"  # on the flag colours, readable on light and dark palettes
+#: Worklist columns that carry the AI result (hidden for a blinded scan, issue 11).
+RESULT_COLUMNS = (
+    "p_injury",
+    "p_injury_identity",
+    "p_injury_flipped",
+    "tta_disagreement",
+    "flag",
+    # the out-of-distribution verdict is a result too (model.ood)
+    "in_distribution",
+    "ood_score",
+    "ood_threshold",
+    "ood_reasons",
+)
+#: What a hidden cell shows.
+HIDDEN_TEXT = "hidden"
 
 
 def format_eta(seconds: float) -> str:
@@ -180,6 +198,66 @@ class WorklistModel(QAbstractTableModel):
         if key == "flag":
             return raw.capitalize()
         return raw
+
+
+class BlindedWorklist(QIdentityProxyModel):
+    """The batch worklist as a blinded reader may see it: result cells of scans without an impression
+    read "hidden" (no colour, no sort value, no tooltip) while reader-first mode is on.
+
+    It sits between :class:`WorklistModel` and :class:`WorklistProxy` (:mod:`viewer.batch_layout`);
+    :meth:`item` returns blinded copies, so the flag filter cannot reveal a hidden flag either.
+    Rows that are shown are noted as shown in the :class:`viewer.blinding.Blinding` (issue 11).
+    """
+
+    def __init__(self, source, blinding: Blinding, parent=None):
+        super().__init__(parent)
+        self.blinding = blinding
+        self.setSourceModel(source)
+        self._result_columns = {source.column[k] for k in RESULT_COLUMNS if k in source.column}
+        source.dataChanged.connect(lambda *_: self._note_visible())
+        source.modelReset.connect(self._note_visible)
+        blinding.changed.connect(self._on_blinding_changed)
+
+    def hidden(self, row: dict | None) -> bool:
+        return bool(row) and not self.blinding.may_show(row_key(row))
+
+    # the interface the sort/filter proxy and the dialog use
+    def item(self, row: int):
+        item = self.sourceModel().item(row)
+        if not self.hidden(item.row):
+            return item
+        return replace(item, row={k: ("" if k in RESULT_COLUMNS else v) for k, v in item.row.items()})
+
+    def items(self) -> list:
+        return [self.item(i) for i in range(self.rowCount())]
+
+    @property
+    def column(self) -> dict:
+        return self.sourceModel().column
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if index.isValid() and index.column() in self._result_columns:
+            if self.hidden(self.sourceModel().item(index.row()).row):
+                if role == Qt.ItemDataRole.DisplayRole:
+                    return HIDDEN_TEXT
+                if role == Qt.ItemDataRole.ToolTipRole:
+                    return "Reader-first mode: record your impression of this scan to see its AI result"
+                if role == Qt.ItemDataRole.TextAlignmentRole:
+                    return Qt.AlignmentFlag.AlignCenter
+                return None
+        return super().data(index, role)
+
+    def _note_visible(self) -> None:
+        for item in self.sourceModel().items():
+            if item.row and item.row.get("p_injury") not in (None, "") and not self.hidden(item.row):
+                self.blinding.note_shown(row_key(item.row))
+
+    def _on_blinding_changed(self) -> None:
+        self._note_visible()
+        n = self.rowCount()
+        if n:
+            # the sort/filter proxy above re-sorts and re-filters on dataChanged (dynamicSortFilter)
+            self.dataChanged.emit(self.index(0, 0), self.index(n - 1, self.columnCount() - 1))
 
 
 #: Flag filter choices: label -> predicate on a table item.

@@ -11,12 +11,20 @@ What the chain cannot show on its own: removing the *last* lines of the file (tr
 valid shorter chain, and an attacker who rewrites every hash after an edit produces a valid chain.
 Keep a copy of the latest ``hash`` elsewhere (e.g. in the report) to detect those.
 
+Signatures close the second gap. With a site key (an Ed25519 private key, RFC 8032, from the
+``cryptography`` package, stored as PEM outside the log) every entry also carries ``signer`` (the
+base64 raw public key) and ``signature`` (base64 Ed25519 signature of the entry's ``hash``). Whoever
+verifies with the site's *public* key (kept in the settings, printed in the report) finds a chain
+rewritten without the private key: the recomputed hashes no longer match their signatures. Without a
+key the chain shows accidental edits, not deliberate rewriting (:data:`UNSIGNED_CAVEAT`).
+
 Nothing here imports Qt; where the log lives is the caller's choice (the viewer uses the user's
 application-data folder).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -25,7 +33,7 @@ from pathlib import Path
 
 from model.errors import GloResNetError
 from model.timestamps import utc_now
-from model.vocabulary import AI_DECISIONS, DECISIONS, IMPRESSIONS, OVERRIDE_CALLS
+from model.vocabulary import AI_DECISIONS, DECISIONS, IMPRESSIONS, MEASURES, OVERRIDE_CALLS
 
 try:  # POSIX advisory lock: two app windows appending at once keep the chain linear
     import fcntl
@@ -38,6 +46,13 @@ AUDIT_FILE_NAME = "audit-log.jsonl"
 GENESIS_HASH = "0" * 64
 #: Version of the entry layout (for readers of old logs).
 ENTRY_FORMAT = 1
+#: Fields that are not hashed: the hash itself and the signature over it.
+UNHASHED_FIELDS = ("hash", "signature")
+#: What an unsigned chain can and cannot show (said wherever an unsigned log is verified).
+UNSIGNED_CAVEAT = (
+    "Without a site signing key the chain shows accidental edits, but not deliberate rewriting: "
+    "anyone can recompute every hash after changing an entry."
+)
 
 
 class AuditLogError(GloResNetError):
@@ -55,9 +70,99 @@ def canonical_json(entry: dict) -> bytes:
 
 
 def entry_hash(entry: dict) -> str:
-    """SHA-256 (hex) of ``entry`` without its ``hash`` field (``prev_hash`` included)."""
-    body = {k: v for k, v in entry.items() if k != "hash"}
+    """SHA-256 (hex) of ``entry`` without its ``hash`` and ``signature`` fields (``prev_hash`` and
+    ``signer`` included)."""
+    body = {k: v for k, v in entry.items() if k not in UNHASHED_FIELDS}
     return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+# -- site signing key (Ed25519, RFC 8032, via the ``cryptography`` package) --------------------------
+def generate_signing_key(path: str | Path) -> str:
+    """Create a new Ed25519 site key as unencrypted PKCS#8 PEM at ``path`` (mode 0600, never replaced).
+
+    Returns
+    -------
+    str
+        The public key as base64 of its 32 raw bytes (:func:`public_key_text`).
+
+    Raises
+    ------
+    AuditLogError
+        ``path`` exists or cannot be written.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = Path(path)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise AuditLogError(path, "a key file already exists here; it is never replaced") from exc
+    except OSError as exc:
+        raise AuditLogError(path, f"the key cannot be written ({exc.strerror or exc})") from exc
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    return public_key_text(key)
+
+
+def load_signing_key(path: str | Path):
+    """The Ed25519 private key in the PEM file at ``path``.
+
+    Raises
+    ------
+    AuditLogError
+        Missing, unreadable, or not an unencrypted Ed25519 private key.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AuditLogError(path, f"the signing key cannot be read ({exc.strerror or exc})") from exc
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise AuditLogError(path, "not an unencrypted PEM private key") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise AuditLogError(path, f"the key is {type(key).__name__}, an Ed25519 key is needed")
+    return key
+
+
+def public_key_text(key) -> str:
+    """Base64 of the 32 raw bytes of an Ed25519 public key (or of a private key's public half)."""
+    from cryptography.hazmat.primitives import serialization
+
+    public = key.public_key() if hasattr(key, "public_key") else key
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _public_key(text: str):
+    """Ed25519 public key from :func:`public_key_text` output. Raises ValueError when malformed."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        raw = base64.b64decode(str(text).strip(), validate=True)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not an Ed25519 public key (base64 of 32 bytes): {text!r}") from exc
+
+
+def _signature_ok(public, entry: dict) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        public.verify(
+            base64.b64decode(str(entry.get("signature", "")), validate=True), str(entry["hash"]).encode("ascii")
+        )
+    except (InvalidSignature, ValueError, TypeError, UnicodeEncodeError):
+        return False
+    return True
 
 
 def decision_record(
@@ -78,6 +183,9 @@ def decision_record(
     time_utc: str | None = None,
     in_distribution: bool | None = None,
     ood_reasons: list | None = None,
+    chain_note: str = "",
+    pma_weeks: float | None = None,
+    measurement: dict | None = None,
 ) -> dict:
     """One decision as a dict ready for :func:`append_entry` (validated, JSON-safe).
 
@@ -110,11 +218,20 @@ def decision_record(
         Default: now (:func:`utc_now`).
     in_distribution, ood_reasons : bool and list of str, optional
         The out-of-distribution verdict of the result (:mod:`model.ood`); None when there is none.
+    chain_note : str
+        Set when the log failed verification and the reader chose to record anyway: what was wrong
+        (stored as ``chain_note``; absent otherwise).
+    pma_weeks : float, optional
+        Post-menstrual age at scan in weeks, as entered by the reader (stored when given).
+    measurement : dict, optional
+        For ``decision="measurement"``: ``{"measure": key of MEASURES, "length_mm": float, "plane": str,
+        "from_ijk": [i, j, k], "to_ijk": [i, j, k]}`` (voxel indices on the RAS+ grid, may be fractional).
 
     Raises
     ------
     ValueError
-        Unknown decision or impression, empty reader, override without a call.
+        Unknown decision or impression, empty reader, override without a call, measurement without
+        its fields.
     """
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {DECISIONS}, got {decision!r}")
@@ -130,6 +247,26 @@ def decision_record(
         raise ValueError(f"{decision!r} needs an AI result (probability)")
     if not str(reader).strip():
         raise ValueError("the reader's name is empty")
+    if (decision == "measurement") != (measurement is not None):
+        raise ValueError("a measurement entry needs its measurement, and only it")
+    extra = {}
+    if measurement is not None:
+        if measurement.get("measure") not in MEASURES:
+            raise ValueError(f"measure must be one of {tuple(MEASURES)}, got {measurement.get('measure')!r}")
+        length = float(measurement.get("length_mm", float("nan")))
+        if not length >= 0:
+            raise ValueError(f"length_mm must be a non-negative number, got {measurement.get('length_mm')!r}")
+        extra["measurement"] = {
+            "measure": measurement["measure"],
+            "length_mm": round(length, 3),
+            "plane": str(measurement.get("plane", "")),
+            "from_ijk": [round(float(v), 2) for v in measurement.get("from_ijk", ())],
+            "to_ijk": [round(float(v), 2) for v in measurement.get("to_ijk", ())],
+        }
+    if pma_weeks is not None:
+        extra["pma_weeks"] = round(float(pma_weeks), 1)
+    if str(chain_note or "").strip():
+        extra["chain_note"] = str(chain_note).strip()
     return {
         "format": ENTRY_FORMAT,
         "time_utc": time_utc or utc_now(),
@@ -148,6 +285,7 @@ def decision_record(
         "reason": str(reason or "").strip(),
         "in_distribution": None if in_distribution is None else bool(in_distribution),
         "ood_reasons": [str(r) for r in (ood_reasons or [])],
+        **extra,
     }
 
 
@@ -168,7 +306,7 @@ def _last_line(fh) -> bytes:
     return data.rstrip(b"\r\n")
 
 
-def append_entry(path: str | Path, record: dict) -> dict:
+def append_entry(path: str | Path, record: dict, signing_key=None) -> dict:
     """Append ``record`` to the log at ``path`` (created with its folder), chained to the last entry.
 
     Parameters
@@ -176,7 +314,9 @@ def append_entry(path: str | Path, record: dict) -> dict:
     path : str or Path
     record : dict
         JSON-serialisable fields, e.g. from :func:`decision_record`; must not contain ``seq``,
-        ``prev_hash`` or ``hash``.
+        ``prev_hash``, ``hash``, ``signer`` or ``signature``.
+    signing_key : Ed25519PrivateKey, optional
+        The site key (:func:`load_signing_key`): the entry gets ``signer`` and ``signature``.
 
     Returns
     -------
@@ -190,7 +330,7 @@ def append_entry(path: str | Path, record: dict) -> dict:
         cannot be continued; run :func:`verify_chain`).
     """
     path = Path(path)
-    reserved = {"seq", "prev_hash", "hash"} & set(record)
+    reserved = {"seq", "prev_hash", "hash", "signer", "signature"} & set(record)
     if reserved:
         raise ValueError(f"record must not contain {sorted(reserved)}")
     try:
@@ -213,7 +353,11 @@ def append_entry(path: str | Path, record: dict) -> dict:
         else:
             prev_hash, seq = GENESIS_HASH, 0
         entry = {**record, "seq": seq, "prev_hash": prev_hash}
+        if signing_key is not None:
+            entry["signer"] = public_key_text(signing_key)
         entry["hash"] = entry_hash(entry)
+        if signing_key is not None:
+            entry["signature"] = base64.b64encode(signing_key.sign(entry["hash"].encode("ascii"))).decode("ascii")
         line = canonical_json(entry) + b"\n"
         try:
             fh.seek(0, os.SEEK_END)
@@ -241,6 +385,9 @@ class ChainReport:
         What is wrong at ``broken_line`` (empty when ``ok``).
     last_hash : str or None
         ``hash`` of the last valid entry (compare with a copy kept elsewhere to detect truncation).
+    signed : bool
+        True when every entry was checked against the site's public key (False: hashes only, see
+        :data:`UNSIGNED_CAVEAT`).
     """
 
     ok: bool
@@ -248,29 +395,50 @@ class ChainReport:
     broken_line: int | None = None
     reason: str = ""
     last_hash: str | None = None
+    signed: bool = False
 
     def message(self) -> str:
-        """One line for the reader."""
+        """What the reader is told (one or two sentences)."""
         if self.ok:
             if self.n_entries == 0:
-                return "The audit log is empty."
-            return f"The audit log is intact: {self.n_entries} entries, chain verified."
+                text = "The audit log is empty."
+            elif self.signed:
+                text = (
+                    f"The audit log is intact: {self.n_entries} entries, chain verified and every entry "
+                    "signed by the site key."
+                )
+            else:
+                text = f"The audit log is intact: {self.n_entries} entries, chain verified."
+            return text if self.signed else f"{text} {UNSIGNED_CAVEAT}"
         return f"The audit log's chain breaks at line {self.broken_line}: {self.reason}."
 
 
-def verify_chain(path: str | Path) -> ChainReport:
-    """Check every line of the log at ``path``: its hash, and its link to the line before.
+def verify_chain(path: str | Path, public_key: str | None = None) -> ChainReport:
+    """Check every line of the log at ``path``: its hash, its link to the line before, and with
+    ``public_key`` its Ed25519 signature.
 
     A missing file is an empty, intact log.
+
+    Parameters
+    ----------
+    path : str or Path
+    public_key : str, optional
+        The site's public key (:func:`public_key_text`). Given, every entry must be signed by it: an
+        unsigned entry, another signer or a signature that does not match the entry's hash breaks
+        the chain (a chain re-hashed without the private key fails here).
 
     Raises
     ------
     AuditLogError
         The file exists but cannot be read.
+    ValueError
+        ``public_key`` is not an Ed25519 public key.
     """
     path = Path(path)
+    public = None if not public_key else _public_key(public_key)
+    signed = public is not None
     if not path.exists():
-        return ChainReport(ok=True, n_entries=0)
+        return ChainReport(ok=True, n_entries=0, signed=signed)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -283,7 +451,12 @@ def verify_chain(path: str | Path) -> ChainReport:
 
         def broken(reason: str) -> ChainReport:
             return ChainReport(
-                ok=False, n_entries=n, broken_line=number, reason=reason, last_hash=None if n == 0 else prev
+                ok=False,
+                n_entries=n,
+                broken_line=number,
+                reason=reason,
+                last_hash=None if n == 0 else prev,
+                signed=signed,
             )
 
         try:
@@ -302,8 +475,15 @@ def verify_chain(path: str | Path) -> ChainReport:
             return broken("its content does not match its hash: the line was edited")
         if entry.get("seq") != n:
             return broken(f"its sequence number is {entry.get('seq')!r}, expected {n}")
+        if public is not None:
+            if "signature" not in entry:
+                return broken("it is not signed by the site key (written without the key, or rewritten)")
+            if entry.get("signer") != public_key.strip():
+                return broken("it was signed by another key than the site key")
+            if not _signature_ok(public, entry):
+                return broken("its signature does not match its hash: the entry was rewritten and re-hashed")
         prev, n = entry["hash"], n + 1
-    return ChainReport(ok=True, n_entries=n, last_hash=None if n == 0 else prev)
+    return ChainReport(ok=True, n_entries=n, last_hash=None if n == 0 else prev, signed=signed)
 
 
 def read_entries(path: str | Path) -> list[dict]:

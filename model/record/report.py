@@ -84,6 +84,12 @@ def scan_facts(volume, name: str | None = None) -> list:
                 + ("; DISAGREE" if h.qform_sform_differ else ""),
             )
         )
+        if not getattr(h, "orientation_known", True):
+            facts.append(
+                ("Orientation", "NOT IN THE HEADER (qform and sform codes 0): directions and left/right are assumed")
+            )
+        elif getattr(h, "left_right_conflict", False):
+            facts.append(("Orientation", "qform and sform DISAGREE about left and right; the sform was used"))
         facts.append(
             (
                 "Obliquity",
@@ -497,9 +503,13 @@ def write_report(path: str | Path, report: Report) -> int:
     int
         Number of pages written (3 for a typical report: summary with key images, facts, slices).
     """
+    import logging
+
     import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
 
+    # matplotlib subsets the embedded fonts with fontTools, which logs ~250 INFO lines per report
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     path = Path(path)
     with matplotlib.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans"}):
         with atomic_output(path) as tmp:

@@ -167,3 +167,105 @@ def test_invalid_records_are_refused(kwargs, match):
 def test_reserved_fields_cannot_be_smuggled_in(tmp_path):
     with pytest.raises(ValueError, match="hash"):
         append_entry(tmp_path / "log.jsonl", {"hash": "0" * 64})
+
+
+# -- signatures: a chain re-hashed by someone without the site key ------------------------------------
+def _rehash_attack(path, line_index, **changes):
+    """Rewrite one entry and recompute every hash after it: what an attacker with a text editor and
+    ten lines of Python does. Signatures are kept as they were (the attacker has no private key)."""
+    entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    entries[line_index].update(changes)
+    prev = entries[0]["prev_hash"]
+    for e in entries:
+        e["prev_hash"] = prev
+        e["hash"] = entry_hash(e)
+        prev = e["hash"]
+    path.write_text(
+        "".join(json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n" for e in entries), encoding="utf-8"
+    )
+
+
+def test_rehash_attack_is_caught_with_a_site_key(tmp_path):
+    from model.record.audit import generate_signing_key, load_signing_key
+
+    public = generate_signing_key(tmp_path / "keys" / "site.pem")
+    key = load_signing_key(tmp_path / "keys" / "site.pem")
+    path = tmp_path / "log.jsonl"
+    for i in range(4):
+        append_entry(path, _record(i), signing_key=key)
+    intact = verify_chain(path, public_key=public)
+    assert intact.ok and intact.signed and "signed by the site key" in intact.message()
+
+    _rehash_attack(path, 1, decision="reject")
+    assert verify_chain(path).ok  # the hashes alone are fooled
+    report = verify_chain(path, public_key=public)
+    assert not report.ok and report.broken_line == 2
+    assert "signature does not match" in report.message()
+
+
+def test_stripping_signatures_or_another_key_is_caught(tmp_path):
+    from model.record.audit import generate_signing_key, load_signing_key
+
+    public = generate_signing_key(tmp_path / "site.pem")
+    other = generate_signing_key(tmp_path / "other.pem")
+    path = tmp_path / "log.jsonl"
+    append_entry(path, _record(0), signing_key=load_signing_key(tmp_path / "site.pem"))
+    append_entry(path, _record(1))  # unsigned
+    report = verify_chain(path, public_key=public)
+    assert not report.ok and report.broken_line == 2 and "not signed" in report.reason
+    assert not verify_chain(path, public_key=other).ok
+    assert verify_chain(path, public_key=other).broken_line == 1
+
+
+def test_rehash_attack_without_a_key_is_explained_not_hidden(tmp_path):
+    from model.record.audit import UNSIGNED_CAVEAT
+
+    path = tmp_path / "log.jsonl"
+    for i in range(3):
+        append_entry(path, _record(i))
+    _rehash_attack(path, 0, decision="reject")
+    report = verify_chain(path)
+    assert report.ok and not report.signed  # cannot be detected without a key ...
+    assert UNSIGNED_CAVEAT in report.message()  # ... and the reader is told so
+    assert "not deliberate rewriting" in report.message()
+
+
+def test_signing_key_file_is_private_and_never_replaced(tmp_path):
+    import stat
+
+    from model.record.audit import generate_signing_key, load_signing_key
+
+    key_path = tmp_path / "site.pem"
+    generate_signing_key(key_path)
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    with pytest.raises(AuditLogError, match="never replaced"):
+        generate_signing_key(key_path)
+    (tmp_path / "bad.pem").write_text("not a key")
+    with pytest.raises(AuditLogError, match="bad.pem"):
+        load_signing_key(tmp_path / "bad.pem")
+
+
+def test_chain_note_pma_and_measurement_are_recorded(tmp_path):
+    path = tmp_path / "log.jsonl"
+    entry = append_entry(
+        path,
+        _record(
+            0,
+            decision="measurement",
+            probability=None,
+            pma_weeks=39.54,
+            chain_note="line 3 edited",
+            measurement={
+                "measure": "atrial_width",
+                "length_mm": 7.1234,
+                "plane": "axial",
+                "from_ijk": [1, 2, 3],
+                "to_ijk": [4, 5, 6],
+            },
+        ),
+    )
+    assert entry["measurement"]["length_mm"] == 7.123 and entry["pma_weeks"] == 39.5
+    assert entry["chain_note"] == "line 3 edited"
+    assert verify_chain(path).ok
+    with pytest.raises(ValueError, match="measure must be"):
+        _record(0, decision="measurement", measurement={"measure": "head", "length_mm": 1})

@@ -42,8 +42,8 @@ def test_bad_scan_exits_1_with_one_line(tmp_path, random_weights, capsys):
     assert err.count("\n") == 0 and str(bad) in err and err.startswith("error:")
 
 
-def test_bad_weights_folder_exits_1(t2_scan, tmp_path, capsys):
-    assert main([str(t2_scan), "--weights", str(tmp_path)]) == 1
+def test_bad_weights_folder_exits_2_as_in_model_score(t2_scan, tmp_path, capsys):
+    assert main([str(t2_scan), "--weights", str(tmp_path)]) == 2
     assert "model_card.json" in capsys.readouterr().err
 
 

@@ -44,10 +44,8 @@ def test_screenshot_is_a_full_resolution_png(qtbot, analysed, tmp_path):
     assert path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = QImage(str(path))
     ratio = analysed.ortho.devicePixelRatioF()
-    assert (image.width(), image.height()) == (
-        round(analysed.ortho.width() * ratio),
-        round(analysed.ortho.height() * ratio),
-    )
+    assert image.width() == round(analysed.ortho.width() * ratio)  # full resolution, plus a caption strip below
+    assert image.height() > round(analysed.ortho.height() * ratio)
     assert [p.name for p in path.parent.iterdir()] == ["views.png"]  # written atomically, no leftovers
 
 
@@ -95,7 +93,7 @@ def test_heatmap_nifti_is_on_the_input_grid_and_affine_and_says_unmasked(qtbot, 
 
 
 def test_pdf_report_is_written_in_the_background(qtbot, analysed, tmp_path):
-    analysed.record_impression("injury")
+    analysed.record_impression("unsure")  # never contradicts the AI call (no question asked)
     analysed.record_decision("accept")
     with qtbot.waitSignal(analysed.export_written, timeout=WAIT_MS) as written:
         analysed.export_report(tmp_path / "report.pdf")

@@ -113,7 +113,7 @@ def test_decisions_without_a_shown_result_are_refused(qtbot, reading):
 def test_verify_audit_log_says_intact_then_finds_the_edited_line(qtbot, reading):
     window = reading
     _show_result(window)
-    window.record_impression("normal")
+    window.record_impression("injury")  # agrees with the AI call (no confirmation asked)
     window.record_decision("accept")
     window.record_decision("reject", reason="motion")
     report = window.verify_audit_log()
