@@ -70,24 +70,9 @@ def _code(value: str, meaning: str):
 
 
 def _ood_text(result) -> str | None:
-    """The out-of-distribution verdict of a result, as text, or None when it has none."""
+    """The out-of-distribution verdict of a result (:attr:`model.ood.OODVerdict.summary`), or None."""
     ood = getattr(result, "ood", None)
-    if ood is None:
-        return None
-    for attr in ("summary", "verdict", "text"):
-        value = getattr(ood, attr, None)
-        if isinstance(value, str) and value:
-            return value
-        if callable(value):
-            try:
-                text = value()
-            except TypeError:
-                continue
-            if isinstance(text, str) and text:
-                return text
-    if isinstance(ood, dict):
-        return "; ".join(f"{k}: {v}" for k, v in ood.items())
-    return str(ood)
+    return None if ood is None else str(ood.summary)
 
 
 # -- the picture -----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from model.checkpoint import load_weights
 from model.dicom import find_series, load_series
 from model.inference import analyse
+from model.ood import OODVerdict
 from model.predict import main as predict
 from model.record.dicom_export import RESEARCH_ONLY, ExportError, export_dicom
 from model.score import main as score
@@ -68,7 +69,10 @@ def test_predict_dicom_out_writes_sr_and_sc_in_the_source_study(dicom_case, smal
     assert values["Input pixel data and geometry SHA-256"] == summary["scan_sha256"]
     assert "second reader" in values["Intended use"] and values["Research use only"] == RESEARCH_ONLY
     assert values["Key images with heatmap"] == sc.SOPInstanceUID
-    assert "Out-of-distribution verdict" not in values  # the result has no OOD field
+    # the gate's verdict is recorded with its reasons (an adult-sized T1 here: outside the training domain)
+    assert summary["in_distribution"] is False and values["Call"].startswith("out of distribution")
+    assert values["Out-of-distribution verdict"].startswith("Outside what these weights were trained on")
+    assert all(reason in values["Out-of-distribution verdict"] for reason in summary["ood_reasons"])
     rgb = sc.pixel_array
     assert rgb.ndim == 3 and rgb.shape[2] == 3 and sc.PhotometricInterpretation == "RGB"
     banner = rgb[: rgb.shape[0] // 12].reshape(-1, 3).astype(int)
@@ -90,11 +94,12 @@ def test_export_never_overwrites_and_carries_the_ood_verdict(dicom_case, small_w
     result = analyse(volume, loaded, with_cam=True)
     first = export_dicom(tmp_path / "o", volume, result, loaded.card)
     first_bytes = first.sr_path.read_bytes()
-    result.ood = "out of distribution: looks like an adult T1 (score 0.97 above 0.80)"
+    result.ood = OODVerdict(reasons=["looks like an adult T1"])
     second = export_dicom(tmp_path / "o", volume, result, loaded.card)
     assert first.sr_path.read_bytes() == first_bytes and len(list((tmp_path / "o").iterdir())) == 4
     assert second.sr_series_uid != first.sr_series_uid and second.study_uid == first.study_uid
-    assert _items(pydicom.dcmread(second.sr_path))["Out-of-distribution verdict"].startswith("out of distribution")
+    verdict = _items(pydicom.dcmread(second.sr_path))["Out-of-distribution verdict"]
+    assert verdict.startswith("Outside what these weights were trained on") and "looks like an adult T1" in verdict
     with pytest.raises(ExportError, match="input folder"):
         export_dicom(dicom_case / "results", volume, result, loaded.card)
     nifti_like = load_series(find_series(dicom_case)[0])
