@@ -121,3 +121,26 @@ def write_series(folder: Path, data, affine_ras, **kwargs) -> list[Path]:
 
 def reread(path: Path) -> pydicom.Dataset:
     return pydicom.dcmread(path)
+
+
+def oblique_affine() -> np.ndarray:
+    """A seeded-test RAS+ affine: 12 degrees about x, anisotropic voxels (1.1, 1.2, 1.6) mm."""
+    a = rotation("x", 12) @ np.diag([1.1, 1.2, 1.6, 1.0])
+    a[:3, 3] = [-12.0, -14.0, -9.0]
+    return a
+
+
+def head(seed=0, shape=(14, 16, 12)) -> np.ndarray:
+    """Seeded int16 volume with a zero background border (so it looks a little like a head)."""
+    data = volume(seed=seed, shape=shape)
+    data[:2], data[-2:] = 0, 0
+    return data
+
+
+def write_patient_series(
+    folder: Path, seed=1, shape=(20, 22, 12), number=3, patient=("Baby^Test", "P-0001", "20260101")
+):
+    """One "T2 ax" series of :func:`head` for one patient (name, ID, birth date) into ``folder``."""
+    return write_series(
+        folder, head(seed, shape=shape), oblique_affine(), number=number, description="T2 ax", patient=patient
+    )

@@ -11,26 +11,13 @@ from model.predict import main as predict
 from model.score import main as score
 from model.score import read_worklist
 from model.volume import volume_from_array
-from tests.model.dicom_series import rotation, save, slice_datasets, volume, write_series
+from tests.model.dicom_series import head, oblique_affine, save, slice_datasets, write_series
 from tests.model.test_dicom import _non_image
 
 
-def _affine():
-    a = rotation("x", 12) @ np.diag([1.1, 1.2, 1.6, 1.0])
-    a[:3, 3] = [-12.0, -14.0, -9.0]
-    return a
-
-
-def _head(seed=0, shape=(14, 16, 12)):
-    """Seeded int16 volume with a zero background border (so it looks a little like a head)."""
-    data = volume(seed=seed, shape=shape)
-    data[:2], data[-2:] = 0, 0
-    return data
-
-
 def test_predict_one_series_json_and_cam_on_the_series_grid(tmp_path, small_weights, capsys):
-    data = _head()
-    write_series(tmp_path / "dicom", data, _affine(), number=3, description="T2 ax")
+    data = head()
+    write_series(tmp_path / "dicom", data, oblique_affine(), number=3, description="T2 ax")
     cam = tmp_path / "out" / "cam.nii.gz"
     assert predict([str(tmp_path / "dicom"), "--weights", str(small_weights), "--cam-out", str(cam), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -39,14 +26,16 @@ def test_predict_one_series_json_and_cam_on_the_series_grid(tmp_path, small_weig
     assert "pixel data + geometry" in summary["scan_sha256_of"]
     assert "Baby" not in json.dumps(summary)  # no names in machine output
     img = nib.as_closest_canonical(nib.load(cam))
-    expected = volume_from_array(data.astype(np.float32), _affine())
+    expected = volume_from_array(data.astype(np.float32), oblique_affine())
     assert img.shape == expected.shape
     np.testing.assert_allclose(img.affine, expected.affine, atol=1e-3)
 
 
 def test_predict_several_series_lists_them_and_exits_2_unless_series_is_given(tmp_path, small_weights, capsys):
-    write_series(tmp_path / "a", _head(1), _affine(), series="s-a", number=4, description="T2 ax")
-    write_series(tmp_path / "b", _head(2), _affine(), series="s-b", number=8, description="T1 ax", te=4.0, tr=12.0)
+    write_series(tmp_path / "a", head(1), oblique_affine(), series="s-a", number=4, description="T2 ax")
+    write_series(
+        tmp_path / "b", head(2), oblique_affine(), series="s-b", number=8, description="T1 ax", te=4.0, tr=12.0
+    )
     _non_image(tmp_path / "sr", "1.2.840.10008.5.1.4.1.1.88.33")  # not listed: not an image series
     assert predict([str(tmp_path), "--weights", str(small_weights)]) == 2
     err = capsys.readouterr().err
@@ -59,7 +48,7 @@ def test_predict_several_series_lists_them_and_exits_2_unless_series_is_given(tm
 
 
 def test_predict_refused_series_exits_1_with_one_line(tmp_path, small_weights, capsys):
-    datasets = slice_datasets(_head(), _affine())
+    datasets = slice_datasets(head(), oblique_affine())
     del datasets[5]
     save(datasets, tmp_path)
     assert predict([str(tmp_path), "--weights", str(small_weights)]) == 1
@@ -68,7 +57,7 @@ def test_predict_refused_series_exits_1_with_one_line(tmp_path, small_weights, c
 
 
 def test_predict_refuses_cam_out_inside_the_dicom_folder(tmp_path, small_weights):
-    write_series(tmp_path, _head(), _affine())
+    write_series(tmp_path, head(), oblique_affine())
     assert predict([str(tmp_path), "--weights", str(small_weights), "--cam-out", str(tmp_path / "cam.nii.gz")]) == 2
     assert not (tmp_path / "cam.nii.gz").exists()
 
@@ -76,11 +65,11 @@ def test_predict_refuses_cam_out_inside_the_dicom_folder(tmp_path, small_weights
 def test_score_mixed_nifti_and_dicom_tree(tmp_path, small_weights):
     root = tmp_path / "tree"
     (root / "nifti").mkdir(parents=True)
-    nib.save(nib.Nifti1Image(_head(5).astype(np.float32), _affine()), root / "nifti" / "case1.nii.gz")
+    nib.save(nib.Nifti1Image(head(5).astype(np.float32), oblique_affine()), root / "nifti" / "case1.nii.gz")
     write_series(
         root / "pacs" / "study1" / "t2",
-        _head(6),
-        _affine(),
+        head(6),
+        oblique_affine(),
         series="t2",
         number=3,
         description="T2 ax",
@@ -88,8 +77,8 @@ def test_score_mixed_nifti_and_dicom_tree(tmp_path, small_weights):
     )
     write_series(
         root / "pacs" / "study1" / "loc",
-        _head(7),
-        _affine(),
+        head(7),
+        oblique_affine(),
         series="loc",
         number=1,
         description="loc",

@@ -15,8 +15,7 @@ from model.predict import main as predict
 from model.record.dicom_export import RESEARCH_ONLY, ExportError, export_dicom
 from model.score import main as score
 from model.score import read_worklist
-from tests.model.dicom_series import write_series
-from tests.model.test_dicom_cli import _affine, _head
+from tests.model.dicom_series import write_patient_series
 
 
 def _items(sr):
@@ -36,14 +35,7 @@ def _items(sr):
 @pytest.fixture
 def dicom_case(tmp_path):
     folder = tmp_path / "in" / "t2"
-    write_series(
-        folder,
-        _head(3, shape=(20, 22, 14)),
-        _affine(),
-        number=6,
-        description="T2 ax",
-        patient=("Baby^Export", "P-9", "20260101"),
-    )
+    write_patient_series(folder, seed=3, shape=(20, 22, 14), number=6, patient=("Baby^Export", "P-9", "20260101"))
     return folder
 
 

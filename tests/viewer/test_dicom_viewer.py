@@ -11,8 +11,7 @@ import pytest
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
 
-from tests.model.dicom_series import write_series
-from tests.model.test_dicom_cli import _affine, _head
+from tests.model.dicom_series import head, oblique_affine, write_patient_series, write_series
 from tests.viewer.helpers import WAIT_MS, make_result, open_and_wait
 from viewer.dicom_open import HIDDEN, HIDDEN_BAR_TEXT
 
@@ -20,26 +19,19 @@ from viewer.dicom_open import HIDDEN, HIDDEN_BAR_TEXT
 @pytest.fixture
 def one_series(tmp_path):
     folder = tmp_path / "pacs" / "study"
-    write_series(
-        folder,
-        _head(1, shape=(20, 22, 12)),
-        _affine(),
-        number=3,
-        description="T2 ax",
-        patient=("Baby^Test", "P-0001", "20260101"),
-    )
+    write_patient_series(folder)
     return folder
 
 
 @pytest.fixture
 def three_series(tmp_path):
     root = tmp_path / "export"
-    write_series(root / "a", _head(2), _affine(), series="t1", number=2, description="T1 ax", te=4.0, tr=12.0)
-    write_series(root / "b", _head(3), _affine(), series="t2", number=5, description="T2 tse")
+    write_series(root / "a", head(2), oblique_affine(), series="t1", number=2, description="T1 ax", te=4.0, tr=12.0)
+    write_series(root / "b", head(3), oblique_affine(), series="t2", number=5, description="T2 tse")
     write_series(
         root / "c",
-        _head(4),
-        _affine(),
+        head(4),
+        oblique_affine(),
         series="loc",
         number=1,
         description="Survey",
@@ -115,7 +107,7 @@ def test_dropping_a_folder_opens_it(qtbot, window, one_series):
 
 
 def test_refused_series_and_non_dicom_file_give_one_line(qtbot, window, tmp_path):
-    write_series(tmp_path / "loc", _head(), _affine(), image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"))
+    write_series(tmp_path / "loc", head(), oblique_affine(), image_type=("ORIGINAL", "PRIMARY", "LOCALIZER"))
     with qtbot.waitSignal(window.scan_failed, timeout=WAIT_MS) as failed:
         window.open_path(tmp_path / "loc")
     assert "localiser" in failed.args[0] and "\n" not in failed.args[0]

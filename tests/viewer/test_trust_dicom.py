@@ -10,8 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from tests.model.dicom_series import write_series
-from tests.model.test_dicom_cli import _affine, _head
+from tests.model.dicom_series import write_patient_series
 from tests.viewer.helpers import WAIT_MS, make_result, open_and_wait
 
 
@@ -21,14 +20,7 @@ def _pdf_text(path, *args):
 
 def test_dicom_report_has_identifiers_on_page_one_and_the_signed_record(qtbot, window, tmp_path):
     folder = tmp_path / "pacs" / "study"
-    write_series(
-        folder,
-        _head(1, shape=(20, 22, 12)),
-        _affine(),
-        number=3,
-        description="T2 ax",
-        patient=("Baby^Test", "P-0001", "20260101"),
-    )
+    write_patient_series(folder)
     scan = open_and_wait(qtbot, window, folder)
     window.settings.reader_name = "Dr Test"
     public = window.recorder.use_key_file(tmp_path / "site.pem", create=True)
