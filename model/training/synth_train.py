@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from model.checkpoint import CARD_FILE, load_weights, new_card, save_weights
+from model.checkpoint import load_weights, new_card, save_weights
 from model.errors import GloResNetError
 from model.fileio import atomic_output, write_bytes_atomic
 from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
@@ -60,6 +60,7 @@ from model.network import resnet10
 from model.preprocessing import PreprocessConfig
 from model.simulation.synth import _PACK, AnatomyPair, PairRenderer, anatomy_pair, injury_cells
 from model.training.metrics import binary_metrics, bootstrap_ci
+from model.training.run_folder import CONFIG_FILE, check_run_folder
 
 log = logging.getLogger("model.training.synth_train")
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -280,21 +281,10 @@ class SynthTrainer:
         self.ckpt = self.out / "checkpoints" / "last.pt"
 
     def _prepare(self) -> None:
-        cfg_path = self.out / "config.json"
-        if self.args.resume:
-            if not cfg_path.is_file():
-                raise GloResNetError(f"{self.out}: nothing to resume (no config.json)")
-            old = json.loads(cfg_path.read_text())
-            changed = sorted(
-                k for k in self.config if k not in _RESUME_FREE and k != "command" and old.get(k) != self.config[k]
-            )
-            if changed:
-                raise GloResNetError(f"{self.out}: --resume with different settings: {', '.join(changed)}")
+        a = self.args
+        if check_run_folder(self.out, self.config, resume=a.resume, overwrite=a.overwrite, resume_free=_RESUME_FREE):
             return
-        if (self.out / CARD_FILE).exists() and not self.args.overwrite:
-            raise GloResNetError(f"{self.out}: already holds a finished run; use --overwrite or another --out")
-        if cfg_path.exists() and not self.args.overwrite:
-            raise GloResNetError(f"{self.out}: holds an unfinished run; add --resume to continue it, or --overwrite")
+        cfg_path = self.out / CONFIG_FILE
         self.out.mkdir(parents=True, exist_ok=True)
         self.ckpt.unlink(missing_ok=True)
         write_bytes_atomic(cfg_path, _json({"command": self.command, **self.config}))

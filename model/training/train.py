@@ -50,7 +50,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from model.checkpoint import CARD_FILE, load_medicalnet_encoder, new_card, save_weights
+from model.checkpoint import load_medicalnet_encoder, new_card, save_weights
 from model.errors import GloResNetError
 from model.fileio import atomic_output, write_bytes_atomic
 from model.inference import select_device, tta_forward, tta_mean
@@ -60,6 +60,7 @@ from model.training import plots
 from model.training.augment import mixup, random_flip_lr, random_rotate
 from model.training.dataset import Case, ManifestError, class_weights, preprocess_cases, read_bids, read_manifest
 from model.training.metrics import binary_metrics, bootstrap_ci, summarise_folds
+from model.training.run_folder import CONFIG_FILE, check_run_folder
 
 log = logging.getLogger("model.training.train")
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -205,19 +206,13 @@ class Trainer:
 
     # ----------------------------------------------------------------- set-up
     def _prepare_folder(self) -> None:
-        cfg_path = self.out / "config.json"
-        if self.args.resume:
-            if not cfg_path.is_file():
-                raise GloResNetError(f"{self.out}: nothing to resume (no config.json)")
-            old = json.loads(cfg_path.read_text())
-            changed = sorted(k for k in self.config if k not in _RESUME_FREE and old.get(k) != self.config[k])
-            if changed:
-                raise GloResNetError(f"{self.out}: --resume with different settings: {', '.join(changed)}")
+        a = self.args
+        resuming = check_run_folder(
+            self.out, self.config, resume=a.resume, overwrite=a.overwrite, resume_free=_RESUME_FREE
+        )
+        if resuming:
             return
-        if (self.out / CARD_FILE).exists() and not self.args.overwrite:
-            raise GloResNetError(f"{self.out}: already holds a finished run; use --overwrite or another --out")
-        if cfg_path.exists() and not self.args.overwrite:
-            raise GloResNetError(f"{self.out}: holds an unfinished run; add --resume to continue it, or --overwrite")
+        cfg_path = self.out / CONFIG_FILE
         if self.ddp.main:
             self.out.mkdir(parents=True, exist_ok=True)
             if self.args.overwrite:

@@ -1,15 +1,13 @@
 """The reader's workflow: reader-first mode, impressions and decisions, the audit log and its check,
 and Model > Load weights."""
 
-import json
 import shutil
 
-import numpy as np
 import pytest
 from PyQt6.QtWidgets import QInputDialog, QMessageBox
 
 from model.record.audit import verify_chain
-from tests.viewer.helpers import WAIT_MS, head_scan, make_result
+from tests.viewer.helpers import WAIT_MS, audit_entries, head_scan, show_result
 
 
 @pytest.fixture
@@ -22,16 +20,6 @@ def reading(window):
     return window
 
 
-def _show_result(window, p=0.7):
-    volume = window.state.volume
-    heatmap = np.linspace(0, 1, volume.data.size, dtype=np.float32).reshape(volume.shape)
-    window.state.set_result(make_result(volume, heatmap, probability=p), card=None)
-
-
-def _entries(window):
-    return [json.loads(line) for line in window.audit_path.read_text(encoding="utf-8").splitlines()]
-
-
 def test_audit_log_lives_in_the_app_data_folder_and_is_shown(window, private_settings):
     assert window.audit_path.name == "audit-log.jsonl"
     assert str(window.audit_path).startswith(str(private_settings / "data"))  # QStandardPaths AppDataLocation
@@ -42,7 +30,7 @@ def test_reader_first_hides_the_result_until_an_impression_is_recorded(qtbot, re
     window = reading
     window.reader_first_action.trigger()
     assert window.state.reader_first and window.settings.reader_first
-    _show_result(window)
+    show_result(window)
     panel, axial = window.panel, window.ortho.views["axial"]
     assert not window.state.result_visible
     assert not panel.result_box.isVisible() and "reader-first" in panel.message_label.text()
@@ -56,7 +44,7 @@ def test_reader_first_hides_the_result_until_an_impression_is_recorded(qtbot, re
     assert window.state.impression == "unsure" and window.state.result_visible
     assert panel.result_box.isVisible() and axial.overlay_item.isVisible()
     assert window.decision_actions["accept"].isEnabled()
-    entry = _entries(window)[-1]
+    entry = audit_entries(window)[-1]
     assert entry["decision"] == "impression" and entry["impression"] == "unsure"
     assert entry["ai_shown"] is False  # the impression was recorded before the AI result was seen
     assert "Dr Test" in window.reader_panel.status_label.text()
@@ -64,7 +52,7 @@ def test_reader_first_hides_the_result_until_an_impression_is_recorded(qtbot, re
 
 def test_accept_reject_and_override_append_chained_entries(qtbot, reading, monkeypatch):
     window = reading
-    _show_result(window, 0.7)
+    show_result(window, 0.7)
     window.impression_actions["injury"].trigger()
     window.reader_panel.reason_edit.setText("agree, WM signal")
     window.decision_actions["accept"].trigger()
@@ -73,7 +61,7 @@ def test_accept_reject_and_override_append_chained_entries(qtbot, reading, monke
     monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("normal", True))
     window.decision_actions["override"].trigger()
 
-    entries = _entries(window)
+    entries = audit_entries(window)
     assert [e["decision"] for e in entries] == ["impression", "accept", "reject", "override"]
     accept = entries[1]
     assert accept["reader"] == "Dr Test" and accept["input_sha256"] == "ef" * 32
@@ -94,7 +82,7 @@ def test_missing_reader_name_is_asked_once_and_kept(qtbot, window, monkeypatch):
     window.record_impression("normal")
     window.record_impression("injury")
     assert len(asked) == 1 and window.settings.reader_name == "Dr Asked"
-    assert [e["reader"] for e in _entries(window)] == ["Dr Asked", "Dr Asked"]
+    assert [e["reader"] for e in audit_entries(window)] == ["Dr Asked", "Dr Asked"]
 
 
 def test_cancelled_reader_name_records_nothing(qtbot, window, monkeypatch):
@@ -112,7 +100,7 @@ def test_decisions_without_a_shown_result_are_refused(qtbot, reading):
 
 def test_verify_audit_log_says_intact_then_finds_the_edited_line(qtbot, reading):
     window = reading
-    _show_result(window)
+    show_result(window)
     window.record_impression("injury")  # agrees with the AI call (no confirmation asked)
     window.record_decision("accept")
     window.record_decision("reject", reason="motion")
@@ -132,7 +120,7 @@ def test_verify_audit_log_says_intact_then_finds_the_edited_line(qtbot, reading)
 
 def test_a_new_scan_clears_the_impression_and_decision(qtbot, reading):
     window = reading
-    _show_result(window)
+    show_result(window)
     window.record_impression("normal")
     window.state.set_scan(head_scan(seed=3))
     assert window.state.impression is None and window.state.last_decision is None
@@ -166,7 +154,7 @@ def test_load_weights_explains_a_mismatch(qtbot, window, small_weights, tmp_path
 
 def test_typing_a_reason_is_not_taken_by_single_key_shortcuts(qtbot, reading):
     window = reading
-    _show_result(window)
+    show_result(window)
     window.activateWindow()
     edit = window.reader_panel.reason_edit
     edit.setFocus()

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from model.record.audit import entry_hash
-from tests.viewer.test_reader_workflow import _show_result
+from tests.viewer.helpers import show_result
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_signed_entries_and_a_rehashed_chain_fails_verify(qtbot, reading, tmp_pa
     window = reading
     public = window.recorder.use_key_file(tmp_path / "site.pem", create=True)
     assert window.settings.q.value("audit/site_public_key") == public
-    _show_result(window)
+    show_result(window)
     window.record_impression("normal")
     window.record_decision("reject", reason="motion")
     entries = [json.loads(line) for line in window.audit_path.read_text().splitlines()]
@@ -57,7 +57,7 @@ def test_without_a_key_verify_says_what_the_chain_cannot_show(qtbot, reading):
 
 def test_after_a_failed_verification_recording_asks_and_notes_the_break(qtbot, reading, monkeypatch):
     window = reading
-    _show_result(window)
+    show_result(window)
     window.record_impression("unsure")  # an accept then asks nothing about contradictions
     lines = window.audit_path.read_text().splitlines(keepends=True)
     window.audit_path.write_text(lines[0].replace('"unsure"', '"injury"'))  # an edit

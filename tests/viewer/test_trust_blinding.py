@@ -1,15 +1,12 @@
 """Issue 11: reader-first blinding holds in every place a result can appear, and ``ai_shown`` tells the
 truth whatever the toggles did. The tests drive the toggles as a reader would."""
 
-import json
-
-import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
 
 from model.bids import ScanEntry
 from model.score import COLUMNS, ScoreEvent
-from tests.viewer.helpers import head_scan, make_result
+from tests.viewer.helpers import audit_entries, head_scan, show_result
 
 
 @pytest.fixture
@@ -20,16 +17,6 @@ def reading(window):
     window.state.set_scan(scan)
     window.set_layout("2x2")  # the info tile is part of the view
     return window
-
-
-def _show_result(window, p=0.7):
-    volume = window.state.volume
-    heatmap = np.linspace(0, 1, volume.data.size, dtype=np.float32).reshape(volume.shape)
-    window.state.set_result(make_result(volume, heatmap, probability=p), card=None)
-
-
-def _entries(window):
-    return [json.loads(line) for line in window.audit_path.read_text(encoding="utf-8").splitlines()]
 
 
 def _everything_hidden(window):
@@ -48,40 +35,40 @@ def _everything_hidden(window):
 def test_toggling_reader_first_off_and_on_is_recorded_as_shown(qtbot, reading):
     window = reading
     window.reader_first_action.setChecked(True)
-    _show_result(window)
+    show_result(window)
     _everything_hidden(window)
     window.reader_first_action.setChecked(False)  # peek
     assert window.state.result_visible
     window.reader_first_action.setChecked(True)  # and hide again
     _everything_hidden(window)
     window.record_impression("injury")
-    assert _entries(window)[-1]["ai_shown"] is True  # it WAS shown (today's code logs false)
+    assert audit_entries(window)[-1]["ai_shown"] is True  # it WAS shown (today's code logs false)
 
 
 def test_reader_first_from_the_start_records_not_shown_then_shows(qtbot, reading):
     window = reading
     window.reader_first_action.setChecked(True)
-    _show_result(window)
+    show_result(window)
     window.record_impression("normal")
-    assert _entries(window)[-1]["ai_shown"] is False
+    assert audit_entries(window)[-1]["ai_shown"] is False
     assert window.state.result_visible and window.ortho.info.probability_label.text() != "hidden"
     window.record_decision("reject")
-    assert _entries(window)[-1]["ai_shown"] is True
+    assert audit_entries(window)[-1]["ai_shown"] is True
 
 
 def test_impression_recorded_for_a_scan_holds_when_it_is_reopened(qtbot, reading):
     window = reading
     window.reader_first_action.setChecked(True)
     scan = window.state.scan
-    _show_result(window)
+    show_result(window)
     window.record_impression("normal")
     other = head_scan(seed=3)
     other.volume.sha256 = "12" * 32
     window.state.set_scan(other)
-    _show_result(window)
+    show_result(window)
     assert not window.state.result_visible  # a new scan is blinded again
     window.state.set_scan(scan)
-    _show_result(window)
+    show_result(window)
     assert window.state.result_visible and window.state.impression == "normal"
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from model.vocabulary import MEASURES
-from tests.viewer.helpers import head_scan, make_result
+from tests.viewer.helpers import head_scan, show_result
 
 
 @pytest.fixture
@@ -17,12 +17,6 @@ def reading(window):
     scan.volume.sha256 = "ef" * 32
     window.state.set_scan(scan)
     return window
-
-
-def _show_result(window, p=0.9):
-    volume = window.state.volume
-    heatmap = np.linspace(0, 1, volume.data.size, dtype=np.float32).reshape(volume.shape)
-    window.state.set_result(make_result(volume, heatmap, probability=p), card=None)
 
 
 def _report(window):
@@ -49,7 +43,7 @@ def _report(window):
 
 def test_accepting_a_call_that_contradicts_the_impression_asks_for_a_reason(qtbot, reading, monkeypatch):
     window = reading
-    _show_result(window, p=0.9)  # AI: injury
+    show_result(window, p=0.9)  # AI: injury
     window.record_impression("normal")
     asked = []
     monkeypatch.setattr(window.history, "ask_reason", lambda imp, call, reason: asked.append((imp, call)) or None)
@@ -66,7 +60,7 @@ def test_accepting_a_call_that_contradicts_the_impression_asks_for_a_reason(qtbo
 
 def test_history_lists_every_decision_and_the_report_every_entry_with_hashes(qtbot, reading, monkeypatch):
     window = reading
-    _show_result(window)
+    show_result(window, 0.9)
     window.record_impression("injury")
     window.record_decision("reject", reason="motion")
     window.record_decision("override", reason="on review", override_call="normal")
@@ -111,7 +105,7 @@ def test_ruler_measures_mm_on_anisotropic_voxels_and_is_kept_in_the_record(qtbot
     assert entry["decision"] == "measurement" and m["measure"] == "atrial_width"
     assert m["length_mm"] == pytest.approx(expected, abs=1e-3) and m["plane"] == view.plane
     assert "measurement" in window.history.table.item(0, 3).text()
-    _show_result(window)
+    show_result(window, 0.9)
     facts = dict(dict(_report(window).sections)["Measurements"])
     assert facts[MEASURES["atrial_width"]].startswith(f"{expected:.1f} mm")
 
@@ -119,7 +113,7 @@ def test_ruler_measures_mm_on_anisotropic_voxels_and_is_kept_in_the_record(qtbot
 def test_pma_is_shown_with_the_result_stored_and_warned_outside_28_to_44(qtbot, reading):
     window = reading
     panel = window.measure
-    _show_result(window)
+    show_result(window, 0.9)
     panel.set_pma_weeks(26.0)
     assert (not panel.pma_warning_label.isHidden()) and "outside 28-44 weeks" in panel.pma_warning_label.text()
     assert "26.0 weeks" in panel.pma_result_label.text() and "WARNING" in panel.pma_result_label.text()
@@ -135,7 +129,7 @@ def test_pma_is_shown_with_the_result_stored_and_warned_outside_28_to_44(qtbot, 
 def test_pma_and_result_line_hidden_in_reader_first_mode(qtbot, reading):
     window = reading
     window.reader_first_action.setChecked(True)
-    _show_result(window)
+    show_result(window, 0.9)
     window.measure.set_pma_weeks(38.0)
     assert not (not window.measure.pma_result_label.isHidden())
 
