@@ -2,8 +2,10 @@
 
     python -m model.evaluate --weights DIR --manifest CSV [--masks] --out DIR [--device cpu|cuda]
 
-The manifest has columns ``path,label[,subject][,mask]`` (paths relative to the CSV; label 0
-normal, 1 injury; ``mask`` an injury mask NIfTI on the scan's grid). Every scan is analysed exactly
+The manifest has columns ``path,label[,subject][,mask][,injuries][,degradation]`` (paths relative
+to the CSV; label 0 normal, 1 injury; ``mask`` an injury mask NIfTI on the scan's grid;
+``injuries`` the kinds present as ``kind=value;kind=value`` and ``degradation`` a free name, as
+:mod:`model.simulation.real_anatomy` writes them). Every scan is analysed exactly
 as the app does (:func:`model.inference.analyse`: the card's preprocessing, TTA, the
 out-of-distribution gate). Written into ``--out`` (atomically; an existing ``metrics.json`` is not
 replaced without ``--overwrite``):
@@ -13,6 +15,8 @@ replaced without ``--overwrite``):
   for all scored scans and for the in-distribution ones; the out-of-distribution rate (overall and
   per label, with the reasons counted); with ``--masks``, the Grad-CAM pointing game
   (:mod:`model.pointing`) on every injured scan with a mask and on the detected ones, with chance;
+  with an ``injuries`` column, the sensitivity per injury kind (a scan counts for every kind it
+  holds); with a ``degradation`` column, sensitivity and specificity per degradation;
 * ``predictions.csv`` -- one row per scan (probability, flag, verdict, reasons, pointing);
 * ``roc.png``, ``calibration.png`` (reliability diagram, scikit-learn ``calibration_curve``);
 * ``summary.md`` -- the same, for a human.
@@ -48,6 +52,8 @@ PRED_COLUMNS = [
     "ood_reasons",
     "pointing_hit",
     "pointing_chance",
+    "injuries",
+    "degradation",
     "reason",
 ]
 
@@ -77,7 +83,13 @@ def evaluate_rows(rows: list[dict], loaded, *, masks: bool, log=print) -> list[d
     preds = []
     t0 = time.perf_counter()
     for k, row in enumerate(rows, start=1):
-        pred = {"path": str(row["path"]), "subject": row["subject"], "label": row["label"]}
+        pred = {
+            "path": str(row["path"]),
+            "subject": row["subject"],
+            "label": row["label"],
+            "injuries": row.get("injuries", ""),
+            "degradation": row.get("degradation", ""),
+        }
         try:
             volume = load_volume(row["path"], compute_hash=False)
             mask = None
@@ -144,6 +156,12 @@ def summarise(preds: list[dict], card, *, n_boot: int = 2000, seed: int = 0) -> 
         "n_normal": sum(1 for p in scored if p["label"] == 0),
         "bootstrap": {"n_boot": n_boot, "seed": seed, "unit": "subject", "interval": "percentile 95%"},
     }
+    by_injury = _by_injury(scored, thr)
+    if by_injury:
+        out["sensitivity_by_injury"] = by_injury
+    by_degradation = _by_degradation(scored, thr)
+    if by_degradation:
+        out["by_degradation"] = by_degradation
     pts = [p for p in scored if p.get("pointing_hit") is not None]
     if pts:
         detected = [p for p in pts if p["p_injury"] >= thr]
@@ -151,6 +169,49 @@ def summarise(preds: list[dict], card, *, n_boot: int = 2000, seed: int = 0) -> 
             "tolerance_mm": 3.0,
             "all_injured_with_mask": _pointing(pts),
             "detected_only": _pointing(detected),
+        }
+    return out
+
+
+def injury_kinds(text: str) -> list[str]:
+    """Kinds named in a manifest's ``injuries`` cell: ``"cysts=2;wm_loss_mm=[1.2, 2]"`` -> ``["cysts", "wm_loss"]``."""
+    kinds = []
+    for part in (text or "").split(";"):
+        name = part.split("=")[0].strip()
+        if name:
+            kinds.append(name.removesuffix("_mm"))
+    return kinds
+
+
+def _called(rows: list[dict], thr: float) -> dict:
+    n = len(rows)
+    k = sum(1 for p in rows if p["p_injury"] >= thr)
+    return {"n": n, "called_injury": k, "rate": k / n if n else None}
+
+
+def _by_injury(scored: list[dict], thr: float) -> dict:
+    injured = [p for p in scored if p["label"] == 1]
+    kinds = sorted({k for p in injured for k in injury_kinds(p.get("injuries", ""))})
+    out = {}
+    for kind in kinds:
+        rows = [p for p in injured if kind in injury_kinds(p.get("injuries", ""))]
+        alone = [p for p in rows if injury_kinds(p.get("injuries", "")) == [kind]]
+        out[kind] = {"with_others": _called(rows, thr), "alone": _called(alone, thr)}
+    return out
+
+
+def _by_degradation(scored: list[dict], thr: float) -> dict:
+    names = sorted({p.get("degradation") or "" for p in scored} - {""})
+    out = {}
+    for name in names:
+        rows = [p for p in scored if (p.get("degradation") or "") == name]
+        normal = [p for p in rows if p["label"] == 0]
+        injured = [p for p in rows if p["label"] == 1]
+        out[name] = {
+            "n_normal": len(normal),
+            "specificity": (sum(1 for p in normal if p["p_injury"] < thr) / len(normal)) if normal else None,
+            "n_injury": len(injured),
+            "sensitivity": _called(injured, thr)["rate"],
         }
     return out
 
@@ -259,6 +320,16 @@ def summary_markdown(metrics: dict, manifest: Path, command: str) -> str:
                 f"{m['pointing_game']['tolerance_mm']:.0f} mm): {pg['hits']}/{pg['n']} = "
                 f"{pg['hit_rate']:.2f} (chance {pg['chance']:.2f})."
             )
+    if m.get("sensitivity_by_injury"):
+        lines += ["", "| injury kind | called injury (with other kinds) | called injury (alone) |", "|---|---|---|"]
+        for kind, b in m["sensitivity_by_injury"].items():
+            cell = lambda c: f"{c['called_injury']}/{c['n']}" + (f" = {c['rate']:.2f}" if c["n"] else "")  # noqa: E731
+            lines.append(f"| {kind} | {cell(b['with_others'])} | {cell(b['alone'])} |")
+    if m.get("by_degradation"):
+        lines += ["", "| degradation | specificity (normal) | sensitivity (injured) |", "|---|---|---|"]
+        for name, b in m["by_degradation"].items():
+            f = lambda v, n: "n/a" if v is None else f"{v:.2f} (n={n})"  # noqa: E731
+            lines.append(f"| {name} | {f(b['specificity'], b['n_normal'])} | {f(b['sensitivity'], b['n_injury'])} |")
     lines += [
         "",
         "95% intervals: percentile bootstrap over subjects "

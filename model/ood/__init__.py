@@ -408,7 +408,9 @@ def features_of(loaded, volume: Volume) -> np.ndarray:
 
 
 def read_manifest(path: str | Path) -> list[dict]:
-    """Rows ``{"path": Path, "label": int, "subject": str, "mask": Path | None}`` of a manifest CSV.
+    """Rows ``{"path": Path, "label": int, "subject": str, "mask": Path | None, "injuries": str,
+    "degradation": str}`` of a manifest CSV (the last two are optional columns, "" when absent;
+    :mod:`model.simulation.real_anatomy` writes them).
 
     Raises
     ------
@@ -434,6 +436,8 @@ def read_manifest(path: str | Path) -> list[dict]:
                 "label": int(r["label"]),
                 "subject": r.get("subject") or f"row{i}",
                 "mask": None if mask is None else (mask if mask.is_absolute() else path.parent / mask),
+                "injuries": r.get("injuries") or "",
+                "degradation": r.get("degradation") or "",
             }
         )
     return out

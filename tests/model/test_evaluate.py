@@ -20,6 +20,7 @@ def tiny_set(tmp_path):
     root = tmp_path / "set"
     root.mkdir()
     rows = []
+    kinds = {1: "cysts=2", 3: "cysts=1;wm_loss_mm=[1.5, 2.0]", 5: "punctate_lesions=3"}
     for i, injured in enumerate([False, True, False, True, False, True]):
         ph = make_phantom(20 + i // 2, injured, spacing_mm=2.0)
         nib.save(to_nifti(ph, "LAS"), root / f"c{i}.nii.gz")
@@ -27,14 +28,14 @@ def tiny_set(tmp_path):
         if injured:
             nib.save(to_nifti(ph, "LAS", what="injury_mask"), root / f"c{i}_mask.nii.gz")
             mask = f"c{i}_mask.nii.gz"
-        rows.append(f"c{i}.nii.gz,{int(injured)},s{i // 2},{mask}")
+        rows.append(f'c{i}.nii.gz,{int(injured)},s{i // 2},{mask},"{kinds.get(i, "")}",none')
     nib.save(
         nib.Nifti1Image(np.random.default_rng(0).random((40, 50, 40)).astype(np.float32), np.eye(4)),
         root / "noise.nii.gz",
     )
-    rows.append("noise.nii.gz,0,s9,")
-    rows.append("missing.nii.gz,0,s10,")
-    (root / "manifest.csv").write_text("path,label,subject,mask\n" + "\n".join(rows) + "\n")
+    rows.append("noise.nii.gz,0,s9,,,noise")
+    rows.append("missing.nii.gz,0,s10,,,none")
+    (root / "manifest.csv").write_text("path,label,subject,mask,injuries,degradation\n" + "\n".join(rows) + "\n")
     return root / "manifest.csv"
 
 
@@ -72,8 +73,23 @@ def test_evaluate_writes_metrics_plots_and_summary(small_weights, tiny_set, tmp_
     rows = {r["path"].split("/")[-1]: r for r in csv.DictReader(open(out / "predictions.csv"))}
     assert rows["noise.nii.gz"]["in_distribution"] == "False" and rows["noise.nii.gz"]["flag"] == "out of distribution"
     assert rows["missing.nii.gz"]["status"] == "failed" and "not found" in rows["missing.nii.gz"]["reason"]
+    # per injury kind (a scan counts for each kind it holds) and per degradation, at the card's threshold
+    thr = metrics["decision_threshold"]
+    called = {name: float(r["p_injury"]) >= thr for name, r in rows.items() if r["status"] == "scored"}
+    by_kind = metrics["sensitivity_by_injury"]
+    assert sorted(by_kind) == ["cysts", "punctate_lesions", "wm_loss"]
+    assert by_kind["cysts"]["with_others"]["n"] == 2 and by_kind["cysts"]["alone"]["n"] == 1
+    assert by_kind["cysts"]["with_others"]["called_injury"] == called["c1.nii.gz"] + called["c3.nii.gz"]
+    assert by_kind["wm_loss"]["alone"]["n"] == 0 and by_kind["punctate_lesions"]["alone"]["n"] == 1
+    deg = metrics["by_degradation"]
+    assert deg["none"]["n_injury"] == 3 and deg["none"]["n_normal"] == 3 and deg["noise"]["n_normal"] == 1
+    assert deg["noise"]["specificity"] == (0.0 if called["noise.nii.gz"] else 1.0)
+    assert (
+        rows["c3.nii.gz"]["injuries"] == "cysts=1;wm_loss_mm=[1.5, 2.0]" and rows["c3.nii.gz"]["degradation"] == "none"
+    )
     summary = (out / "summary.md").read_text()
     assert "Out of distribution: " in summary and "Pointing game" in summary and "auc" in summary
+    assert "| cysts | " in summary and "| noise | " in summary
     # an earlier evaluation is not replaced without asking
     capsys.readouterr()
     assert main(["--weights", str(small_weights), "--manifest", str(tiny_set), "--out", str(out)]) == 2
