@@ -8,7 +8,7 @@ are percentile bootstrap intervals over subjects (resampling with replacement, s
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, recall_score, roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, recall_score, roc_auc_score, roc_curve
 
 METRICS = ("accuracy", "sensitivity", "specificity", "f1", "mcc", "auc")
 
@@ -37,6 +37,44 @@ def binary_metrics(labels, probs, threshold: float = 0.5) -> dict:
     }
     out["auc"] = float(roc_auc_score(labels, probs)) if len(np.unique(labels)) == 2 else None
     return out
+
+
+def youden_threshold(labels, probs, bounds: tuple = (0.05, 0.95)) -> float:
+    """The P(injury) threshold that maximises Youden's J = sensitivity + specificity - 1.
+
+    Youden (Cancer 1950); the ROC curve is scikit-learn's ``roc_curve``. A case is called injured
+    when ``p >= threshold``. The threshold returned lies halfway between the score at the optimum
+    and the next lower score (so small shifts do not flip the calibration cases), is clipped to
+    ``bounds`` and rounded to 3 decimals; among equal J the one nearest 0.5 wins.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (N,)
+        0 normal, 1 injury; both classes present.
+    probs : array-like of float, shape (N,)
+        P(injury) in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        Only one class in ``labels``.
+    """
+    labels = np.asarray(labels).astype(int)
+    probs = np.asarray(probs, dtype=float)
+    if len(np.unique(labels)) != 2:
+        raise ValueError("Youden's J needs both classes among the calibration cases")
+    fpr, tpr, thr = roc_curve(labels, probs, drop_intermediate=False)
+    j = tpr - fpr
+    scores = np.unique(probs)  # ascending
+    best, best_key = 0.5, None
+    for k in np.flatnonzero(np.isclose(j, j.max())):
+        t = float(min(thr[k], 1.0))
+        lower = scores[scores < t]
+        mid = 0.5 * (t + lower[-1]) if lower.size else t
+        key = abs(mid - 0.5)
+        if best_key is None or key < best_key:
+            best, best_key = mid, key
+    return round(float(np.clip(best, *bounds)), 3)
 
 
 def bootstrap_ci(labels, probs, groups=None, n_boot: int = 2000, seed: int = 0, threshold: float = 0.5) -> dict:

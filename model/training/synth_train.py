@@ -59,13 +59,16 @@ from model.inference import flip_lr, select_device, tta_probabilities
 from model.network import resnet10
 from model.preprocessing import PreprocessConfig
 from model.simulation.synth import _PACK, AnatomyPair, PairRenderer, anatomy_pair, injury_cells
-from model.training.metrics import binary_metrics, bootstrap_ci
+from model.training.metrics import binary_metrics, bootstrap_ci, youden_threshold
 from model.training.run_folder import CONFIG_FILE, check_run_folder
 
 log = logging.getLogger("model.training.synth_train")
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _RESUME_FREE = {"resume", "overwrite", "workers", "steps_limit"}
 VALIDATION_SEED_BASE = 9_000_000
+#: Seeds of the held-out pairs the 'youden' decision threshold is chosen on (disjoint from the
+#: training bank, seed * 10^6 + k, and from validation, 9 * 10^6 + seed * 1000 + k).
+CALIBRATION_SEED_BASE = 8_000_000
 #: Pointing-game tolerance (mm): a hit is a heatmap maximum within this distance of the injury.
 POINTING_TOLERANCE_MM = 10.0
 
@@ -96,7 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="DataLoader workers rendering pairs")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--checkpoint-every", type=int, default=50)
-    p.add_argument("--decision-threshold", type=float, default=0.5)
+    p.add_argument(
+        "--decision-threshold",
+        type=_threshold_arg,
+        default="youden",
+        help="P(injury) threshold of the card: a number in (0, 1), or 'youden' to choose it on "
+        "--calibration-subjects held-out pairs (Youden's J; never on the validation pairs)",
+    )
+    p.add_argument(
+        "--calibration-subjects",
+        type=int,
+        default=64,
+        help="held-out phantom infants (one pair each, seeds disjoint from training and validation) "
+        "the 'youden' threshold is chosen on",
+    )
     p.add_argument(
         "--ood-cases",
         type=int,
@@ -109,6 +125,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--overwrite", action="store_true")
     return p
+
+
+def _threshold_arg(text: str):
+    if text == "youden":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1) or 'youden', got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {value}")
+    return value
 
 
 def _seed_for(*parts) -> int:
@@ -238,19 +266,21 @@ def validate(
     device,
     fov_mm: np.ndarray,
     with_cam: bool = True,
+    threshold: float = 0.5,
 ) -> dict:
-    """TTA probabilities, metrics at 0.5, and the pointing game on the held-out renders."""
+    """TTA probabilities, metrics at ``threshold``, and the pointing game on the held-out renders
+    (injured cases called at ``threshold``)."""
     model.eval()
     p1, p2 = [], []
     for start in range(0, len(inputs), 8):
         a, b = tta_probabilities(model, inputs[start : start + 8].to(device))
         p1.append(a), p2.append(b)
     p = 0.5 * (np.concatenate(p1) + np.concatenate(p2))
-    out = {"probs": p, "metrics": binary_metrics(labels, p)}
+    out = {"probs": p, "metrics": binary_metrics(labels, p, threshold=threshold)}
     if with_cam:
         hits = []
         with gradcam_session(model, layer) as cam:
-            for i in np.flatnonzero((labels == 1) & (p >= 0.5)):
+            for i in np.flatnonzero((labels == 1) & (p >= threshold)):
                 x = inputs[i : i + 1].to(device)
                 _, g1 = cam_pass(cam, x)
                 _, g2 = cam_pass(cam, flip_lr(x))
@@ -289,18 +319,26 @@ class SynthTrainer:
         self.ckpt.unlink(missing_ok=True)
         write_bytes_atomic(cfg_path, _json({"command": self.command, **self.config}))
 
-    def _validation_set(self, bank_dir: Path):
-        path = self.out / "checkpoints" / "validation.pt"
+    def _validation_set(self, bank_dir: Path, what: str = "validation"):
+        """Held-out renders (x, y, mask, mean field of view in mm), cached in ``checkpoints/<what>.pt``.
+
+        ``what`` is ``"validation"`` (reported metrics) or ``"calibration"`` (the 'youden' threshold).
+        """
+        path = self.out / "checkpoints" / f"{what}.pt"
         if path.is_file():
             v = torch.load(path, weights_only=True)
             return v["x"], v["y"].numpy(), v["mask"], v["fov_mm"].numpy()
-        seeds = [VALIDATION_SEED_BASE + self.args.seed * 1000 + k for k in range(self.args.val_subjects)]
+        if what == "validation":
+            base, n = VALIDATION_SEED_BASE, self.args.val_subjects
+        else:
+            base, n = CALIBRATION_SEED_BASE, self.args.calibration_subjects
+        seeds = [base + self.args.seed * 1000 + k for k in range(n)]
         build_bank(bank_dir, seeds)
         renderer = PairRenderer(self.cfg)
         xs, ys, ms, fovs = [], [], [], []
-        for s in tqdm(seeds, desc="held-out renders", unit="pair"):
+        for s in tqdm(seeds, desc=f"held-out {what} renders", unit="pair"):
             pair = load_pair(_bank_file(bank_dir, s))
-            r = renderer.render(pair, _seed_for(self.args.seed, "validation", s))
+            r = renderer.render(pair, _seed_for(self.args.seed, what, s))
             xs.append(r.x), ys.append(r.y), ms.append(r.mask)
             fovs.append(np.array(pair.normal.shape) * pair.spacing_mm)
         x, y, m = torch.cat(xs), torch.cat(ys), torch.cat(ms)
@@ -455,9 +493,26 @@ class SynthTrainer:
 
         args = self.args
         model = model.to(memory_format=torch.contiguous_format).cpu()
-        res = validate(model, vx, vy, vmask, args.gradcam_layer, torch.device("cpu"), vfov)
+        threshold, calibration = args.decision_threshold, None
+        if threshold == "youden":
+            cx, cy, cmask, cfov = self._validation_set(self.out / "checkpoints" / "anatomy", "calibration")
+            cp = validate(model, cx, cy, cmask, args.gradcam_layer, torch.device("cpu"), cfov, with_cam=False)["probs"]
+            threshold = youden_threshold(cy, cp)
+            at = binary_metrics(cy, cp, threshold=threshold)
+            calibration = {
+                "rule": "youden",
+                "what": (
+                    f"decision threshold chosen by Youden's J on {len(cy) // 2} further held-out phantom infants "
+                    "(seeds disjoint from training and validation; rendered like the validation pairs; TTA)"
+                ),
+                "decision_threshold": threshold,
+                **{k: at[k] for k in ("n", "n_injury", "sensitivity", "specificity", "auc")},
+            }
+            print(f"decision threshold {threshold} (Youden's J on {len(cy)} calibration renders)")
+        band = round(min(0.1, 0.2 * min(threshold, 1.0 - threshold)), 3)
+        res = validate(model, vx, vy, vmask, args.gradcam_layer, torch.device("cpu"), vfov, threshold=threshold)
         p = res["probs"]
-        ci = bootstrap_ci(vy, p, n_boot=1000, seed=args.seed, threshold=args.decision_threshold)
+        ci = bootstrap_ci(vy, p, n_boot=1000, seed=args.seed, threshold=threshold)
         metrics = {
             "held_out_synthetic": {
                 "what": (
@@ -466,11 +521,14 @@ class SynthTrainer:
                 ),
                 "n": int(len(vy)),
                 "n_injury": int(vy.sum()),
-                **binary_metrics(vy, p, threshold=args.decision_threshold),
+                "decision_threshold": threshold,
+                **binary_metrics(vy, p, threshold=threshold),
                 "bootstrap_95ci": ci,
                 "pointing_game": res["pointing"],
             },
         }
+        if calibration is not None:
+            metrics["threshold_calibration"] = calibration
         rows = ["index,label,p_injury"] + [f"{i},{int(a)},{b:.6f}" for i, (a, b) in enumerate(zip(vy, p))]
         write_bytes_atomic(self.out / "validation.csv", ("\n".join(rows) + "\n").encode())
         write_bytes_atomic(self.out / "metrics.json", _json(metrics))
@@ -487,7 +545,8 @@ class SynthTrainer:
             args.version,
             self.cfg,
             demonstration=args.demonstration,
-            decision_threshold=args.decision_threshold,
+            decision_threshold=threshold,
+            indeterminate_band=band,
             metrics=metrics,
             training={
                 "command": self.command,

@@ -127,6 +127,8 @@ def test_synthetic_training_end_to_end_with_resume(tmp_path):
         "3",
         "--ood-cases",
         "8",
+        "--calibration-subjects",
+        "3",
     ]
     assert main(argv + ["--steps-limit", "1"]) == 130  # stopped resumably after step 1
     assert (out / "checkpoints" / "last.pt").is_file() and not (out / "model_card.json").exists()
@@ -138,6 +140,15 @@ def test_synthetic_training_end_to_end_with_resume(tmp_path):
     assert loaded.card.ood["weights_sha256"] == loaded.card.weights_sha256 and loaded.card.ood["threshold"] > 0
     assert loaded.ood_tensors is not None and loaded.ood_tensors["precision"].shape == (512, 512)
     assert "renders of the training generator" in loaded.card.ood["data"]
-    metrics = json.loads((out / "metrics.json").read_text())["held_out_synthetic"]
+    report = json.loads((out / "metrics.json").read_text())
+    metrics, calibration = report["held_out_synthetic"], report["threshold_calibration"]
     assert metrics["n"] == 4 and "auc" in metrics and "pointing_game" in metrics
+    # the card's threshold is the one Youden's J chose on the separate calibration pairs, and the
+    # held-out metrics are reported at it
+    assert calibration["rule"] == "youden" and calibration["n"] == 6
+    assert loaded.card.decision_threshold == calibration["decision_threshold"] == metrics["decision_threshold"]
+    assert 0.05 <= loaded.card.decision_threshold <= 0.95
+    assert loaded.card.indeterminate_band == round(
+        min(0.1, 0.2 * min(loaded.card.decision_threshold, 1 - loaded.card.decision_threshold)), 3
+    )
     assert main(argv) == 1  # a finished run is not overwritten without --overwrite
