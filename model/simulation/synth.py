@@ -24,11 +24,15 @@ times our whole budget per sample, and it cannot run on a GPU.
 Ours: the anatomy and injuries (the phantom), the render labels (:data:`RENDER_LABELS`: tissue
 sub-classes, cysts and punctate lesions as their own classes), the contrast prior (neonatal T2
 ordering with wide random jitter, :func:`draw_contrast`), the field-of-view randomisation, the
-pairing, and the label rule: a render is "injury" when at least :data:`MIN_INJURY_MM3` of injury
-survives in the *final* (deformed, cropped) label map, not because injuries were asked for.
+pairing, partial volume (label maps are deformed on a grid :data:`SUPERSAMPLE` times finer than
+the network grid and each network voxel mixes its sub-voxels' classes, :func:`class_fractions`,
+as a real scan's voxels mix tissues before trilinear preprocessing), and the label rule: a
+render is "injury" when at least :data:`MIN_INJURY_MM3` of injury survives in the *final*
+(deformed, cropped) label map, not because injuries were asked for.
 
 Ranges (checked against SynthSeg's published generator settings and cornucopia's defaults):
-rotation +-15 deg, scaling 0.8-1.2, elastic displacement up to 4 % of the field of view, bias
+rotation +-15 deg, scaling 0.8-1.2, elastic displacement up to 4 % of the field of view (control
+fields upsampled linearly, as in SynthSeg; cornucopia's cubic default doubled the render time), bias
 field strength up to 0.5, gamma exp(N(0, 0.25)), slice spacing up to 2.5 network voxels (about
 4 mm at a 64^3 grid over a neonatal head), noise SD up to 0.06 of the intensity range, field of view
 from the tight brain box to 1.6x it per axis, skull and scalp rendered in half of the draws.
@@ -81,6 +85,9 @@ N_RENDER_CLASSES = max(RENDER_LABELS) + 1
 MIN_INJURY_MM3 = 14.0  # one 3 mm sphere
 #: Phantom grid spacing of the anatomy bank (mm).
 BANK_SPACING_MM = 1.6
+#: Label maps are deformed on a grid this many times finer than the network grid per axis and
+#: each network voxel mixes its sub-voxels' classes (partial volume).
+SUPERSAMPLE = 2
 
 
 @dataclass
@@ -217,11 +224,13 @@ class RenderedPair:
         Labels derived from the final label maps (the injured render is 0 when its injury was
         deformed or cropped away below :data:`MIN_INJURY_MM3`).
     mask : torch.Tensor, shape (2, 1, D, H, W), float32
-        Injury mask on the network grid (all zero for the normal render).
+        Injury mask on the network grid: voxels holding any injured sub-voxel of the final maps
+        (all zero for the normal render).
     labels : torch.Tensor, shape (2, D, H, W), int64
-        Final render label maps.
+        Final render label maps on the network grid (the first sub-voxel of each voxel; the
+        images themselves mix all sub-voxels, see :func:`class_fractions`).
     injury_mm3 : float
-        Injury volume in the final map.
+        Injury volume in the final (fine) maps.
     raw : torch.Tensor, shape (2, D, H, W), float32
         The pair before z-scoring (identical outside the injury, up to the blur of thick slices).
     """
@@ -246,11 +255,17 @@ class PairRenderer:
         Where cornucopia runs (``cuda`` when there is one).
     """
 
-    def __init__(self, cfg: PreprocessConfig, device: torch.device | str = "cpu"):
+    def __init__(self, cfg: PreprocessConfig, device: torch.device | str = "cpu", supersample: int = SUPERSAMPLE):
         import cornucopia as cc
 
+        if int(supersample) < 1:
+            raise ValueError(f"supersample must be >= 1, got {supersample}")
         self.cfg = cfg
         self.device = torch.device(device)
+        self.supersample = int(supersample)
+        # order=1: the 5^3 control fields are upsampled linearly, as SynthSeg's generator does
+        # (its deformation and bias fields are resized with linear interpolation); cubic splines
+        # (cornucopia's default) cost twice the whole render on a CPU for no visible difference.
         self.spatial = cc.RandomAffineElasticTransform(
             dmax=0.04,
             shape=5,
@@ -260,46 +275,62 @@ class PairRenderer:
             unit="fov",
             bound="zeros",
             nearest_if_label=True,
+            order=1,
             shared=True,
         )
         self.smooth = cc.RandomSmoothTransform(fwhm=1.5, shared=True)
-        self.bias = cc.RandomMulFieldTransform(shape=5, vmax=1.0, shared=True)
+        self.bias = cc.RandomMulFieldTransform(shape=5, vmax=1.0, order=1, shared=True)
         self.gamma = cc.RandomGammaTransform(gamma=(0.6, 1.6), shared=True)
         self.lowres = cc.RandomLowResSliceTransform(resolution=2.5, thickness=0.5, shared=True)
         self.noise = cc.RandomGaussianNoiseTransform(sigma=0.06, shared=True)
         self._cc = cc
+
+    def _coarse_ids(self, grid: tuple, s: int, device) -> torch.Tensor:
+        key = (grid, s, str(device))
+        if getattr(self, "_ids_key", None) != key:
+            self._ids, self._ids_key = coarse_ids(grid, s, device), key
+        return self._ids
 
     def render(self, pair: AnatomyPair, seed: int) -> RenderedPair:
         """Render ``pair`` under one nuisance draw fixed by ``seed`` (same seed, same tensors)."""
         cc = self._cc
         rng = np.random.default_rng(seed)
         grid = tuple(int(n) for n in self.cfg.target_shape)
+        s = self.supersample
+        fine = tuple(n * s for n in grid)
         pads, crops = _random_fov(rng, pair.normal.shape)
         # normal and injured in one integer map, so that one deformation moves both exactly alike
         both = pair.normal.astype(np.int32) * _PACK + pair.injured
         both = _fit_fov(both, pads, crops)
         fov_mm = np.array(both.shape) * pair.spacing_mm
         voxel_mm3 = float(np.prod(fov_mm / np.array(grid)))
-        # the whole field of view onto the network grid, as preprocessing does for a real scan
+        # the whole field of view onto the fine grid (supersample x the network grid)
         lab = torch.from_numpy(both).to(self.device)[None, None].float()
-        lab = F.interpolate(lab, size=grid, mode="nearest")[0].round().long()
+        lab = F.interpolate(lab, size=fine, mode="nearest")[0].round().long()
         torch_seed = int(rng.integers(2**31))
         _seed_all(torch_seed)
         lab = self.spatial(lab)[0]
-        maps = torch.stack([lab // _PACK, lab % _PACK])
-        mask = (maps[0] != maps[1]).float()[None]  # the injury, as it survives in the final maps
+        fine_maps = torch.stack([lab // _PACK, lab % _PACK])
         # sub-classes of WM and cortex from one smooth random field (shared by the pair)
-        sub = _smooth_noise(rng, grid, self.device) > float(rng.normal(0, 0.5))
+        sub = _smooth_noise(rng, fine, self.device) > float(rng.normal(0, 0.5))
         for tissue in (WHITE_MATTER, CORTEX):
-            maps[(maps == tissue) & sub] = tissue + SUBCLASS_OFFSET
+            fine_maps[(fine_maps == tissue) & sub] = tissue + SUBCLASS_OFFSET
+        injured_fine = (fine_maps[0] != fine_maps[1]).float()[None, None]
+        # the injury, as it survives in the final maps: network voxels holding any injured sub-voxel
+        mask = F.max_pool3d(injured_fine, s)[0] if s > 1 else injured_fine[0]
+        injury_mm3 = float(injured_fine.sum().item()) * voxel_mm3 / s**3
+        # partial volume: each network voxel mixes the classes of its s^3 sub-voxels, as a real
+        # scan's voxels mix tissues before trilinear preprocessing; thin rims and 3 mm lesions then
+        # look on the network grid as they do in a real scan instead of all-or-nothing voxels.
+        weights = class_fractions(fine_maps, grid, s, self._coarse_ids(grid, s, fine_maps.device))  # (2, K, *grid)
+        maps = fine_maps[:, ::s, ::s, ::s]  # the final label maps on the network grid (one sub-voxel each)
         skull = bool(rng.random() < 0.5)
         mu, sigma = draw_contrast(rng, skull)
         gmm = cc.GaussianMixtureTransform(mu=mu.tolist(), sigma=sigma.tolist(), fwhm=0)
         images = []
         for k in range(2):
             _seed_all(torch_seed + 1)  # the same per-voxel draws for both maps
-            onehot = F.one_hot(maps[k], N_RENDER_CLASSES).permute(3, 0, 1, 2).float()
-            images.append(gmm(onehot))
+            images.append(gmm(weights[k]))
         _seed_all(torch_seed + 2)
         img = torch.cat(images).clamp_min(0)  # (2, D, H, W): channels share every draw below
         img = self.smooth(img)
@@ -310,10 +341,51 @@ class PairRenderer:
         img = self.noise(img)
         raw = img.clone()
         x = torch.stack([zscore(img[k : k + 1], self.cfg.eps) for k in range(2)])  # Eq. 4, as for a real scan
-        injury_mm3 = float(mask.sum().item()) * voxel_mm3
         y = torch.tensor([0, int(injury_mm3 >= MIN_INJURY_MM3)])
         masks = torch.stack([torch.zeros_like(mask), mask if y[1] else torch.zeros_like(mask)])
         return RenderedPair(x.float(), y, masks, maps.cpu(), injury_mm3, raw.cpu())
+
+
+def coarse_ids(grid: tuple, s: int, device="cpu") -> torch.Tensor:
+    """Flat index (C order) of the network voxel holding each voxel of the ``s``-times finer grid.
+
+    Returns
+    -------
+    torch.Tensor, shape (prod(grid) * s^3,), int64, in C order of the fine grid
+    """
+    axes = [torch.arange(n * s, device=device) // s for n in grid]
+    ix, iy, iz = torch.meshgrid(*axes, indexing="ij")
+    return ((ix * grid[1] + iy) * grid[2] + iz).reshape(-1)
+
+
+def class_fractions(fine_maps: torch.Tensor, grid: tuple, s: int, ids: torch.Tensor | None = None) -> torch.Tensor:
+    """Partial-volume class weights: the fraction of each network voxel's s^3 sub-voxels in each class.
+
+    Equal to average-pooling the one-hot maps by ``s`` (``F.avg_pool3d``), computed with one
+    ``torch.bincount`` over (map, network voxel, class) instead of one pooled channel per class.
+
+    Parameters
+    ----------
+    fine_maps : torch.Tensor, shape (M, *[n * s for n in grid]), int64
+        Render labels (< :data:`N_RENDER_CLASSES`) on the fine grid.
+    grid : tuple of 3 int
+        Network grid.
+    s : int
+        Supersampling factor.
+    ids : torch.Tensor, optional
+        :func:`coarse_ids` of ``(grid, s)`` (computed when None).
+
+    Returns
+    -------
+    torch.Tensor, shape (M, N_RENDER_CLASSES, *grid), float32; sums to 1 over classes
+    """
+    m, n_vox, n_cls = fine_maps.shape[0], math.prod(grid), N_RENDER_CLASSES
+    if ids is None:
+        ids = coarse_ids(grid, s, fine_maps.device)
+    offsets = torch.arange(m, device=ids.device)[:, None] * n_vox
+    flat = ((ids[None] + offsets) * n_cls + fine_maps.reshape(m, -1)).reshape(-1)
+    counts = torch.bincount(flat, minlength=m * n_vox * n_cls)
+    return counts.view(m, *grid, n_cls).permute(0, 4, 1, 2, 3).float() / s**3
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple, device) -> torch.Tensor:

@@ -57,13 +57,47 @@ def test_paired_renders_differ_only_at_the_injury(pair, seed):
     """Same nuisance draw: outside the injury (plus the reach of thick-slice blur) the two renders agree."""
     rend = PairRenderer(CFG).render(pair, seed)
     diff = (rend.raw[0] - rend.raw[1]).abs()
-    injury = rend.labels[0] != rend.labels[1]
+    # the saved mask: network voxels holding injured sub-voxels of the final maps
+    injury = rend.mask[1, 0] > 0
     assert injury.any() and rend.y.tolist() == [0, 1]
+    assert not (rend.labels[0] != rend.labels[1])[~injury].any(), "the label maps differ outside the mask"
     near = torch.from_numpy(ndimage.binary_dilation(injury.numpy(), iterations=6))
     assert float(diff[~near].max()) < 0.03 * float(rend.raw.max())
     assert float(diff[injury].mean()) > 10 * float(diff[~near].mean()) + 1e-6
-    # the saved mask is the final maps' difference
-    assert torch.equal(rend.mask[1, 0] > 0, injury)
+
+
+def test_class_fractions_are_the_pooled_one_hot_maps():
+    """Partial volume: a class filling k of a voxel's 8 sub-voxels weighs k/8 (avg-pooled one-hot)."""
+    from model.simulation.synth import N_RENDER_CLASSES, class_fractions
+
+    gen = torch.Generator().manual_seed(0)
+    fine = torch.randint(0, N_RENDER_CLASSES, (2, 6, 8, 4), generator=gen)
+    w = class_fractions(fine, (3, 4, 2), 2)
+    onehot = torch.nn.functional.one_hot(fine, N_RENDER_CLASSES).permute(0, 4, 1, 2, 3).float()
+    assert w.shape == (2, N_RENDER_CLASSES, 3, 4, 2)
+    assert torch.allclose(w, torch.nn.functional.avg_pool3d(onehot, 2))
+    assert torch.allclose(w.sum(dim=1), torch.ones(2, 3, 4, 2))
+    # one punctate sub-voxel in a white-matter voxel: 1/8 lesion, 7/8 white matter
+    one = torch.full((1, 2, 2, 2), WHITE_MATTER)
+    one[0, 1, 0, 1] = PUNCTATE
+    w = class_fractions(one, (1, 1, 1), 2)[0, :, 0, 0, 0]
+    assert w[PUNCTATE] == 0.125 and w[WHITE_MATTER] == 0.875
+
+
+def test_small_lesions_render_with_partial_contrast(pair):
+    """Supersampled renders mix a lesion into its voxels, as a real scan does; without it a lesion
+    voxel is all lesion (the old, all-or-nothing render)."""
+    pv, hard = PairRenderer(CFG), PairRenderer(CFG, supersample=1)
+    fractions = []
+    for r in (pv, hard):
+        rend = r.render(pair, 2)
+        inj = rend.mask[1, 0] > 0
+        d = (rend.raw[1] - rend.raw[0])[inj].abs()
+        fractions.append(float((d > 0.5 * d.max()).float().mean()))
+    # with partial volume many injury voxels change only partly
+    assert fractions[0] < fractions[1], fractions
+    with pytest.raises(ValueError, match="supersample"):
+        PairRenderer(CFG, supersample=0)
 
 
 def test_label_follows_the_final_map_not_the_intent(pair):
