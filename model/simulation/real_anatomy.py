@@ -57,6 +57,8 @@ WHITE_MATTER = (3, 8, 9)
 INJURIES = ("ventricular_dilatation", "cysts", "punctate_lesions", "wm_loss")
 DEGRADATIONS = ("noise", "bias", "blur", "resample_1x1x2", "voxel_order")
 OTHER_ORDERS = ("LPS", "PSR", "ASL", "RAI")
+#: Post-menstrual ages (weeks) of the Serag templates.
+TEMPLATE_WEEKS = tuple(range(28, 45))
 
 
 @dataclass
@@ -271,7 +273,7 @@ def build_set(
     manifest = out / "manifest.csv"
     if manifest.exists():
         raise FileExistsError(f"{manifest}: exists; choose a new --out folder (an evaluation set is never overwritten)")
-    weeks = list(weeks or range(28, 45))
+    weeks = list(weeks or TEMPLATE_WEEKS)
     rows = []
     ss = np.random.SeedSequence(int(seed))
     per_week = [n_injured // len(weeks) + (1 if i < n_injured % len(weeks) else 0) for i in range(len(weeks))]
