@@ -22,11 +22,14 @@ evaluation (``python -m model.evaluate``) would be the appearance gap. The Serag
 
 Command::
 
-    python -m model.simulation.anatomy_gap --weights resources/weights/demo \\
+    python -m model.simulation.anatomy_gap --weights resources/weights/demo [runs/other ...] \\
         --serag ../shared/data/neonatal-serag [--per-template 3] [--phantoms 40] [--out gap.json]
 
-Measured (2026-12-02, 0.3.0 weights, 51 / 40 / 51 pairs): phantom AUC 0.83, phantom+real-mode
-injuries 0.86, Serag anatomy 0.68, against 0.80 on the real images.
+(several weights folders are scored on the same renders). Measured on 2026-12-02 with the 0.3.0
+weights and the generator they were trained with (elastic field 0.04 of the FOV, 5^3, not
+integrated), 51 / 40 / 51 pairs: phantom AUC 0.83, phantom + real-mode injuries 0.86, Serag
+anatomy 0.68, against 0.80 on the real images. The injury mechanism transfers; the anatomy does
+not.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.errors import GloResNetError
 from model.fileio import write_bytes_atomic
 from model.simulation import real_anatomy as ra
 from model.simulation.phantom import CSF, DEEP_GM, WHITE_MATTER
@@ -93,21 +97,45 @@ def label_pair(normal_labels: np.ndarray, injured: ra.Injured, spacing_mm: float
     return AnatomyPair(lab_n, lab_i, lab_n != lab_i, float(spacing_mm), float(pma_weeks), dict(injured.findings), 0)
 
 
-def measure(weights: Path, serag: Path, per_template: int = 3, phantoms: int = 40, seed: int = 0, log=print) -> dict:
-    """Score ``weights`` on the three sets of the module docstring.
+def measure(
+    weights: Path | list[Path],
+    serag: Path,
+    per_template: int = 3,
+    phantoms: int = 40,
+    seed: int = 0,
+    log=print,
+    weeks: tuple = ra.TEMPLATE_WEEKS,
+) -> dict:
+    """Score one or more weights folders on the three sets of the module docstring.
+
+    Every pair is rendered once and scored by every weights folder, so several weights are compared
+    on identical inputs (they must share the card's preprocessing grid).
 
     Returns
     -------
     dict
-        Per set: ``n_pairs``, ``auc`` (sklearn ``roc_auc_score`` over the normal and the injured
-        render of every pair), ``sensitivity`` and ``specificity`` at the card's threshold, median
-        P(injury) of normal and injured renders, and (Serag) the mean injured P per injury kind.
+        ``{"results": [{"weights": folder, "threshold": t, set: metrics, ...}, ...]}`` in the
+        order given; per set: ``n_pairs``, ``auc`` (sklearn
+        ``roc_auc_score`` over the normal and the injured render of every pair), ``sensitivity``
+        and ``specificity`` at that card's threshold, median P(injury) of normal and injured
+        renders, and (real-mode injuries) the mean injured P per injury kind.
 
     Raises
     ------
     FileNotFoundError
         ``serag`` lacks the ``T2/`` + ``tissue-labels/`` templates.
+    ValueError
+        The weights folders use different preprocessing grids.
+    CheckpointError
+        A weights folder cannot be loaded.
     """
+    for week in weeks:  # fail fast, before minutes of rendering
+        for sub in ("T2", "tissue-labels"):
+            if not (Path(serag) / sub / f"template-{week}.nii.gz").is_file():
+                raise FileNotFoundError(
+                    f"{Path(serag) / sub / f'template-{week}.nii.gz'}: not found "
+                    "(expected the neonatal-serag layout T2/ and tissue-labels/)"
+                )
     import torch
     from sklearn.metrics import roc_auc_score
 
@@ -115,22 +143,27 @@ def measure(weights: Path, serag: Path, per_template: int = 3, phantoms: int = 4
     from model.inference import tta_probabilities
     from model.simulation.synth import PairRenderer, anatomy_pair
 
-    loaded = load_weights(weights)
-    model = loaded.model.eval()
-    threshold = float(loaded.card.decision_threshold)
-    renderer = PairRenderer(loaded.card.preprocessing)
+    folders = [Path(weights)] if isinstance(weights, (str, Path)) else [Path(w) for w in weights]
+    loaded = [load_weights(w) for w in folders]
+    grids = {tuple(w.card.preprocessing.target_shape) for w in loaded}
+    if len(grids) != 1:
+        raise ValueError(f"the weights use different input grids {sorted(grids)}; compare weights of one grid")
+    models = [w.model.eval() for w in loaded]
+    renderer = PairRenderer(loaded[0].card.preprocessing)
 
     def score(x):
+        out = []
         with torch.no_grad():
-            a, b = tta_probabilities(model, x)
-        return 0.5 * (a + b)
+            for m in models:
+                a, b = tta_probabilities(m, x)
+                out.append(0.5 * (a + b))
+        return out
 
     rows: dict[str, list] = {name: [] for name in SETS}
 
     def add(name, pair, render_seed, kinds):
         r = renderer.render(pair, seed=render_seed)
-        p = score(r.x)
-        rows[name].append((float(p[0]), float(p[1]), int(r.y[1]), kinds))
+        rows[name].append(([(float(p[0]), float(p[1])) for p in score(r.x)], int(r.y[1]), kinds))
 
     rng_seed = 1_000_003 * (seed + 1)
     for k in range(phantoms):
@@ -145,7 +178,7 @@ def measure(weights: Path, serag: Path, per_template: int = 3, phantoms: int = 4
         inj = ra.insert_injuries(an, np.random.default_rng(rng_seed + k))
         add(SETS[1], label_pair(ph.normal, inj, PHANTOM_SPACING_MM, ph.pma_weeks), 45_000 + k, _kinds(inj))
         log(f"phantom {k + 1}/{phantoms}")
-    for week in ra.TEMPLATE_WEEKS:
+    for week in weeks:
         anatomy = ra.load_anatomy(serag, week)
         anatomy.labels = render_labels(anatomy.labels)
         for k in range(per_template):
@@ -154,36 +187,46 @@ def measure(weights: Path, serag: Path, per_template: int = 3, phantoms: int = 4
             add(SETS[2], pair, 77_000 + 10 * week + k, _kinds(inj))
         log(f"template {week}")
 
-    out = {"weights": str(weights), "threshold": threshold}
-    for name, r in rows.items():
-        p0 = np.array([v[0] for v in r])
-        p1 = np.array([v[1] for v in r])
-        y1 = np.array([v[2] for v in r])
-        entry = {
-            "n_pairs": len(r),
-            "auc": float(roc_auc_score(np.r_[np.zeros(len(p0)), y1], np.r_[p0, p1])) if y1.any() else None,
-            "sensitivity": float(np.mean(p1[y1 == 1] >= threshold)) if y1.any() else None,
-            "specificity": float(np.mean(p0 < threshold)),
-            "median_p_normal": float(np.median(p0)),
-            "median_p_injured": float(np.median(p1[y1 == 1])) if y1.any() else None,
-        }
-        if name != "phantom":
-            entry["mean_p_injured_by_kind"] = {
-                kind: float(p1[[kind in v[3] for v in r]].mean())
-                for kind in ra.INJURIES
-                if any(kind in v[3] for v in r)
+    results = []
+    for i, (folder, w) in enumerate(zip(folders, loaded)):
+        threshold = float(w.card.decision_threshold)
+        res: dict = {"weights": str(folder), "threshold": threshold}
+        for name, r in rows.items():
+            p0 = np.array([v[0][i][0] for v in r])
+            p1 = np.array([v[0][i][1] for v in r])
+            y1 = np.array([v[1] for v in r], dtype=int)
+            entry = {
+                "n_pairs": len(r),
+                "auc": float(roc_auc_score(np.r_[np.zeros(len(p0)), y1], np.r_[p0, p1])) if y1.any() else None,
+                "sensitivity": float(np.mean(p1[y1 == 1] >= threshold)) if y1.any() else None,
+                "specificity": float(np.mean(p0 < threshold)) if len(p0) else None,
+                "median_p_normal": float(np.median(p0)) if len(p0) else None,
+                "median_p_injured": float(np.median(p1[y1 == 1])) if y1.any() else None,
             }
-        out[name] = entry
-    return out
+            if name != "phantom":
+                entry["mean_p_injured_by_kind"] = {
+                    kind: float(p1[[kind in v[2] for v in r]].mean())
+                    for kind in ra.INJURIES
+                    if any(kind in v[2] for v in r)
+                }
+            res[name] = entry
+        results.append(res)
+    return {"results": results, "per_template": per_template, "phantoms": phantoms, "seed": seed}
 
 
 def _kinds(inj: ra.Injured) -> str:
     return "+".join(k for k in ra.INJURIES if any(f.startswith(k) for f in inj.findings))
 
 
+def _fmt(v, digits: int = 2) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.simulation.anatomy_gap", description=__doc__.split("\n\n")[0])
-    p.add_argument("--weights", required=True, type=Path)
+    p.add_argument(
+        "--weights", required=True, type=Path, nargs="+", help="one or more weights folders, scored on the same renders"
+    )
     p.add_argument("--serag", required=True, type=Path, help="the neonatal-serag folder (T2/, tissue-labels/)")
     p.add_argument("--per-template", type=int, default=3, help="injured pairs per Serag template")
     p.add_argument("--phantoms", type=int, default=40, help="phantom pairs per phantom set")
@@ -199,18 +242,18 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             log=lambda m: print(m, file=sys.stderr, flush=True),
         )
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, GloResNetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{'set':<28} {'pairs':>5} {'AUC':>6} {'sens':>5} {'spec':>5}  median P normal / injured")
-    for name in SETS:
-        r = res[name]
-        auc = "-" if r["auc"] is None else f"{r['auc']:.3f}"
-        sens = "-" if r["sensitivity"] is None else f"{r['sensitivity']:.2f}"
-        inj = "-" if r["median_p_injured"] is None else f"{r['median_p_injured']:.3f}"
-        print(
-            f"{name:<28} {r['n_pairs']:>5} {auc:>6} {sens:>5} {r['specificity']:>5.2f}  {r['median_p_normal']:.3f} / {inj}"
-        )
+    print(f"{'weights':<30} {'set':<28} {'pairs':>5} {'AUC':>6} {'sens':>5} {'spec':>5}  median P normal / injured")
+    for per in res["results"]:
+        folder = per["weights"]
+        for name in SETS:
+            r = per[name]
+            print(
+                f"{folder[-30:]:<30} {name:<28} {r['n_pairs']:>5} {_fmt(r['auc'], 3):>6} {_fmt(r['sensitivity']):>5} "
+                f"{_fmt(r['specificity']):>5}  {_fmt(r['median_p_normal'], 3)} / {_fmt(r['median_p_injured'], 3)}"
+            )
     if args.out:
         write_bytes_atomic(args.out, json.dumps(res, indent=2).encode())
     return 0
