@@ -168,30 +168,22 @@ def anatomy_pair(seed: int, spacing_mm: float = BANK_SPACING_MM, pma_weeks: floa
     )
 
 
-MIN_WM_GM_GAP = 0.03
-"""Smallest white-matter minus cortex / deep-grey mean (intensity 0-1) the prior draws; the Serag
-templates' smallest is about 0.05 of the ventricles' level (cortex at 44 weeks)."""
-
-
 def draw_contrast(rng: np.random.Generator, skull: bool) -> tuple[np.ndarray, np.ndarray]:
     """Random per-class means and SDs (intensity 0-1) under a neonatal-T2 ordering prior.
 
     CSF and ventricles brightest, unmyelinated white matter brighter than cortex and deep grey
-    matter (METHOD.md, "Useful facts"); inside that order each tissue's mean is drawn as a wide
-    random ratio to the tissue above it, so absolute intensity and tissue ratios carry no signal.
+    matter (METHOD.md, "Useful facts"); each tissue's mean jitters widely inside that order, so
+    absolute intensity and tissue ratios carry no signal. Cysts follow CSF; punctate lesions are
+    darker than white matter. Skull/scalp is rendered (random, often bright fat) when ``skull``,
+    else zero like a brain-extracted scan.
 
-    The ratios cover what real neonatal T2s show with margin. Median intensities relative to the
-    ventricles in the Serag templates (28-44 weeks; measured only, never trained on): extra-cerebral
-    CSF 0.64-0.81, white matter 0.50-0.77, cortex/white matter 0.78-0.90, deep grey/white matter
-    0.81-0.83. The prior before 2026-12-03 put extra-cerebral CSF at 0.9-1.0 of the ventricles and
-    cortex at least 0.08 below white matter (median cortex/white matter about 0.55), so real scans
-    sat at the edge of what training showed. Now: white matter 0.42-0.90 of the ventricles,
-    extra-cerebral CSF 0.6-1.0 of them (always above white matter), cortex and deep grey matter
-    0.4-0.97 of white matter (at least :data:`MIN_WM_GM_GAP` below it).
-
-    Cysts are CSF-like (0.85-1.1 of the ventricles); punctate lesions are darker than white matter
-    (0.25-0.8 of it). Skull/scalp is rendered (random, often bright fat) when ``skull``, else zero
-    like a brain-extracted scan.
+    The Serag templates (28-44 weeks; measured only, never trained on) sit at this prior's edge:
+    median extra-cerebral CSF 0.64-0.81 of the ventricles' intensity (prior 0.9-1.0), cortex/white
+    matter 0.78-0.90 and white matter only 0.05 above cortex at 44 weeks (prior gap at least 0.08).
+    A prior widened to cover them (extra-cerebral CSF 0.6-1.0, cortex and deep grey 0.4-0.97 of
+    white matter) was trained and measured (run synth-v9, resources/README.md): it scored better on
+    its own renders but worse on the real images (real-anatomy AUC 0.75 against 0.77 for synth-v8,
+    the same recipe on this prior), so this prior stays.
 
     Returns
     -------
@@ -199,20 +191,18 @@ def draw_contrast(rng: np.random.Generator, skull: bool) -> tuple[np.ndarray, np
     """
     mu = np.zeros(N_RENDER_CLASSES, np.float32)
     csf = rng.uniform(0.75, 1.0)
-    wm = csf * rng.uniform(0.42, 0.90)
-    cortex = min(wm * rng.uniform(0.4, 0.97), wm - MIN_WM_GM_GAP)
-    mu[CSF] = max(csf * rng.uniform(0.6, 1.0), wm + MIN_WM_GM_GAP)
+    wm = rng.uniform(0.42, 0.72)
+    cortex = rng.uniform(0.15, wm - 0.08)
+    mu[CSF] = csf * rng.uniform(0.9, 1.0)
     mu[VENTRICLES] = csf
     mu[WHITE_MATTER] = wm
-    mu[WHITE_MATTER + SUBCLASS_OFFSET] = np.clip(
-        wm + rng.normal(0, 0.04), cortex + MIN_WM_GM_GAP / 2, csf - MIN_WM_GM_GAP / 2
-    )
+    mu[WHITE_MATTER + SUBCLASS_OFFSET] = np.clip(wm + rng.normal(0, 0.05), cortex + 0.04, csf - 0.05)
     mu[CORTEX] = cortex
-    mu[CORTEX + SUBCLASS_OFFSET] = np.clip(cortex + rng.normal(0, 0.04), 0.08, wm - MIN_WM_GM_GAP / 2)
-    mu[DEEP_GM] = min(wm * rng.uniform(0.4, 0.97), wm - MIN_WM_GM_GAP)
-    mu[CEREBELLUM_BRAINSTEM] = wm * rng.uniform(0.4, 1.0)
-    mu[CYST] = csf * rng.uniform(0.85, 1.1)
-    mu[PUNCTATE] = wm * rng.uniform(0.25, 0.8)
+    mu[CORTEX + SUBCLASS_OFFSET] = np.clip(cortex + rng.normal(0, 0.04), 0.08, wm - 0.04)
+    mu[DEEP_GM] = rng.uniform(0.12, wm - 0.05)
+    mu[CEREBELLUM_BRAINSTEM] = rng.uniform(0.2, wm)
+    mu[CYST] = csf * rng.uniform(0.85, 1.0)
+    mu[PUNCTATE] = wm * rng.uniform(0.25, 0.65)
     mu[BACKGROUND] = rng.uniform(0.1, 0.9) if skull else 0.0
     mu[0] = rng.uniform(0.0, 0.06) if rng.random() < 0.4 else 0.0
     sigma = (mu * rng.uniform(0.02, 0.10, N_RENDER_CLASSES)).astype(np.float32)
