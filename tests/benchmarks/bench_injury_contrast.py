@@ -22,7 +22,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from model.preprocessing import PreprocessConfig, preprocess
 from model.simulation.real_anatomy import INJURIES, insert_injuries, load_anatomy
@@ -54,7 +53,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--draws", type=int, default=3, help="injury draws per template and kind")
     p.add_argument("--phantoms", type=int, default=40)
     args = p.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
 
     if (args.serag / "T2").is_dir():
         print("real anatomy (Serag templates, one injury kind each):")
