@@ -31,7 +31,9 @@ coordinates, i.e. resampled exactly without interpolation blur), natural ventric
 slightly asymmetric), multiplicative bias field (+-10-20 %), Rician noise, arbitrary scanner
 intensity scale, voxel size and on-disk voxel order.
 
-Injuries (``injured=True``; a random non-empty subset with random, sometimes mild, severity):
+Injuries (``injured=True``; a random non-empty subset with random, sometimes mild, severity, or,
+in a third of injured infants, a single subtle finding: ventricles x1.25-1.5, 4-12 % white matter
+loss, 1-2 cysts of 2-4 mm or 1-4 punctate lesions of 3-4 mm):
 ventricular dilatation (ventricle radius x1.4-2.5, atrium most), white matter volume loss (the
 cerebral surface moves inwards; wider extracerebral CSF and sulci, thinner corpus callosum,
 ventricles x1.1-1.35 ex vacuo), cystic periventricular leukomalacia (T2-bright cysts of 2-6 mm
@@ -90,6 +92,17 @@ PMA_RANGE_WEEKS = (28.0, 44.0)
 PMA_LIMITS_WEEKS = (24.0, 46.0)
 #: Keys of :attr:`Phantom.findings` (all present for every phantom; 1.0 / 0 / 0.0 when absent).
 FINDING_KEYS = ("ventricular_dilatation", "cysts", "punctate_lesions", "wm_loss")
+#: Fraction of injured phantoms that carry a single, subtle finding (:func:`_draw_injury`).
+SUBTLE_FRACTION = 1.0 / 3.0
+#: Severity ranges of a subtle finding: ventricle radius factor, white matter loss fraction,
+#: cyst and punctate lesion radii (mm; a punctate lesion stays at least 3 mm across, the smallest
+#: a clinical T2 shows). The full ranges are 1.4-2.5, 0.08-0.35, 1-3 mm and 1.5-2.5 mm.
+SUBTLE_RANGES = {
+    "ventricular_dilatation": (1.25, 1.5),
+    "wm_loss": (0.04, 0.12),
+    "cyst_radius_mm": (1.0, 2.0),
+    "punctate_radius_mm": (1.5, 2.0),
+}
 #: On-disk voxel order of the built-in sample (as in dHCP-style templates).
 SAMPLE_ORIENTATION = "LAS"
 
@@ -228,6 +241,7 @@ class _Injury:
     wm_loss: float = 0.0
     cysts: list = field(default_factory=list)  # (centre q (3,), radius mm)
     punctate: list = field(default_factory=list)
+    subtle: bool = False  # one finding at the mild end of its range (SUBTLE_FRACTION)
 
 
 @dataclass
@@ -341,14 +355,29 @@ def _vent_params(theta_deg: np.ndarray) -> tuple:
 
 
 def _draw_injury(rng: np.random.Generator, subj: _Subject) -> _Injury:
-    kinds = rng.random(4) < 0.5
-    if not kinds.any():
+    """Draw the injuries of one injured infant: which kinds, how severe, where.
+
+    With probability :data:`SUBTLE_FRACTION` the infant carries a single *subtle* finding (one kind
+    at the mild end of its range, see :data:`SUBTLE_RANGES`); otherwise each kind is present with
+    probability 0.5 (at least one) at the full ranges. Real injury is often a single, subtle
+    finding; a generator that only draws strong, multiple findings teaches a classifier that
+    injury means several strong findings (bench_injury_contrast, resources/README.md).
+    """
+    subtle = bool(rng.random() < SUBTLE_FRACTION)
+    if subtle:
+        kinds = np.zeros(4, bool)
         kinds[rng.integers(4)] = True
+    else:
+        kinds = rng.random(4) < 0.5
+        if not kinds.any():
+            kinds[rng.integers(4)] = True
     inj = _Injury()
     if kinds[0]:  # ventricular dilatation, skewed towards mild
-        inj.dilatation = 1.4 + 1.1 * float(rng.beta(1.3, 2.6))
+        lo, hi = SUBTLE_RANGES["ventricular_dilatation"] if subtle else (1.4, 2.5)
+        inj.dilatation = lo + (hi - lo) * float(rng.beta(1.3, 2.6))
     if kinds[1]:  # white matter volume loss, with some ex vacuo widening of the ventricles
-        inj.wm_loss = 0.08 + 0.27 * float(rng.beta(1.3, 2.0))
+        lo, hi = SUBTLE_RANGES["wm_loss"] if subtle else (0.08, 0.35)
+        inj.wm_loss = lo + (hi - lo) * float(rng.beta(1.3, 2.0))
         inj.dilatation *= 1.0 + inj.wm_loss
     yc, zc = _VENT_CENTRE
 
@@ -365,14 +394,17 @@ def _draw_injury(rng: np.random.Generator, subj: _Subject) -> _Injury:
             out.append(np.array([x, yc + rho * math.cos(angle), zc + rho * math.sin(angle)]))
         return out
 
-    if kinds[2]:  # cystic PVL: 1-8 cysts of 2-6 mm diameter beside the ventricles
-        n = 1 + int(rng.binomial(7, 0.35))
+    if kinds[2]:  # cystic PVL: 1-8 cysts of 2-6 mm diameter beside the ventricles (subtle: 1-2 of 2-4 mm)
+        n = 1 + (int(rng.binomial(1, 0.5)) if subtle else int(rng.binomial(7, 0.35)))
         centres = periventricular(n, 3.0, 8.0, -1.0, 5.0, 45.0, 170.0)
-        inj.cysts = [(c, float(rng.uniform(1.0, 3.0))) for c in centres]
+        r_lo, r_hi = SUBTLE_RANGES["cyst_radius_mm"] if subtle else (1.0, 3.0)
+        inj.cysts = [(c, float(rng.uniform(r_lo, r_hi))) for c in centres]
     if kinds[3]:  # punctate white matter lesions: 1-15 foci of 3-5 mm (visible on a clinical T2), often clustered
-        n = 1 + int(rng.binomial(14, 0.35))
+        n = 1 + (int(rng.binomial(3, 0.35)) if subtle else int(rng.binomial(14, 0.35)))  # subtle: 1-4 foci
         centres = periventricular(n, 3.0, 14.0, 0.0, 10.0, 30.0, 170.0)
-        inj.punctate = [(c, float(rng.uniform(1.5, 2.5))) for c in centres]
+        r_lo, r_hi = SUBTLE_RANGES["punctate_radius_mm"] if subtle else (1.5, 2.5)
+        inj.punctate = [(c, float(rng.uniform(r_lo, r_hi))) for c in centres]
+    inj.subtle = subtle
     return inj
 
 
@@ -585,9 +617,13 @@ def make_phantom(
         acq_ss = np.random.SeedSequence((int(acquisition_seed), 0xA5))
     subj = _draw_subject(np.random.default_rng(anat_ss), pma_weeks)
     acq = _draw_acquisition(np.random.default_rng(acq_ss))
-    inj = _draw_injury(np.random.default_rng(injury_ss), subj) if injured else _Injury()
     frame = _Frame(shape, affine, subj, acq)
-    labels, intensity, injury_mask, findings = _draw_anatomy(frame, subj, inj, spacing)
+    injury_rng = np.random.default_rng(injury_ss)
+    for _attempt in range(8):  # a lone lesion can miss the white matter: then draw the injury again
+        inj = _draw_injury(injury_rng, subj) if injured else _Injury()
+        labels, intensity, injury_mask, findings = _draw_anatomy(frame, subj, inj, spacing)
+        if not injured or injury_mask.any():
+            break
     t2 = _acquire(intensity, labels, frame, acq, subj, np.random.default_rng(acq_ss.spawn(1)[0]))
     return Phantom(
         t2=t2,

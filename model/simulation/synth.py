@@ -174,7 +174,8 @@ def draw_contrast(rng: np.random.Generator, skull: bool) -> tuple[np.ndarray, np
     CSF and ventricles brightest, unmyelinated white matter brighter than cortex and deep grey
     matter (METHOD.md, "Useful facts"); each tissue's mean jitters widely inside that order, so
     absolute intensity and tissue ratios carry no signal. Cysts follow CSF; punctate lesions are
-    darker than white matter. Skull/scalp is rendered (random, often bright fat) when ``skull``,
+    darker than white matter (0.25-0.75 of it: real punctate lesions range from faint to very
+    dark). Skull/scalp is rendered (random, often bright fat) when ``skull``,
     else zero like a brain-extracted scan.
 
     The Serag templates (28-44 weeks; measured only, never trained on) sit at this prior's edge:
@@ -202,7 +203,7 @@ def draw_contrast(rng: np.random.Generator, skull: bool) -> tuple[np.ndarray, np
     mu[DEEP_GM] = rng.uniform(0.12, wm - 0.05)
     mu[CEREBELLUM_BRAINSTEM] = rng.uniform(0.2, wm)
     mu[CYST] = csf * rng.uniform(0.85, 1.0)
-    mu[PUNCTATE] = wm * rng.uniform(0.25, 0.65)
+    mu[PUNCTATE] = wm * rng.uniform(0.25, 0.75)
     mu[BACKGROUND] = rng.uniform(0.1, 0.9) if skull else 0.0
     mu[0] = rng.uniform(0.0, 0.06) if rng.random() < 0.4 else 0.0
     sigma = (mu * rng.uniform(0.02, 0.10, N_RENDER_CLASSES)).astype(np.float32)

@@ -150,6 +150,37 @@ def test_injury_mask_non_empty_iff_injured_and_inside_brain():
         assert normal.findings == {"ventricular_dilatation": 1.0, "cysts": 0, "punctate_lesions": 0, "wm_loss": 0.0}
 
 
+def test_injury_draw_includes_single_subtle_findings():
+    """About a third of injured infants carry one finding at the mild end; the rest keep the full
+    ranges, so the generator teaches that one small lesion is already an injury."""
+    subj = synthetic._draw_subject(np.random.default_rng(0), 36.0)
+    draws = [synthetic._draw_injury(np.random.default_rng(s), subj) for s in range(600)]
+    subtle = [d for d in draws if d.subtle]
+    full = [d for d in draws if not d.subtle]
+    assert 0.27 < len(subtle) / len(draws) < 0.40
+
+    def kinds(d):
+        return [d.dilatation > 1.0 + d.wm_loss + 1e-9, d.wm_loss > 0, bool(d.cysts), bool(d.punctate)]
+
+    assert all(sum(kinds(d)) == 1 for d in subtle)
+    assert np.mean([sum(kinds(d)) for d in full]) > 1.9  # Bernoulli(0.5) per kind, at least one
+    counts = np.sum([kinds(d) for d in subtle], axis=0)
+    assert counts.min() > 0.15 * len(subtle)  # every kind appears as a subtle single finding
+    r = synthetic.SUBTLE_RANGES
+    for d in subtle:
+        if d.wm_loss:
+            assert r["wm_loss"][0] <= d.wm_loss <= r["wm_loss"][1]
+        elif d.dilatation > 1.0:
+            assert r["ventricular_dilatation"][0] <= d.dilatation <= r["ventricular_dilatation"][1]
+        assert 1 <= len(d.cysts) <= 2 or not d.cysts
+        assert 1 <= len(d.punctate) <= 4 or not d.punctate
+        assert all(r["cyst_radius_mm"][0] <= rad <= r["cyst_radius_mm"][1] for _, rad in d.cysts)
+        assert all(r["punctate_radius_mm"][0] <= rad <= r["punctate_radius_mm"][1] for _, rad in d.punctate)
+        assert all(rad >= 1.5 for _, rad in d.punctate)  # at least 3 mm across
+    # the full draw still reaches severe injury, beyond every subtle range
+    assert max(d.dilatation for d in full) > 2.0 and max(len(d.punctate) for d in full) > 6
+
+
 def test_injured_twin_is_the_same_infant_with_injuries_added():
     checked = 0
     for seed in range(4):
