@@ -13,8 +13,12 @@ A probability is shown as a call only when the scan passes two independent check
      a minority class brighter than everything else on T2; on T1 or inverted contrast it is the
      dark tail;
    * *no dark fluid in the core*: the 5th percentile of the core (r > 0.6, where the lateral
-     ventricles are) is not far below the head's median (on T1 or inverted contrast the
-     ventricles are the darkest voxels there);
+     ventricles are) is not below the darkest tissue of the head, measured as
+     ``(core p5 - p2) / (p50 - p2)`` on the same voxels as the bright tail (on T1 or inverted
+     contrast the ventricles are the darkest voxels there). Like the bright tail it is unchanged by
+     any intensity scale and offset, so an inverted scan stored with an offset cannot slip past it
+     (a ratio to the median could: an earlier version let inverted 28-34 week templates through
+     at an offset of half their maximum);
    * *structure*: neighbouring voxels inside the head are correlated (pure noise is not).
 
    Measured but deliberately **not** a rule: "unmyelinated white matter brighter than cortex" as
@@ -85,8 +89,10 @@ HEAD_AP_MM = (55.0, 150.0)
 #: >= 0.58, and 2 at 0.37 (ventricles dilated x2.4-2.8 with white matter loss: CSF is no longer a minority), which
 #: this rule flags. A known limit: the most severe ventriculomegaly can read as "outside the training domain".
 BRIGHT_TAIL_MIN = 0.50
-#: Core 5th percentile / head median. Serag 0.75-0.77; phantoms >= 0.41 (many T2-dark punctate lesions); inverted Serag 0.31-0.38.
-CORE_DARK_MIN = 0.40
+#: Core floor (core p5 - p2) / (p50 - p2) inside the head. Serag 0.14-0.23; phantoms -0.09 to -0.02 (40 injured, seeds
+#: 10-49, and 10 normal at 1.5 mm: their cortex and punctate lesions are the darkest tissue); inverted Serag -0.21 to -0.44,
+#: the same with an intensity offset (1.5 max - T2); ICBM T1 0.22 (flagged by its head size).
+CORE_DARK_MIN = -0.15
 #: Neighbour correlation inside the head. Real and simulated scans > 0.9; white noise ~ 0.
 STRUCTURE_MIN = 0.3
 #: Grid (mm) the rules are measured on (strided, no interpolation).
@@ -160,8 +166,10 @@ def measure_head(volume: Volume) -> HeadMeasures:
     if p50 > p2:
         out.bright_tail = float((p98 - p50) / (p50 - p2))
     core = data[r > 0.6]
-    out.core_bright = float(np.percentile(core, 95)) / med
-    out.core_dark = float(np.percentile(core, 5)) / med
+    core_p5, core_p95 = np.percentile(core, [5, 95])
+    out.core_bright = float(core_p95) / med
+    if p50 > p2:
+        out.core_dark = float((core_p5 - p2) / (p50 - p2))
     deep, sup = data[(r > 0.3) & (r < 0.6)], data[(r > 0.08) & (r < 0.25)]
     if deep.size and sup.size and np.median(sup) > 0:
         out.wm_cortex = float(np.median(deep) / np.median(sup))
