@@ -360,8 +360,9 @@ def _draw_injury(rng: np.random.Generator, subj: _Subject) -> _Injury:
     With probability :data:`SUBTLE_FRACTION` the infant carries a single *subtle* finding (one kind
     at the mild end of its range, see :data:`SUBTLE_RANGES`); otherwise each kind is present with
     probability 0.5 (at least one) at the full ranges. Real injury is often a single, subtle
-    finding; a generator that only draws strong, multiple findings teaches a classifier that
-    injury means several strong findings (bench_injury_contrast, resources/README.md).
+    finding; when every drawn injury is at clinical severity, the renders' injuries are stronger in
+    the network's input (median 2.73 SD) than the real-anatomy mode's (1.1-1.9 SD;
+    tests/benchmarks/bench_injury_contrast.py). Run synth-v10 on this draw: resources/README.md.
     """
     subtle = bool(rng.random() < SUBTLE_FRACTION)
     if subtle:
