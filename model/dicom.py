@@ -42,6 +42,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from model.acquisition import Acquisition, from_dicom, t2_weighting
 from model.errors import ScanError
 from model.volume import Volume, is_nifti_path, volume_from_image
 
@@ -111,11 +112,14 @@ class SeriesInfo:
     orientation : str
         ``axial``, ``coronal``, ``sagittal``, optionally prefixed ``oblique``, or ``mixed``.
     t2_weighted : bool
-        Looks like a T2-weighted acquisition (description/protocol, else TE >= 60 ms, TR >= 1500 ms).
+        Looks like a T2-weighted acquisition (:func:`model.acquisition.t2_weighting`: description or
+        protocol, else TE >= 60 ms and TR >= 1500 ms without an inversion pulse).
     files : tuple of Path
         The files of the series (sorted by name).
     problem : str or None
         Why the series cannot be analysed (one line), or None.
+    acquisition : Acquisition or None
+        Descriptions and TE/TR/TI of its first file (:mod:`model.acquisition`).
     """
 
     series_uid: str
@@ -137,6 +141,7 @@ class SeriesInfo:
     t2_weighted: bool
     files: tuple = field(repr=False)
     problem: str | None = None
+    acquisition: Acquisition | None = None
 
     @property
     def loadable(self) -> bool:
@@ -373,18 +378,8 @@ def _orientation_name(iop: np.ndarray) -> str:
 
 
 def _is_t2(ds) -> bool:
-    text = " ".join(_text(ds, k) for k in ("SeriesDescription", "ProtocolName", "SequenceName")).upper()
-    if re.search(r"FLAIR|T2\s*\*|T2STAR|T2S\b|SWI|DWI|DTI|ADC", text):
-        return False
-    if re.search(r"T2(?!\d)", text):
-        return True
-    if re.search(r"T1(?!\d)|MPRAGE|MP-RAGE|SPGR", text):
-        return False
-    try:
-        te, tr = float(ds.get("EchoTime") or 0), float(ds.get("RepetitionTime") or 0)
-    except (TypeError, ValueError):
-        return False
-    return te >= 60 and tr >= 1500 and not ds.get("InversionTime")
+    """T2-weighted by :func:`model.acquisition.t2_weighting` (description, else TE/TR/TI)."""
+    return t2_weighting(from_dicom(ds))[0] is True
 
 
 def _describe(uid: str, members: list) -> SeriesInfo:
@@ -427,6 +422,7 @@ def _describe(uid: str, members: list) -> SeriesInfo:
         t2_weighted=_is_t2(first) and problem is None,
         files=tuple(p for p, _ds in members),
         problem=problem,
+        acquisition=from_dicom(first),
     )
 
 
@@ -603,7 +599,8 @@ def load_series(series: SeriesInfo, compute_hash: bool = True) -> Volume:
     Volume
         ``data`` float32 (X, Y, Z) with Rescale Slope/Intercept applied; ``source_affine`` is
         dcm2niix's grid (what ``--cam-out`` writes on); ``path`` the series' folder;
-        ``extra["dicom"]`` the :class:`SeriesInfo`; ``extra["hash_of"]`` says what the hash covers;
+        ``extra["dicom"]`` the :class:`SeriesInfo`; ``extra["acquisition"]`` its
+        :class:`model.acquisition.Acquisition`; ``extra["hash_of"]`` says what the hash covers;
         ``extra["converter"]`` and ``extra["converter_warnings"]``.
 
     Raises
@@ -622,6 +619,7 @@ def load_series(series: SeriesInfo, compute_hash: bool = True) -> Volume:
         volume.sha256 = series_hash(series.files, volume.affine, volume.shape)
     volume.extra.update(
         dicom=series,
+        acquisition=series.acquisition,
         converter=_converter_version(),
         converter_warnings=warnings,
         hash_of="DICOM pixel data + geometry (model.dicom.series_hash)",

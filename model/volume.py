@@ -27,6 +27,7 @@ from nibabel.orientations import (
     ornt_transform,
 )
 
+from model.acquisition import from_nifti
 from model.errors import ScanError
 
 #: File name endings we accept as NIfTI-1/NIfTI-2.
@@ -138,6 +139,10 @@ class Volume:
     header : HeaderInfo or None
     sha256 : str or None
         SHA-256 of the file's bytes.
+    extra : dict
+        What loaders add: ``acquisition`` (:class:`model.acquisition.Acquisition`, when the file's
+        sidecar, BIDS name or header say how it was acquired), ``dicom`` and the converter's notes for
+        a DICOM series (:func:`model.dicom.load_series`).
     """
 
     data: np.ndarray
@@ -374,6 +379,9 @@ def volume_from_bytes(raw: bytes, path: str | Path) -> Volume:
     if img is None:
         raise ScanError(path, f"cannot be read as NIfTI ({_short(error)})")
     vol = volume_from_image(img, path)
+    acquisition = from_nifti(path, img.header.get("descrip", b""))
+    if acquisition is not None:  # what the sidecar, the BIDS name or dcm2niix's descrip say (TE, TR, TI)
+        vol.extra["acquisition"] = acquisition
     try:  # the voxel size as stored, before nibabel's fix-ups (check=False keeps it as it is)
         size = 348 if isinstance(img, nib.Nifti1Image) and not isinstance(img, nib.Nifti2Image) else 540
         stored = img.header_class(raw[:size], check=False)["pixdim"][1:4]

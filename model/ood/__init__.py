@@ -19,7 +19,13 @@ A probability is shown as a call only when the scan passes two independent check
      any intensity scale and offset, so an inverted scan stored with an offset cannot slip past it
      (a ratio to the median could: an earlier version let inverted 28-34 week templates through
      at an offset of half their maximum);
-   * *structure*: neighbouring voxels inside the head are correlated (pure noise is not).
+   * *structure*: neighbouring voxels inside the head are correlated (pure noise is not);
+   * *acquisition*: the scan's own metadata (DICOM header, JSON sidecar, BIDS file name, dcm2niix's
+     NIfTI ``descrip``) does not say it is something other than T2-weighted
+     (:func:`model.acquisition.t2_weighting`: e.g. ``_T1w``, MPRAGE, FLAIR, TE < 30 ms). This is
+     the only guard against a **neonatal T1**: the contrast rules above do not catch one reliably
+     (T1s rendered from the Serag tissue labels with random T1 contrasts pass them in most draws;
+     their bright grey matter is itself a small bright fraction), nor does the feature gate.
 
    Measured but deliberately **not** a rule: "unmyelinated white matter brighter than cortex" as
    the median of a deep band (0.3 < r < 0.6) over a superficial band (0.08 < r < 0.25)
@@ -64,6 +70,7 @@ import numpy as np
 import torch
 from scipy import ndimage as ndi
 
+from model.acquisition import t2_weighting
 from model.volume import Volume
 
 # ---- rule constants (measured; see the module docstring) ------------------------------------------
@@ -215,6 +222,10 @@ def rule_reasons(volume: Volume, measures: HeadMeasures | None = None) -> list[s
         return [f"not a volumetric 3D scan (shape {'x'.join(map(str, volume.shape))})"]
     m = measures or measure_head(volume)
     reasons = []
+    acq = volume.extra.get("acquisition")
+    weighted, why = t2_weighting(acq)
+    if weighted is False:
+        reasons.append(f"its metadata ({acq.source}) says it is not T2-weighted: {why}")
     vox = np.asarray(m.voxel_mm)
     if vox.min() < VOXEL_MM[0] or vox.max() > VOXEL_MM[1]:
         reasons.append(f"voxel size {np.round(vox, 2).tolist()} mm is outside {VOXEL_MM[0]}-{VOXEL_MM[1]} mm")
