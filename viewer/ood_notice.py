@@ -22,6 +22,9 @@ class OODNotice(QWidget):
     ----------
     probability_label, flag_label : QLabel
         The result panel's call widgets; hidden while the notice is up, greyed when shown anyway.
+    *others : QWidget
+        Further widgets that would give the probability away (the two test-time-augmentation
+        passes and the uncertainty, with their names): hidden and greyed the same way.
 
     Attributes
     ----------
@@ -29,9 +32,9 @@ class OODNotice(QWidget):
     show_anyway : QCheckBox
     """
 
-    def __init__(self, probability_label: QLabel, flag_label: QLabel, parent=None):
+    def __init__(self, probability_label: QLabel, flag_label: QLabel, *others: QWidget, parent=None):
         super().__init__(parent)
-        self._targets = (probability_label, flag_label)
+        self._targets = (probability_label, flag_label, *others)
         self._styles = [w.styleSheet() for w in self._targets]
         self.notice_label = QLabel()
         self.notice_label.setObjectName("OODNotice")

@@ -128,6 +128,7 @@ class ResultPanel(QWidget):
         self.flag_label.setWordWrap(True)
 
         self.details = {}
+        self.detail_names = {}
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(10)
@@ -150,6 +151,7 @@ class ResultPanel(QWidget):
             grid.addWidget(name, row_i, 0, Qt.AlignmentFlag.AlignTop)
             grid.addWidget(value, row_i, 1)
             self.details[key] = value
+            self.detail_names[key] = name
         grid.setColumnStretch(1, 1)
 
         self.intended_use_label = QLabel()
@@ -167,7 +169,9 @@ class ResultPanel(QWidget):
         rl.addWidget(self.demo_banner)
         rl.addWidget(caption)
         # out-of-distribution notice in place of the call (viewer/ood_notice.py)
-        self.ood_notice = OODNotice(self.probability_label, self.flag_label)
+        # the two TTA passes and their disagreement give the probability away: hidden with the call
+        passes = [w for k in ("identity", "flipped", "disagreement") for w in (self.detail_names[k], self.details[k])]
+        self.ood_notice = OODNotice(self.probability_label, self.flag_label, *passes)
         rl.addWidget(self.ood_notice)
         rl.addWidget(self.probability_label)
         rl.addWidget(self.flag_label)

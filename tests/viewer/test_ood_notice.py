@@ -26,12 +26,18 @@ def test_out_of_distribution_notice_replaces_the_call(qtbot, window):
     notice = window.panel.ood_notice
     assert notice.isVisible() and notice.notice_label.text() == f"Outside what these weights were trained on: {REASON}"
     assert not window.panel.probability_label.isVisible() and not window.panel.flag_label.isVisible()
+    passes = [window.panel.details[k] for k in ("identity", "flipped", "disagreement")]
+    names = [window.panel.detail_names[k] for k in ("identity", "flipped", "disagreement")]
+    assert not any(w.isVisible() for w in passes + names)  # the TTA passes would give the probability away
+    assert window.panel.details["model"].isVisible()  # what ran is still said
     notice.show_anyway.setChecked(True)  # on request: shown, greyed, not a call
     assert window.panel.probability_label.isVisible() and window.panel.probability_label.text() == "91.0 %"
+    assert all(w.isVisible() and "#9e9e9e" in w.styleSheet() for w in passes)
     assert "#9e9e9e" in window.panel.probability_label.styleSheet()
     assert "Out of distribution" in window.panel.flag_label.text()
     _show(window, [])  # the next, in-distribution result is a call again
     assert not notice.isVisible() and window.panel.probability_label.isVisible()
+    assert all(w.isVisible() and "#9e9e9e" not in w.styleSheet() for w in passes)
     assert "#9e9e9e" not in window.panel.probability_label.styleSheet()
     assert not notice.show_anyway.isChecked()
 
