@@ -374,7 +374,7 @@ class MainWindow(QMainWindow):
 
     def go_to_heatmap_peak(self) -> None:
         """Move the cursor to the heatmap maximum inside the head (when the result is shown)."""
-        if not self.state.result_visible or self.state.heatmap_peak is None:
+        if not self.state.result_visible or self.state.heatmap_withheld or self.state.heatmap_peak is None:
             return
         self.state.set_cursor(self.state.heatmap_peak)
 

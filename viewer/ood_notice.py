@@ -2,8 +2,9 @@
 weights were trained on (:mod:`model.ood`).
 
 The notice replaces the probability and the flag with "Outside what these weights were trained
-on: <reason>". The probability stays available on request: "Show probability anyway" shows it
-again, greyed, so it is not read as a call. The widget owns only its own label and toggle; the
+on: <reason>", and the heatmap is not drawn (it would explain a call that is not made). Both stay
+available on request: "Show probability and heatmap anyway" shows them again, the numbers greyed,
+so they are not read as a call. The widget owns only its own label and toggle; the
 result panel hands it the probability and flag labels whose visibility it controls.
 """
 
@@ -16,7 +17,7 @@ GREY = "color: #9e9e9e;"
 
 
 class OODNotice(QWidget):
-    """Notice + "Show probability anyway" toggle for one result.
+    """Notice + "Show probability and heatmap anyway" toggle for one result.
 
     Parameters
     ----------
@@ -40,9 +41,10 @@ class OODNotice(QWidget):
         self.notice_label.setObjectName("OODNotice")
         self.notice_label.setWordWrap(True)
         self.notice_label.setStyleSheet("background: #5d4037; color: white; padding: 6px; font-weight: bold;")
-        self.show_anyway = QCheckBox("Show probability anyway")
+        self.show_anyway = QCheckBox("Show probability and heatmap anyway")
         self.show_anyway.setToolTip(
-            "The probability of a scan outside the training domain is not a call; it is shown greyed"
+            "The probability and heatmap of a scan outside the training domain are not a call; "
+            "the numbers are shown greyed"
         )
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

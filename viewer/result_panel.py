@@ -172,6 +172,7 @@ class ResultPanel(QWidget):
         # the two TTA passes and their disagreement give the probability away: hidden with the call
         passes = [w for k in ("identity", "flipped", "disagreement") for w in (self.detail_names[k], self.details[k])]
         self.ood_notice = OODNotice(self.probability_label, self.flag_label, *passes)
+        self.ood_notice.show_anyway.toggled.connect(state.set_ood_revealed)  # the heatmap follows the toggle
         rl.addWidget(self.ood_notice)
         rl.addWidget(self.probability_label)
         rl.addWidget(self.flag_label)

@@ -465,7 +465,12 @@ class SliceView(QWidget):
         self._update_contours()
 
     def _overlay_shown(self) -> bool:
-        return self.state.overlay_visible and self.state.result_visible and self.overlay_item.image is not None
+        return (
+            self.state.overlay_visible
+            and self.state.result_visible
+            and not self.state.heatmap_withheld
+            and self.overlay_item.image is not None
+        )
 
     def _update_overlay_visibility(self) -> None:
         self.overlay_item.setVisible(self._overlay_shown())

@@ -67,6 +67,7 @@ class ViewerState(QObject):
         self._radiological = True
         self._invert = False
         self._overlay_visible = True
+        self._ood_revealed = False  # "Show probability and heatmap anyway" for an out-of-distribution result
         self._overlay_opacity = 0.5
         self._overlay_colormap = HEATMAP_COLORMAPS[0]
         self._overlay_threshold = DEFAULT_HEATMAP_THRESHOLD
@@ -205,6 +206,20 @@ class ViewerState(QObject):
         on = bool(on)
         if on != self._overlay_visible:
             self._overlay_visible = on
+            self.overlay_changed.emit()
+
+    @property
+    def heatmap_withheld(self) -> bool:
+        """True while the result is outside the training domain (``result.ood``, :mod:`model.ood`) and
+        the reader has not asked to see it anyway: its heatmap explains no call, so it is not drawn."""
+        verdict = getattr(self._result, "ood", None)
+        return verdict is not None and not verdict.in_distribution and not self._ood_revealed
+
+    def set_ood_revealed(self, on: bool) -> None:
+        """The reader asks to see an out-of-distribution result anyway (reset by every new result)."""
+        on = bool(on)
+        if on != self._ood_revealed:
+            self._ood_revealed = on
             self.overlay_changed.emit()
 
     @property
@@ -365,10 +380,12 @@ class ViewerState(QObject):
         if heatmap is not None and tuple(heatmap.shape) != tuple(self._scan.volume.shape):
             raise ValueError(f"heatmap shape {heatmap.shape} does not match the scan {self._scan.volume.shape}")
         self._result, self._result_card, self._peak = result, card, None
+        self._ood_revealed = False
         self._note_shown()
         self.result_changed.emit(result)
 
     def clear_result(self) -> None:
         if self._result is not None:
             self._result, self._result_card, self._peak = None, None, None
+            self._ood_revealed = False
             self.result_changed.emit(None)

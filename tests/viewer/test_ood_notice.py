@@ -15,7 +15,9 @@ def _show(window, reasons):
     scan = head_scan()
     scan.volume.sha256 = "cd" * 32
     window.state.set_scan(scan)
-    result = make_result(scan.volume, np.zeros(scan.volume.shape, np.float32), 0.91)
+    shape = scan.volume.shape
+    ramp = np.broadcast_to(np.linspace(0.0, 1.0, shape[0], dtype=np.float32)[:, None, None], shape).copy()
+    result = make_result(scan.volume, ramp, 0.91)  # a heatmap whose peak is off the centre
     result.ood = OODVerdict(reasons=list(reasons))
     window.state.set_result(result, card=None)
     return result
@@ -30,7 +32,13 @@ def test_out_of_distribution_notice_replaces_the_call(qtbot, window):
     names = [window.panel.detail_names[k] for k in ("identity", "flipped", "disagreement")]
     assert not any(w.isVisible() for w in passes + names)  # the TTA passes would give the probability away
     assert window.panel.details["model"].isVisible()  # what ran is still said
+    overlays = [view.overlay_item for view in window.ortho.views.values()]
+    assert not any(o.isVisible() for o in overlays)  # no heatmap explaining a call that is not made
+    cursor = window.state.cursor
+    window.go_to_heatmap_peak()
+    assert window.state.cursor == cursor  # nor a jump to its peak
     notice.show_anyway.setChecked(True)  # on request: shown, greyed, not a call
+    assert all(o.isVisible() for o in overlays)
     assert window.panel.probability_label.isVisible() and window.panel.probability_label.text() == "91.0 %"
     assert all(w.isVisible() and "#9e9e9e" in w.styleSheet() for w in passes)
     assert "#9e9e9e" in window.panel.probability_label.styleSheet()
@@ -38,6 +46,7 @@ def test_out_of_distribution_notice_replaces_the_call(qtbot, window):
     _show(window, [])  # the next, in-distribution result is a call again
     assert not notice.isVisible() and window.panel.probability_label.isVisible()
     assert all(w.isVisible() and "#9e9e9e" not in w.styleSheet() for w in passes)
+    assert all(o.isVisible() for o in overlays)
     assert "#9e9e9e" not in window.panel.probability_label.styleSheet()
     assert not notice.show_anyway.isChecked()
 
