@@ -40,7 +40,8 @@ FLAIR_MIN_TI_MS = 1000.0
 #: The largest sidecar read (bytes); a real dcm2niix/BIDS sidecar is a few kB.
 MAX_SIDECAR_BYTES = 1_000_000
 
-_NOT_T2_TEXT = re.compile(r"FLAIR|T2\s*\*|T2STAR|T2S\b|SWI|DWI|DTI|ADC")
+#: Whole tokens only (``HEADCOIL`` is not ``ADC``); ``_`` and digits separate tokens (``AX_DWI1000``).
+_NOT_T2_TEXT = re.compile(r"(?<![A-Z])(?:FLAIR|SWI|DWI|DTI|ADC)(?![A-Z])|T2\s*\*|T2STAR|T2S\b")
 _T2_TEXT = re.compile(r"T2(?!\d)")
 _T1_TEXT = re.compile(r"T1(?!\d)|MPRAGE|MP-RAGE|MP2RAGE|SPGR|\bPD\b|PDW")
 #: BIDS anatomical suffixes (BIDS 1.9, "Anatomy imaging data") that name a weighting.

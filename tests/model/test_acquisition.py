@@ -26,6 +26,8 @@ from tests.model.dicom_series import write_series
         (Acquisition(text="MPRAGE sag"), False, "MPRAGE"),
         (Acquisition(text="T2 FLAIR ax", echo_time_ms=120, repetition_time_ms=9000), False, "FLAIR"),
         (Acquisition(text="T2*w GRE"), False, "T2"),
+        (Acquisition(text="Ax DWI_b1000"), False, "DWI"),
+        (Acquisition(text="T2 TSE HEADCOIL"), True, "names T2"),  # ADC inside a word is not ADC
         (Acquisition(text="T2w"), True, "names T2"),  # a BIDS suffix
         (Acquisition(echo_time_ms=156, repetition_time_ms=12000), True, "echo time 156 ms"),
         (Acquisition(echo_time_ms=4.6, repetition_time_ms=8.5), False, "echo time 4.6 ms"),
