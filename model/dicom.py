@@ -377,11 +377,6 @@ def _orientation_name(iop: np.ndarray) -> str:
     return f"oblique {name}" if angle > 1.0 else name
 
 
-def _is_t2(ds) -> bool:
-    """T2-weighted by :func:`model.acquisition.t2_weighting` (description, else TE/TR/TI)."""
-    return t2_weighting(from_dicom(ds))[0] is True
-
-
 def _describe(uid: str, members: list) -> SeriesInfo:
     members.sort(key=lambda m: str(m[0]))
     first = members[0][1]
@@ -402,6 +397,7 @@ def _describe(uid: str, members: list) -> SeriesInfo:
         number = int(number) if number not in (None, "") else None
     except (TypeError, ValueError):
         number = None
+    acquisition = from_dicom(first)  # descriptions and TE/TR/TI (model.acquisition)
     return SeriesInfo(
         series_uid=uid,
         study_uid=_text(first, "StudyInstanceUID"),
@@ -419,10 +415,10 @@ def _describe(uid: str, members: list) -> SeriesInfo:
         n_images=n_images,
         voxel_mm=voxel,
         orientation=orientation,
-        t2_weighted=_is_t2(first) and problem is None,
+        t2_weighted=t2_weighting(acquisition)[0] is True and problem is None,
         files=tuple(p for p, _ds in members),
         problem=problem,
-        acquisition=from_dicom(first),
+        acquisition=acquisition,
     )
 
 
