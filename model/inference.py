@@ -19,7 +19,7 @@ from model.checkpoint import LoadedModel
 from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
 from model.network import ResNet3d
 from model.ood import OODVerdict, capture_features, feature_verdict, measure_head, rule_reasons, statistics_from
-from model.preprocessing import preprocess, resample_to_grid
+from model.preprocessing import preprocess_with_box, resample_to_grid
 from model.vocabulary import INJURY, Flag, flag_for
 from model.volume import Volume
 
@@ -263,7 +263,8 @@ def analyse_steps(
     reasons = rule_reasons(volume, measures)
     timings["ood_rules"] = time.perf_counter() - t0
     yield Progress(0.05, "Preprocessing: resampling to the network grid and z-scoring")
-    x = preprocess(volume.data, card.preprocessing).to(device)
+    x, box = preprocess_with_box(volume.data, card.preprocessing)
+    x = x.to(device)
     timings["preprocess"] = time.perf_counter() - t0
     inputs = (x, flip_lr(x))
 
@@ -281,7 +282,7 @@ def analyse_steps(
         # The flipped pass saw a mirrored input: mirror its map back before averaging (Eq. 12).
         grid_mean = 0.5 * (maps[0] + np.flip(maps[1], axis=0))
         net_map = upsample_cell_centred(grid_mean, card.preprocessing.target_shape)
-        heatmap = resample_to_grid(net_map, volume.shape, card.preprocessing)
+        heatmap = resample_to_grid(net_map, volume.shape, card.preprocessing, box)
         np.clip(heatmap, 0.0, 1.0, out=heatmap)
         timings["heatmap_mapping"] = time.perf_counter() - t1
     else:

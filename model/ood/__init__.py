@@ -71,6 +71,7 @@ import torch
 from scipy import ndimage as ndi
 
 from model.acquisition import t2_weighting
+from model.preprocessing import head_object
 from model.volume import Volume
 
 # ---- rule constants (measured; see the module docstring) ------------------------------------------
@@ -184,16 +185,8 @@ def measure_head(volume: Volume) -> HeadMeasures:
 
 
 def _head(data: np.ndarray) -> np.ndarray:
-    """Largest connected object above half Otsu's threshold, opened once, holes filled (bool)."""
-    from skimage.filters import threshold_otsu
-
-    fg = ndi.binary_opening(data > 0.5 * float(threshold_otsu(data)))
-    lab, n = ndi.label(fg)
-    if n == 0:
-        return fg
-    sizes = np.bincount(lab.ravel())
-    sizes[0] = 0
-    return ndi.binary_fill_holes(lab == int(sizes.argmax()))
+    """The head object (:func:`model.preprocessing.head_object`, which ``crop="head"`` also uses)."""
+    return head_object(data)
 
 
 def head_mask(volume: Volume) -> np.ndarray:

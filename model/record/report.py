@@ -170,7 +170,11 @@ def card_facts(card) -> list:
     facts = [
         ("Name, version", f"{card.name} v{card.version}" + ("  (demonstration)" if card.demonstration else "")),
         ("Architecture", f"{card.architecture}, classes {', '.join(card.classes)}"),
-        ("Input", f"resampled to {' × '.join(str(n) for n in card.preprocessing.target_shape)}, z-scored"),
+        (
+            "Input",
+            ("cropped to the head box, " if card.preprocessing.crop == "head" else "")
+            + f"resampled to {' × '.join(str(n) for n in card.preprocessing.target_shape)}, z-scored",
+        ),
         ("Test-time augmentation", str(card.tta)),
         (
             "Decision threshold",

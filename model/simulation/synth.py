@@ -234,6 +234,28 @@ def _fit_fov(labels: np.ndarray, pads, crops) -> np.ndarray:
     return out[sl]
 
 
+def _crop_to_head(lab: torch.Tensor, skull: bool, margin: float, rng: np.random.Generator):
+    """Cut packed fine label maps to the head box (+ a margin of 0.5-2x ``margin`` per side) and
+    resize them back to their shape (nearest). Returns the maps and the kept fraction per axis.
+
+    The head is what preprocessing's Otsu object would find on the render: brain and CSF, plus
+    skull and scalp when they are rendered (``skull``).
+    """
+    from model.preprocessing import margin_box
+
+    fine = tuple(lab.shape)
+    normal, injured = lab // _PACK, lab % _PACK
+    fg = torch.zeros_like(lab, dtype=torch.bool)
+    for m in (normal, injured):
+        fg |= (m != 0) & (m != BACKGROUND) if not skull else (m != 0)
+    margins = [tuple(margin * rng.uniform(0.5, 2.0, 2)) for _ in fine]
+    box = margin_box(fg.cpu().numpy(), margins)
+    kept = lab[box]
+    frac = [b.stop - b.start for b in box]
+    out = F.interpolate(kept[None, None].float(), size=fine, mode="nearest")[0, 0].round().long()
+    return out, np.array(frac, float) / np.array(fine, float)
+
+
 @dataclass
 class RenderedPair:
     """A rendered pair on the network grid, preprocessed like a real scan (z-scored, Eq. 4).
@@ -333,6 +355,14 @@ class PairRenderer:
         torch_seed = int(rng.integers(2**31))
         _seed_all(torch_seed)
         lab = self.spatial(lab)[0]
+        skull = None
+        if self.cfg.crop == "head":
+            # As preprocessing crops a real scan to its head box (model.preprocessing.crop_box),
+            # the final (deformed) maps are cut to the box of what will be bright, with a jittered
+            # margin around the crop's own, and brought back onto the fine grid.
+            skull = bool(rng.random() < 0.5)
+            lab, frac = _crop_to_head(lab, skull, self.cfg.crop_margin, rng)
+            voxel_mm3 *= float(np.prod(frac))
         fine_maps = torch.stack([lab // _PACK, lab % _PACK])
         # sub-classes of WM and cortex from one smooth random field (shared by the pair)
         sub = _smooth_noise(rng, fine, self.device) > float(rng.normal(0, 0.5))
@@ -347,7 +377,8 @@ class PairRenderer:
         # look on the network grid as they do in a real scan instead of all-or-nothing voxels.
         weights = class_fractions(fine_maps, grid, s, self._coarse_ids(grid, s, fine_maps.device))  # (2, K, *grid)
         maps = fine_maps[:, ::s, ::s, ::s]  # the final label maps on the network grid (one sub-voxel each)
-        skull = bool(rng.random() < 0.5)
+        if skull is None:
+            skull = bool(rng.random() < 0.5)
         mu, sigma = draw_contrast(rng, skull)
         gmm = cc.GaussianMixtureTransform(mu=mu.tolist(), sigma=sigma.tolist(), fwhm=0)
         images = []

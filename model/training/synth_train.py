@@ -91,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--aux-weight", type=float, default=0.5, help="weight of the injury-localisation loss")
     p.add_argument("--mixup-prob", type=float, default=0.0)
     p.add_argument("--input-size", type=int, default=64, help="network grid (cubic); the card records it")
+    p.add_argument(
+        "--crop",
+        default="none",
+        choices=["none", "head"],
+        help="'none' resamples the whole field of view (paper Eq. 3); 'head' first cuts it to the head box "
+        "(model.preprocessing.crop_box); the card records it and the app follows the card",
+    )
     p.add_argument("--gradcam-layer", default="layer3", help="Grad-CAM layer (card); 4x4x4 at 64^3 for layer3")
     p.add_argument("--init", type=Path, help="weights folder to start from (e.g. earlier demo weights)")
     p.add_argument("--seed", type=int, default=2026, help="anatomy bank, held-out set and (by default) sample stream")
@@ -305,7 +312,7 @@ class SynthTrainer:
         self.args, self.out = args, args.out
         self.device = select_device(args.device)
         self.amp = self.device.type == "cuda"
-        self.cfg = PreprocessConfig(target_shape=(args.input_size,) * 3)
+        self.cfg = PreprocessConfig(target_shape=(args.input_size,) * 3, crop=args.crop)
         self.command = "python -m model.train --synthetic " + " ".join(shlex.quote(a) for a in argv)
         self.config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
         self.ckpt = self.out / "checkpoints" / "last.pt"

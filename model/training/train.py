@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--final", choices=["retrain", "none"], default="retrain", help="retrain on all data for the shipped weights"
     )
     p.add_argument("--input-size", type=int, default=128, help="network grid (cubic); the card records it")
+    p.add_argument(
+        "--crop",
+        default="none",
+        choices=["none", "head"],
+        help="'none' resamples the whole field of view (paper Eq. 3); 'head' first cuts it to the head box "
+        "(model.preprocessing.crop_box); the card records it and the app follows the card",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
@@ -199,7 +206,7 @@ class Trainer:
         cuda = self.device.type == "cuda"
         self.amp = cuda and not args.no_amp
         self.channels_last = not args.no_channels_last  # faster on CPU too (bench_train.py)
-        self.cfg = PreprocessConfig(target_shape=(args.input_size,) * 3)
+        self.cfg = PreprocessConfig(target_shape=(args.input_size,) * 3, crop=args.crop)
         self.command = "python -m model.train " + " ".join(shlex.quote(a) for a in argv)
         self.config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
         self.ckpt_dir = self.out / "checkpoints"

@@ -5,7 +5,7 @@ import pytest
 import scipy.ndimage
 import torch
 
-from model.preprocessing import PreprocessConfig, preprocess, resample_to_grid
+from model.preprocessing import PreprocessConfig, crop_box, preprocess, preprocess_with_box, resample_to_grid
 from model.volume import load_volume
 
 
@@ -53,10 +53,63 @@ def test_config_round_trip_and_refusals():
     cfg = PreprocessConfig()
     assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="unknown"):
-        PreprocessConfig.from_dict({**cfg.to_dict(), "crop": True})
+        PreprocessConfig.from_dict({**cfg.to_dict(), "resize_mode": "area"})
     with pytest.raises(ValueError, match="missing"):
         d = cfg.to_dict()
         d.pop("eps")
         PreprocessConfig.from_dict(d)
     with pytest.raises(ValueError, match="interpolation"):
         PreprocessConfig(interpolation="nearest")
+
+
+def test_cards_written_before_the_crop_option_read_as_whole_field_of_view():
+    d = PreprocessConfig(target_shape=(64, 64, 64)).to_dict()
+    del d["crop"], d["crop_margin"]
+    cfg = PreprocessConfig.from_dict(d)
+    assert cfg.crop == "none" and cfg.target_shape == (64, 64, 64)
+    with pytest.raises(ValueError, match="crop"):
+        PreprocessConfig(crop="brain")
+    with pytest.raises(ValueError, match="crop_margin"):
+        PreprocessConfig(crop="head", crop_margin=0.9)
+
+
+def _head_in_a_wide_field(shape=(60, 50, 40), centre=(24, 25, 20), radii=(12, 10, 8)):
+    rng = np.random.default_rng(3)
+    idx = np.indices(shape).astype(np.float32)
+    r = sum(((idx[i] - centre[i]) / radii[i]) ** 2 for i in range(3))
+    return (np.where(r <= 1, 100.0, 0.0) + rng.normal(0, 1, shape)).astype(np.float32)
+
+
+def test_head_crop_is_the_head_box_plus_margin_and_resamples_only_it():
+    data = _head_in_a_wide_field()
+    cfg = PreprocessConfig(target_shape=(16, 16, 16), crop="head", crop_margin=0.1)
+    box = crop_box(data, cfg)
+    # head box: centre +- radius (sizes 25, 21, 17), widened by round(0.1 x size) per side
+    assert [(b.start, b.stop) for b in box] == [(10, 39), (13, 38), (10, 31)]
+    x, same = preprocess_with_box(data, cfg)
+    assert same == box
+    np.testing.assert_allclose(x.numpy(), preprocess(data[box], PreprocessConfig(target_shape=(16, 16, 16))).numpy())
+    # the whole field of view for "none"; the head fills far more of the grid with the crop
+    assert crop_box(data, PreprocessConfig()) == tuple(slice(0, n) for n in data.shape)
+    wide = preprocess(data, PreprocessConfig(target_shape=(16, 16, 16)))[0, 0].numpy()
+    assert (x[0, 0].numpy() > 0).mean() > 2 * (wide > 0).mean()
+
+
+def test_head_crop_of_a_constant_volume_is_the_whole_volume():
+    cfg = PreprocessConfig(target_shape=(8, 8, 8), crop="head")
+    assert crop_box(np.zeros((9, 10, 11), np.float32), cfg) == (slice(0, 9), slice(0, 10), slice(0, 11))
+
+
+def test_maps_from_a_cropped_grid_land_back_inside_the_box():
+    """Grad-CAM of crop="head" weights: the grid's corners map onto the box's corners, 0 outside."""
+    data = _head_in_a_wide_field()
+    cfg = PreprocessConfig(target_shape=(16, 16, 16), crop="head", crop_margin=0.1)
+    _, box = preprocess_with_box(data, cfg)
+    grid = np.zeros((16, 16, 16), np.float32)
+    grid[0, 0, 0], grid[-1, -1, -1] = 1.0, 2.0
+    back = resample_to_grid(grid, data.shape, cfg, box)
+    assert back.shape == data.shape
+    assert back[10, 13, 10] == pytest.approx(1.0) and back[38, 37, 30] == pytest.approx(2.0)
+    outside = np.ones(data.shape, bool)
+    outside[box] = False
+    assert not back[outside].any()

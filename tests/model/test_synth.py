@@ -66,6 +66,27 @@ def test_paired_renders_differ_only_at_the_injury(pair, seed):
     assert float(diff[injury].mean()) > 10 * float(diff[~near].mean()) + 1e-6
 
 
+def test_head_crop_renders_fill_the_grid_like_a_cropped_scan_and_stay_paired(pair):
+    """crop="head" weights train on renders cut to the head box, as preprocessing cuts a real scan."""
+    from model.preprocessing import head_object, margin_box
+
+    fills = {}
+    for crop in ("none", "head"):
+        cfg = PreprocessConfig(target_shape=(48, 48, 48), crop=crop)
+        fill = []
+        for seed in range(3):
+            rend = PairRenderer(cfg).render(pair, seed)
+            box = margin_box(head_object(rend.raw[0].numpy()), 0.0)
+            fill.append(np.mean([(b.stop - b.start) / 48 for b in box]))
+            if crop == "head":
+                injury = rend.mask[1, 0] > 0
+                assert rend.y.tolist() == [0, 1] and injury.any()
+                assert not (rend.labels[0] != rend.labels[1])[~injury].any()
+        fills[crop] = float(np.mean(fill))
+    # a crop margin of 0.025-0.1 per side leaves the head 0.83-0.95 of each axis
+    assert fills["head"] > 0.83 and fills["head"] > fills["none"] + 0.1, fills
+
+
 def test_class_fractions_are_the_pooled_one_hot_maps():
     """Partial volume: a class filling k of a voxel's 8 sub-voxels weighs k/8 (avg-pooled one-hot)."""
     from model.simulation.synth import N_RENDER_CLASSES, class_fractions
