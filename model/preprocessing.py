@@ -22,6 +22,7 @@ the z-score (Eq. 4) nearly constant. The card records the setting, the app follo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -172,7 +173,7 @@ def head_object(data: np.ndarray) -> np.ndarray:
     return ndi.binary_fill_holes(lab == int(sizes.argmax()))
 
 
-def margin_box(mask: np.ndarray, margin: float | tuple) -> tuple[slice, slice, slice]:
+def margin_box(mask: np.ndarray, margin: float | Sequence[tuple[float, float]]) -> tuple[slice, ...]:
     """Bounding box of ``mask`` widened by ``margin`` x its size on each side, clipped to the array.
 
     ``margin`` is one fraction or one (before, after) pair per axis. An empty mask gives the whole
@@ -186,13 +187,13 @@ def margin_box(mask: np.ndarray, margin: float | tuple) -> tuple[slice, slice, s
         other = tuple(i for i in range(mask.ndim) if i != ax)
         idx = np.flatnonzero(mask.any(axis=other))
         lo, hi = int(idx[0]), int(idx[-1]) + 1
-        m0, m1 = (margin, margin) if np.isscalar(margin) else margin[ax]
+        m0, m1 = (float(margin), float(margin)) if isinstance(margin, (int, float)) else margin[ax]
         size = hi - lo
         out.append(slice(max(lo - int(round(m0 * size)), 0), min(hi + int(round(m1 * size)), n)))
     return tuple(out)
 
 
-def crop_box(data: np.ndarray, cfg: PreprocessConfig) -> tuple[slice, slice, slice]:
+def crop_box(data: np.ndarray, cfg: PreprocessConfig) -> tuple[slice, ...]:
     """The part of a (X, Y, Z) volume that :func:`preprocess` resamples: voxel-index slices.
 
     The whole volume for ``cfg.crop == "none"`` (Eq. 3); the :func:`head_object` box plus
