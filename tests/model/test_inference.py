@@ -99,3 +99,31 @@ def test_hooks_and_grad_flags_are_released_every_time_even_when_cancelled(loaded
         gen.close()
         assert not model.layer4._forward_hooks
         assert [p.requires_grad for p in model.parameters()] == flags
+
+
+def test_head_crop_weights_see_only_the_head_and_map_grad_cam_back_into_its_box(tmp_path, monkeypatch):
+    """Weights whose card says crop="head": the heatmap covers the head box and is 0 outside it."""
+    import model.inference as inf
+    from model.checkpoint import new_card, save_weights
+    from model.network import resnet10
+    from model.preprocessing import PreprocessConfig, crop_box
+
+    torch.manual_seed(0)
+    cfg = PreprocessConfig(target_shape=(32, 32, 32), crop="head", crop_margin=0.1)
+    save_weights(tmp_path / "w", resnet10(), new_card("crop-test", "0.0", cfg, demonstration=True, training={}))
+    loaded = load_weights(tmp_path / "w")
+    assert loaded.card.preprocessing.crop == "head"
+    idx = np.indices((60, 50, 40)).astype(np.float32)
+    head = ((idx[0] - 24) / 12) ** 2 + ((idx[1] - 25) / 10) ** 2 + ((idx[2] - 20) / 8) ** 2 <= 1
+    data = np.where(head, 100.0, 0.0) + np.random.default_rng(0).normal(0, 1, head.shape)
+    vol = volume_from_array(data.astype(np.float32), np.eye(4))
+    monkeypatch.setattr(
+        inf, "cam_pass", lambda cam, x, target_class: (np.array([0.5, 0.5], np.float32), np.ones((4, 4, 4), np.float32))
+    )
+    result = analyse(vol, loaded, with_cam=True)
+    box = crop_box(vol.data, cfg)
+    assert [(b.start, b.stop) for b in box] == [(10, 39), (13, 38), (10, 31)]
+    inside = np.zeros(vol.shape, bool)
+    inside[box] = True
+    np.testing.assert_allclose(result.heatmap[inside], 1.0, atol=1e-5)
+    assert not result.heatmap[~inside].any()
