@@ -109,7 +109,7 @@ def measure(
     """Score one or more weights folders on the three sets of the module docstring.
 
     Every pair is rendered once and scored by every weights folder, so several weights are compared
-    on identical inputs (they must share the card's preprocessing grid).
+    on identical inputs (they must share the card's preprocessing grid and crop).
 
     Returns
     -------
@@ -125,7 +125,7 @@ def measure(
     FileNotFoundError
         ``serag`` lacks the ``T2/`` + ``tissue-labels/`` templates.
     ValueError
-        The weights folders use different preprocessing grids.
+        The weights folders use different preprocessing grids or crops.
     CheckpointError
         A weights folder cannot be loaded.
     """
@@ -145,9 +145,11 @@ def measure(
 
     folders = [Path(weights)] if isinstance(weights, (str, Path)) else [Path(w) for w in weights]
     loaded = [load_weights(w) for w in folders]
-    grids = {tuple(w.card.preprocessing.target_shape) for w in loaded}
+    grids = {(tuple(w.card.preprocessing.target_shape), w.card.preprocessing.crop) for w in loaded}
     if len(grids) != 1:
-        raise ValueError(f"the weights use different input grids {sorted(grids)}; compare weights of one grid")
+        raise ValueError(
+            f"the weights use different input grids or crops {sorted(grids)}; compare weights of one preprocessing"
+        )
     models = [w.model.eval() for w in loaded]
     renderer = PairRenderer(loaded[0].card.preprocessing)
 
