@@ -1,15 +1,29 @@
 """The run-folder rules both training commands share (``python -m model.train`` with or without
-``--synthetic``): resume only with the same settings, never overwrite a run without ``--overwrite``."""
+``--synthetic``): resume only with the same settings, never overwrite a run without ``--overwrite``;
+and the preprocessing option both parsers offer (``--crop``)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 from model.checkpoint import CARD_FILE
 from model.errors import GloResNetError
+from model.preprocessing import CROPS
 
 CONFIG_FILE = "config.json"
+
+
+def add_crop_argument(p: argparse.ArgumentParser) -> None:
+    """``--crop`` of both trainers: :attr:`model.preprocessing.PreprocessConfig.crop`, recorded in the card."""
+    p.add_argument(
+        "--crop",
+        default="none",
+        choices=list(CROPS),
+        help="'none' resamples the whole field of view (paper Eq. 3); 'head' first cuts it to the head box "
+        "(model.preprocessing.crop_box); the card records it and the app follows the card",
+    )
 
 
 def check_run_folder(out: Path, config: dict, *, resume: bool, overwrite: bool, resume_free: set) -> bool:

@@ -60,7 +60,7 @@ from model.network import resnet10
 from model.preprocessing import PreprocessConfig
 from model.simulation.synth import _PACK, AnatomyPair, PairRenderer, anatomy_pair, injury_cells
 from model.training.metrics import binary_metrics, bootstrap_ci, youden_threshold
-from model.training.run_folder import CONFIG_FILE, check_run_folder
+from model.training.run_folder import CONFIG_FILE, add_crop_argument, check_run_folder
 
 log = logging.getLogger("model.training.synth_train")
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -91,13 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--aux-weight", type=float, default=0.5, help="weight of the injury-localisation loss")
     p.add_argument("--mixup-prob", type=float, default=0.0)
     p.add_argument("--input-size", type=int, default=64, help="network grid (cubic); the card records it")
-    p.add_argument(
-        "--crop",
-        default="none",
-        choices=["none", "head"],
-        help="'none' resamples the whole field of view (paper Eq. 3); 'head' first cuts it to the head box "
-        "(model.preprocessing.crop_box); the card records it and the app follows the card",
-    )
+    add_crop_argument(p)
     p.add_argument("--gradcam-layer", default="layer3", help="Grad-CAM layer (card); 4x4x4 at 64^3 for layer3")
     p.add_argument("--init", type=Path, help="weights folder to start from (e.g. earlier demo weights)")
     p.add_argument("--seed", type=int, default=2026, help="anatomy bank, held-out set and (by default) sample stream")

@@ -60,7 +60,7 @@ from model.training import plots
 from model.training.augment import mixup, random_flip_lr, random_rotate
 from model.training.dataset import Case, ManifestError, class_weights, preprocess_cases, read_bids, read_manifest
 from model.training.metrics import binary_metrics, bootstrap_ci, summarise_folds
-from model.training.run_folder import CONFIG_FILE, check_run_folder
+from model.training.run_folder import CONFIG_FILE, add_crop_argument, check_run_folder
 
 log = logging.getLogger("model.training.train")
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -107,13 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--final", choices=["retrain", "none"], default="retrain", help="retrain on all data for the shipped weights"
     )
     p.add_argument("--input-size", type=int, default=128, help="network grid (cubic); the card records it")
-    p.add_argument(
-        "--crop",
-        default="none",
-        choices=["none", "head"],
-        help="'none' resamples the whole field of view (paper Eq. 3); 'head' first cuts it to the head box "
-        "(model.preprocessing.crop_box); the card records it and the app follows the card",
-    )
+    add_crop_argument(p)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")

@@ -238,3 +238,22 @@ def test_elastic_deformation_is_strong_but_never_folds():
 
     assert min_jacobian(synth.ELASTIC_STEPS) > 0.0
     assert min_jacobian(0) < 0.0
+
+
+@pytest.mark.parametrize("module", ["model.training.synth_train", "model.training.train"])
+def test_both_trainers_take_crop(module, tmp_path):
+    import importlib
+
+    parser = importlib.import_module(module).build_parser()
+    assert parser.parse_args(["--out", str(tmp_path), "--crop", "head"]).crop == "head"
+    assert parser.parse_args(["--out", str(tmp_path)]).crop == "none"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--out", str(tmp_path), "--crop", "brain"])
+
+
+def test_synthetic_trainer_records_the_crop_in_its_preprocessing(tmp_path):
+    from model.training.synth_train import SynthTrainer, build_parser
+
+    args = build_parser().parse_args(["--out", str(tmp_path / "run"), "--crop", "head", "--input-size", "32"])
+    cfg = SynthTrainer(args, ["--crop", "head"]).cfg
+    assert cfg.crop == "head" and cfg.target_shape == (32, 32, 32)
