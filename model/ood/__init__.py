@@ -150,7 +150,7 @@ def measure_head(volume: Volume) -> HeadMeasures:
     sp = spacing * step
     if min(data.shape) < 3 or float(data.max()) == float(data.min()):
         return out
-    head = _head(data)
+    head = head_object(data)
     if not head.any():
         out.head_ml = 0.0
         return out
@@ -184,17 +184,12 @@ def measure_head(volume: Volume) -> HeadMeasures:
     return out
 
 
-def _head(data: np.ndarray) -> np.ndarray:
-    """The head object (:func:`model.preprocessing.head_object`, which ``crop="head"`` also uses)."""
-    return head_object(data)
-
-
 def head_mask(volume: Volume) -> np.ndarray:
     """The head object of :func:`measure_head` on the volume's own grid: bool (X, Y, Z)."""
     data = volume.data
     if float(data.max()) == float(data.min()):
         return np.zeros(data.shape, bool)
-    return _head(data.astype(np.float32, copy=False))
+    return head_object(data)
 
 
 def rule_reasons(volume: Volume, measures: HeadMeasures | None = None) -> list[str]:

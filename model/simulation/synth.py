@@ -49,7 +49,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model.preprocessing import PreprocessConfig, zscore
+from model.preprocessing import PreprocessConfig, margin_box, zscore
 from model.simulation.phantom import (
     BACKGROUND,
     CEREBELLUM_BRAINSTEM,
@@ -241,8 +241,6 @@ def _crop_to_head(lab: torch.Tensor, skull: bool, margin: float, rng: np.random.
     The head is what preprocessing's Otsu object would find on the render: brain and CSF, plus
     skull and scalp when they are rendered (``skull``).
     """
-    from model.preprocessing import margin_box
-
     fine = tuple(lab.shape)
     normal, injured = lab // _PACK, lab % _PACK
     fg = torch.zeros_like(lab, dtype=torch.bool)
