@@ -257,3 +257,63 @@ def test_synthetic_trainer_records_the_crop_in_its_preprocessing(tmp_path):
     args = build_parser().parse_args(["--out", str(tmp_path / "run"), "--crop", "head", "--input-size", "32"])
     cfg = SynthTrainer(args, ["--crop", "head"]).cfg
     assert cfg.crop == "head" and cfg.target_shape == (32, 32, 32)
+
+
+def test_ema_model_averages_weights_and_batchnorm_statistics():
+    """``ema_model``: the first update copies the network; each later one moves every parameter
+    and BatchNorm running statistic a fraction (1 - decay) towards the network's."""
+    from model.training.synth_train import ema_model
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    ema = ema_model(net, 0.75)
+    ema.update_parameters(net)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    with torch.no_grad():
+        net[0].weight.add_(4.0)
+    net.train()
+    net(torch.randn(8, 3) + 5.0)  # moves the BatchNorm running mean
+    ema.update_parameters(net)
+    after = net.state_dict()
+    got = ema.module.state_dict()
+    for key in ("0.weight", "1.running_mean", "1.running_var"):
+        assert not torch.allclose(before[key], after[key])
+        torch.testing.assert_close(got[key], 0.75 * before[key] + 0.25 * after[key])
+    assert int(ema.n_averaged) == 2
+
+
+def test_ema_flags_are_checked():
+    from model.training.synth_train import build_parser
+
+    p = build_parser()
+    assert p.parse_args(["--out", "x"]).ema_decay == 0.0
+    assert p.parse_args(["--out", "x", "--ema-decay", "0.995"]).ema_decay == 0.995
+    for bad in ("1", "-0.1", "high"):
+        with pytest.raises(SystemExit):
+            p.parse_args(["--out", "x", "--ema-decay", bad])
+
+
+@pytest.mark.slow
+def test_synthetic_training_ships_the_moving_average(tmp_path):
+    """With ``--ema-decay`` the saved weights are the EMA kept in the checkpoint, not the last
+    step's weights, and the card says so; ``--resume`` carries the average on."""
+    from safetensors.torch import load_file
+
+    from model.train import main
+
+    out = tmp_path / "run"
+    argv = ["--synthetic", "--out", str(out), "--subjects", "3", "--val-subjects", "2", "--steps", "3"]
+    argv += ["--pairs", "1", "--input-size", "32", "--workers", "0", "--eval-every", "3", "--seed", "3"]
+    argv += ["--ood-cases", "0", "--decision-threshold", "0.5", "--ema-decay", "0.5", "--ema-start", "1"]
+    assert main(argv + ["--steps-limit", "2"]) == 130
+    state = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert int(state["ema"]["n_averaged"]) == 2
+    assert main(argv + ["--resume"]) == 0
+    state = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert int(state["ema"]["n_averaged"]) == 3
+    shipped = load_file(out / "model.safetensors")
+    key = "conv1.weight"
+    torch.testing.assert_close(shipped[key], state["ema"][f"module.{key}"].contiguous())
+    assert not torch.allclose(shipped[key], state["model"][key].contiguous())
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["training"]["weight_averaging"].startswith("EMA of weights and BatchNorm statistics, decay 0.5")
