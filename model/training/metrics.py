@@ -120,3 +120,70 @@ def summarise_folds(per_fold: list[dict]) -> dict:
             "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
         }
     return out
+
+
+def paired_bootstrap(
+    labels, probs_a, probs_b, groups=None, thresholds=(0.5, 0.5), n_boot: int = 2000, seed: int = 0
+) -> dict:
+    """Paired percentile-bootstrap comparison of two score sets on the same cases (B minus A).
+
+    Both weights are resampled with the *same* subjects in each bootstrap draw, so the interval
+    of the difference is far narrower than the two separate intervals suggest (Efron &
+    Tibshirani, An Introduction to the Bootstrap, 1993, ch. 16; the usual way to compare two
+    ROC AUCs on one set when a DeLong test's case independence does not hold, as with several
+    degraded copies of one template).
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (N,)
+        0 normal, 1 injury; both classes present.
+    probs_a, probs_b : array-like of float, shape (N,)
+        P(injury) of weights A and B for the same N cases, in the same order.
+    groups : array-like, shape (N,), optional
+        Subject of each case; all cases of a subject are resampled together.
+    thresholds : (float, float)
+        The decision threshold of A and of B (each weights' own card).
+
+    Returns
+    -------
+    dict
+        ``{metric: {"a", "b", "difference", "ci95": [low, high], "p_b_better"}}`` for every
+        metric of :func:`binary_metrics`; ``p_b_better`` is the fraction of resamples in which B
+        beats A. ``"n_boot_used"`` counts the resamples with both classes.
+
+    Raises
+    ------
+    ValueError
+        The arrays differ in length, or ``labels`` holds one class only.
+    """
+    labels = np.asarray(labels).astype(int)
+    pa, pb = np.asarray(probs_a, dtype=float), np.asarray(probs_b, dtype=float)
+    if not len(labels) == len(pa) == len(pb):
+        raise ValueError(f"paired comparison needs equal lengths, got {len(labels)}, {len(pa)}, {len(pb)}")
+    if len(np.unique(labels)) != 2:
+        raise ValueError("paired comparison needs both classes")
+    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
+    unique = np.unique(groups)
+    rows_of = {g: np.flatnonzero(groups == g) for g in unique}
+    ta, tb = thresholds
+    ma, mb = binary_metrics(labels, pa, ta), binary_metrics(labels, pb, tb)
+    rng = np.random.default_rng(seed)
+    diffs: dict[str, list[float]] = {m: [] for m in METRICS}
+    for _ in range(n_boot):
+        idx = np.concatenate([rows_of[g] for g in rng.choice(unique, size=len(unique), replace=True)])
+        if len(np.unique(labels[idx])) < 2:
+            continue
+        ra, rb = binary_metrics(labels[idx], pa[idx], ta), binary_metrics(labels[idx], pb[idx], tb)
+        for key in METRICS:
+            diffs[key].append(rb[key] - ra[key])
+    out: dict = {"n_boot_used": len(diffs["auc"])}
+    for key in METRICS:
+        d = np.asarray(diffs[key])
+        out[key] = {
+            "a": ma[key],
+            "b": mb[key],
+            "difference": mb[key] - ma[key],
+            "ci95": [float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5))],
+            "p_b_better": float(np.mean(d > 0)),
+        }
+    return out

@@ -32,3 +32,38 @@ def test_youden_threshold_is_clipped_and_needs_both_classes():
     assert youden_threshold([0, 1], [0.001, 0.002]) == 0.05
     with pytest.raises(ValueError, match="both classes"):
         youden_threshold([1, 1], [0.2, 0.8])
+
+
+def test_paired_bootstrap_of_identical_scores_is_exactly_zero():
+    from model.training.metrics import paired_bootstrap
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 20)
+    p = rng.random(40)
+    out = paired_bootstrap(y, p, p, groups=np.repeat(np.arange(10), 4), n_boot=200)
+    assert out["auc"]["difference"] == 0.0 and out["auc"]["ci95"] == [0.0, 0.0]
+    assert out["auc"]["p_b_better"] == 0.0 and out["n_boot_used"] == 200
+
+
+def test_paired_bootstrap_finds_a_better_ranking_and_its_interval_excludes_zero():
+    from model.training.metrics import paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    y = np.array([0, 1] * 30)
+    noisy = np.clip(0.5 + 0.15 * (y - 0.5) + 0.3 * rng.standard_normal(60), 0, 1)
+    clean = np.clip(0.5 + 0.6 * (y - 0.5) + 0.1 * rng.standard_normal(60), 0, 1)
+    out = paired_bootstrap(y, noisy, clean, thresholds=(0.5, 0.5), n_boot=300)
+    d = out["auc"]
+    assert d["b"] > d["a"] and d["difference"] == pytest.approx(d["b"] - d["a"])
+    assert 0 < d["ci95"][0] <= d["difference"] <= d["ci95"][1] and d["p_b_better"] > 0.99
+    reversed_ = paired_bootstrap(y, clean, noisy, n_boot=300)["auc"]
+    assert reversed_["difference"] == pytest.approx(-d["difference"]) and reversed_["ci95"][1] < 0
+
+
+def test_paired_bootstrap_refuses_unpaired_input():
+    from model.training.metrics import paired_bootstrap
+
+    with pytest.raises(ValueError, match="equal lengths"):
+        paired_bootstrap([0, 1, 1], [0.1, 0.9, 0.8], [0.2, 0.7])
+    with pytest.raises(ValueError, match="both classes"):
+        paired_bootstrap([1, 1], [0.1, 0.9], [0.2, 0.7])
