@@ -25,9 +25,11 @@ Protocol
   shipped, or, with ``--ema-decay D`` (> 0), an exponential moving average of the weights
   (and BatchNorm statistics) from step ``--ema-start`` on: ``theta_ema <- D theta_ema + (1 - D)
   theta`` after every optimiser step (Polyak averaging, as in timm's ModelEma;
-  ``torch.optim.swa_utils.AveragedModel`` with ``get_ema_multi_avg_fn``). Averaging replaces
-  picking one checkpoint: the real-anatomy AUC of single checkpoints swings by 0.1 while the
-  simulated AUC does not (docs/METHOD.md). Validation (TTA, Eq. 12; the Grad-CAM pointing game) on the held-out renders every
+  ``torch.optim.swa_utils.AveragedModel`` with ``get_ema_multi_avg_fn``). Off by default:
+  measured on the real-anatomy set (synth-ema1, decay 0.998 from step 500 of 1000,
+  resources/README.md) the average ranked real injuries worse than the same run's last step
+  (AUC 0.756 against 0.782), because the weights were still improving and the average lags
+  them. Validation (TTA, Eq. 12; the Grad-CAM pointing game) on the held-out renders every
   ``--eval-every`` steps is only reported.
 * channels_last_3d on CPU and GPU where it is faster (measured: 0.055 vs 0.09-0.16 s per sample
   for a training step at 64^3 on 2 CPU cores), bf16 autocast on CUDA.
