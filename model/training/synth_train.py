@@ -345,6 +345,10 @@ def validate(
 class SynthTrainer:
     def __init__(self, args: argparse.Namespace, argv: list[str]):
         self.args, self.out = args, args.out
+        if args.ema_decay and not args.ema_start < args.steps:
+            raise ValueError(
+                f"--ema-start {args.ema_start} must be below --steps {args.steps} (no step would be averaged)"
+            )
         self.device = select_device(args.device)
         self.amp = self.device.type == "cuda"
         self.cfg = PreprocessConfig(target_shape=(args.input_size,) * 3, crop=args.crop)

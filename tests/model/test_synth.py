@@ -291,6 +291,11 @@ def test_ema_flags_are_checked():
     for bad in ("1", "-0.1", "high"):
         with pytest.raises(SystemExit):
             p.parse_args(["--out", "x", "--ema-decay", bad])
+    from model.training.synth_train import SynthTrainer
+
+    late = p.parse_args(["--out", "x", "--steps", "10", "--ema-decay", "0.9", "--ema-start", "10"])
+    with pytest.raises(ValueError, match="--ema-start 10 must be below --steps 10"):
+        SynthTrainer(late, [])
 
 
 @pytest.mark.slow
