@@ -77,6 +77,29 @@ def youden_threshold(labels, probs, bounds: tuple = (0.05, 0.95)) -> float:
     return round(float(np.clip(best, *bounds)), 3)
 
 
+def subject_resamples(labels: np.ndarray, groups, n_boot: int, seed: int):
+    """Row indices of ``n_boot`` seeded bootstrap resamples of subjects (all rows of a drawn
+    subject together; ``groups=None``: each row its own subject). Resamples holding one class
+    only are drawn but not yielded.
+
+    Parameters
+    ----------
+    labels : (N,) int array; groups : array-like, shape (N,), optional
+
+    Yields
+    ------
+    numpy.ndarray of int, shape (M,)
+    """
+    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
+    unique = np.unique(groups)
+    rows_of = {g: np.flatnonzero(groups == g) for g in unique}
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        idx = np.concatenate([rows_of[g] for g in rng.choice(unique, size=len(unique), replace=True)])
+        if len(np.unique(labels[idx])) == 2:
+            yield idx
+
+
 def bootstrap_ci(labels, probs, groups=None, n_boot: int = 2000, seed: int = 0, threshold: float = 0.5) -> dict:
     """Percentile bootstrap 95% interval of every metric, resampling subjects.
 
@@ -92,16 +115,8 @@ def bootstrap_ci(labels, probs, groups=None, n_boot: int = 2000, seed: int = 0, 
     """
     labels = np.asarray(labels).astype(int)
     probs = np.asarray(probs, dtype=float)
-    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
-    unique = np.unique(groups)
-    rows_of = {g: np.flatnonzero(groups == g) for g in unique}
-    rng = np.random.default_rng(seed)
-    samples = {m: [] for m in METRICS}
-    for _ in range(n_boot):
-        pick = rng.choice(unique, size=len(unique), replace=True)
-        idx = np.concatenate([rows_of[g] for g in pick])
-        if len(np.unique(labels[idx])) < 2:
-            continue
+    samples: dict[str, list[float]] = {m: [] for m in METRICS}
+    for idx in subject_resamples(labels, groups, n_boot, seed):
         m = binary_metrics(labels[idx], probs[idx], threshold)
         for key in METRICS:
             samples[key].append(m[key])
@@ -162,17 +177,10 @@ def paired_bootstrap(
         raise ValueError(f"paired comparison needs equal lengths, got {len(labels)}, {len(pa)}, {len(pb)}")
     if len(np.unique(labels)) != 2:
         raise ValueError("paired comparison needs both classes")
-    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
-    unique = np.unique(groups)
-    rows_of = {g: np.flatnonzero(groups == g) for g in unique}
     ta, tb = thresholds
     ma, mb = binary_metrics(labels, pa, ta), binary_metrics(labels, pb, tb)
-    rng = np.random.default_rng(seed)
     diffs: dict[str, list[float]] = {m: [] for m in METRICS}
-    for _ in range(n_boot):
-        idx = np.concatenate([rows_of[g] for g in rng.choice(unique, size=len(unique), replace=True)])
-        if len(np.unique(labels[idx])) < 2:
-            continue
+    for idx in subject_resamples(labels, groups, n_boot, seed):
         ra, rb = binary_metrics(labels[idx], pa[idx], ta), binary_metrics(labels[idx], pb[idx], tb)
         for key in METRICS:
             diffs[key].append(rb[key] - ra[key])
