@@ -88,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, type=Path, help="run folder (weights, model card, report)")
     p.add_argument("--subjects", type=int, default=400, help="phantom infants in the training anatomy bank")
+    p.add_argument(
+        "--icbm-subjects",
+        type=int,
+        default=0,
+        help="training subjects drawn from the adult ICBM152 2009c anatomy sized as infants "
+        "(model.simulation.icbm_anatomy), added to the bank beside the phantoms; needs --icbm",
+    )
+    p.add_argument("--icbm", type=Path, help="folder of the ICBM152 2009c probability maps (2mm_tpm_*.nii.gz)")
     p.add_argument("--val-subjects", type=int, default=64, help="held-out phantom infants (one pair each)")
     p.add_argument("--steps", type=int, default=2000, help="optimiser steps (fixed; no model selection)")
     p.add_argument("--steps-limit", type=int, default=0, help="stop (resumably) after this step; 0 = --steps")
@@ -186,15 +194,20 @@ def _seed_for(*parts) -> int:
 
 
 # ------------------------------------------------------------------------------------------- anatomy bank
-def _bank_file(folder: Path, seed: int) -> Path:
-    return folder / f"anatomy-{seed}.npz"
+def _bank_file(folder: Path, seed: int, icbm: bool = False) -> Path:
+    return folder / f"{'icbm' if icbm else 'anatomy'}-{seed}.npz"
 
 
 def _build_one(args: tuple) -> str:
-    folder, seed = args
-    path = _bank_file(Path(folder), seed)
+    folder, seed, icbm = args
+    path = _bank_file(Path(folder), seed, icbm is not None)
     if not path.is_file():
-        pair = anatomy_pair(seed)
+        if icbm is not None:
+            from model.simulation.icbm_anatomy import icbm_pair
+
+            pair = icbm_pair(seed, icbm)
+        else:
+            pair = anatomy_pair(seed)
         packed = pair.normal.astype(np.int16) * _PACK + pair.injured.astype(np.int16)
         with atomic_output(path) as tmp:
             with open(tmp, "wb") as fh:
@@ -208,15 +221,17 @@ def _build_one(args: tuple) -> str:
     return str(path)
 
 
-def build_bank(folder: Path, seeds: list[int], processes: int = 2) -> None:
-    """Phantom anatomy pairs for ``seeds`` as ``anatomy-<seed>.npz`` (skips those present)."""
+def build_bank(folder: Path, seeds: list[int], processes: int = 2, icbm: Path | None = None) -> None:
+    """Anatomy pairs for ``seeds`` (skips those present): phantoms as ``anatomy-<seed>.npz``, or,
+    with ``icbm`` (the ICBM152 2009c folder), infant-sized ICBM anatomy as ``icbm-<seed>.npz``."""
     folder.mkdir(parents=True, exist_ok=True)
-    todo = [s for s in seeds if not _bank_file(folder, s).is_file()]
+    todo = [s for s in seeds if not _bank_file(folder, s, icbm is not None).is_file()]
     if not todo:
         return
+    source = None if icbm is None else str(icbm)
     with ProcessPoolExecutor(max_workers=max(1, processes)) as pool:
         for _ in tqdm(
-            pool.map(_build_one, [(str(folder), s) for s in todo], chunksize=4),
+            pool.map(_build_one, [(str(folder), s, source) for s in todo], chunksize=4),
             total=len(todo),
             desc="anatomy bank",
             unit="infant",
@@ -349,6 +364,16 @@ class SynthTrainer:
             raise ValueError(
                 f"--ema-start {args.ema_start} must be below --steps {args.steps} (no step would be averaged)"
             )
+        if args.icbm_subjects < 0:
+            raise ValueError(f"--icbm-subjects must be 0 or more, got {args.icbm_subjects}")
+        if args.icbm_subjects:
+            from model.simulation.icbm_anatomy import ICBM_FILES
+
+            if args.icbm is None:
+                raise ValueError("--icbm-subjects needs --icbm DIR (the ICBM152 2009c probability maps)")
+            missing = [f"{n}.nii.gz" for n in ICBM_FILES if not (Path(args.icbm) / f"{n}.nii.gz").is_file()]
+            if missing:
+                raise ValueError(f"{args.icbm}: not an ICBM152 2009c folder (missing {', '.join(missing)})")
         self.device = select_device(args.device)
         self.amp = self.device.type == "cuda"
         self.cfg = PreprocessConfig(target_shape=(args.input_size,) * 3, crop=args.crop)
@@ -402,6 +427,10 @@ class SynthTrainer:
         seeds = [args.seed * 1_000_000 + k for k in range(args.subjects)]
         build_bank(bank_dir, seeds, processes=2)
         bank = [_bank_file(bank_dir, s) for s in seeds]
+        if args.icbm_subjects:
+            icbm_seeds = [args.seed * 1_000_000 + 500_000 + k for k in range(args.icbm_subjects)]
+            build_bank(bank_dir, icbm_seeds, processes=2, icbm=args.icbm)
+            bank += [_bank_file(bank_dir, s, icbm=True) for s in icbm_seeds]
         vx, vy, vmask, vfov = self._validation_set(bank_dir)
         log.info(
             "anatomy bank %d infants, held-out %d pairs (%d injury after deformation); device %s",
@@ -613,7 +642,16 @@ class SynthTrainer:
                 "protocol": "synthetic domain-randomised (model.training.synth_train)",
                 "data": (
                     f"on-the-fly renders of {args.subjects} simulated phantom infants (model.simulation.synth; "
-                    "no real scans); each normal and injured under one nuisance draw"
+                    "no real scans)"
+                    + (
+                        f" and {args.icbm_subjects} infant-sized label maps of the adult ICBM152 2009c template "
+                        "(model.simulation.icbm_anatomy; real-anatomy-mode injuries; Copyright (C) 1993-2009 "
+                        "Louis Collins, McConnell Brain Imaging Centre, Montreal Neurological Institute, "
+                        "McGill University)"
+                        if args.icbm_subjects
+                        else ""
+                    )
+                    + "; each normal and injured under one nuisance draw"
                 ),
                 "steps": args.steps,
                 "pairs_per_step": args.pairs,
