@@ -33,7 +33,7 @@ CARD_FILE = "model_card.json"
 OOD_FILE = "ood.safetensors"
 CARD_FORMAT_VERSION = 1
 #: Card fields a file may lack (added after format 1 was fixed; their defaults apply).
-OPTIONAL_CARD_FIELDS = {"ood"}
+OPTIONAL_CARD_FIELDS = {"ood", "segmentation"}
 
 #: SHA-256 of known MedicalNet ResNet-10 checkpoints (METHOD.md).
 MEDICALNET_SHA256 = {
@@ -86,6 +86,12 @@ class ModelCard:
         Out-of-distribution feature gate (:mod:`model.ood`): ``file`` (``ood.safetensors``), its
         ``sha256``, the ``weights_sha256`` it was fitted for, ``threshold`` and how it was fitted.
         Empty = feature gate not fitted. Optional in the file (older cards lack it).
+    segmentation : dict
+        The segmentation decoder (issue 28): ``labels`` (the label table of
+        :func:`model.segmentation.label_table`), ``grid`` (the network grid it predicts on),
+        ``loss`` and its weights, and optionally ``fusion`` (the call's logistic model over the
+        classifier and the measurements). Empty = weights without a decoder (the paper's network):
+        they still load and run, and measurements are not available. Optional in the file.
     """
 
     name: str
@@ -106,6 +112,12 @@ class ModelCard:
     created_utc: str = ""
     format_version: int = CARD_FORMAT_VERSION
     ood: dict = field(default_factory=dict)
+    segmentation: dict = field(default_factory=dict)
+
+    @property
+    def seg_classes(self) -> int:
+        """Channels of the segmentation decoder (0 = none)."""
+        return len(self.segmentation.get("labels", {}).get("labels", [])) if self.segmentation else 0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -169,6 +181,16 @@ def _check_field_types(d: dict, where: Path) -> None:
         raise CheckpointError(
             where, "model card field 'ood' must be an object with file, sha256, weights_sha256, threshold"
         )
+    seg = d.get("segmentation", {})
+    if not isinstance(seg, dict) or (seg and not isinstance(seg.get("labels", {}).get("labels"), list)):
+        raise CheckpointError(where, "model card field 'segmentation' must be an object with a 'labels' table")
+    if seg:
+        from model.segmentation import label_table
+
+        if seg["labels"]["labels"] != label_table()["labels"]:
+            raise CheckpointError(
+                where, "the segmentation label table differs from this software's (model.segmentation.SEG_CLASSES)"
+            )
 
 
 @dataclass
@@ -283,7 +305,7 @@ def load_weights(folder: str | Path, device: torch.device | str = "cpu") -> Load
         state = load_file(str(weights), device="cpu")
     except Exception as exc:  # noqa: BLE001 - safetensors raises several private error types
         raise CheckpointError(weights, f"cannot be read as safetensors ({exc})") from exc
-    model = ARCHITECTURES[card.architecture](num_classes=len(card.classes))
+    model = ARCHITECTURES[card.architecture](num_classes=len(card.classes), seg_classes=card.seg_classes)
     _load_state_strict(model, state, weights)
     try:
         model.get_submodule(card.gradcam_layer)

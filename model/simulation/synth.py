@@ -50,6 +50,7 @@ import torch
 import torch.nn.functional as F
 
 from model.preprocessing import PreprocessConfig, margin_box, zscore
+from model.segmentation import NON_BRAIN, render_fractions_to_channels
 from model.simulation.phantom import (
     BACKGROUND,
     CEREBELLUM_BRAINSTEM,
@@ -82,6 +83,7 @@ RENDER_LABELS = {
     WHITE_MATTER + SUBCLASS_OFFSET: "white matter, sub-class 2",
 }
 N_RENDER_CLASSES = max(RENDER_LABELS) + 1
+_NON_BRAIN_CHANNEL = NON_BRAIN  # the non-brain label (4) is also its channel index
 #: Smallest injury volume (mm^3) in the final label map for a render to be labelled "injury".
 MIN_INJURY_MM3 = 14.0  # one 3 mm sphere
 #: Phantom grid spacing of the anatomy bank (mm).
@@ -275,6 +277,10 @@ class RenderedPair:
         Injury volume in the final (fine) maps.
     raw : torch.Tensor, shape (2, D, H, W), float32
         The pair before z-scoring (identical outside the injury, up to the blur of thick slices).
+    seg : torch.Tensor or None, shape (2, N_SEG_CLASSES, D, H, W), float16
+        Soft segmentation targets: each network voxel's partial-volume fractions of the decoder's
+        classes (:data:`model.segmentation.SEG_CLASSES`) in the final maps. When the skull was
+        not rendered (a brain-extracted look) the non-brain class counts as outside the head.
     """
 
     x: torch.Tensor
@@ -283,6 +289,7 @@ class RenderedPair:
     labels: torch.Tensor
     injury_mm3: float
     raw: torch.Tensor
+    seg: torch.Tensor | None = None
 
 
 class PairRenderer:
@@ -377,6 +384,10 @@ class PairRenderer:
         maps = fine_maps[:, ::s, ::s, ::s]  # the final label maps on the network grid (one sub-voxel each)
         if skull is None:
             skull = bool(rng.random() < 0.5)
+        seg = render_fractions_to_channels(weights)
+        if not skull:  # nothing distinguishes unrendered skull from outside the head
+            seg[:, 0] += seg[:, _NON_BRAIN_CHANNEL]
+            seg[:, _NON_BRAIN_CHANNEL] = 0
         mu, sigma = draw_contrast(rng, skull)
         gmm = cc.GaussianMixtureTransform(mu=mu.tolist(), sigma=sigma.tolist(), fwhm=0)
         images = []
@@ -395,7 +406,7 @@ class PairRenderer:
         x = torch.stack([zscore(img[k : k + 1], self.cfg.eps) for k in range(2)])  # Eq. 4, as for a real scan
         y = torch.tensor([0, int(injury_mm3 >= MIN_INJURY_MM3)])
         masks = torch.stack([torch.zeros_like(mask), mask if y[1] else torch.zeros_like(mask)])
-        return RenderedPair(x.float(), y, masks, maps.cpu(), injury_mm3, raw.cpu())
+        return RenderedPair(x.float(), y, masks, maps.cpu(), injury_mm3, raw.cpu(), seg.half().cpu())
 
 
 def coarse_ids(grid: tuple, s: int, device="cpu") -> torch.Tensor:

@@ -19,6 +19,13 @@ Protocol
   features predicting which feature cells hold injury, binary cross-entropy). The auxiliary head
   shapes the features Grad-CAM reads so that the heatmap points at the injury; it is used only
   in training and not saved (the shipped network is the plain ResNet-10 of the card).
+* Segmentation (``--seg-weight`` > 0, the default; issue 28): a U-Net decoder on the encoder
+  (:class:`model.network.SegDecoder`) learns every voxel's label from the final (deformed, cropped)
+  render label maps, with their partial-volume fractions as soft targets
+  (:data:`model.segmentation.SEG_CLASSES`: Draw-EM tissue classes, cysts and punctate lesions).
+  Its loss is MONAI's ``DiceCELoss`` (soft Dice over the batch + soft-label cross-entropy, all
+  classes), added with weight ``--seg-weight``; the decoder is saved with the weights and the card
+  records it (``segmentation``). ``--seg-weight 0`` trains the paper's classification-only network.
   (Mixup, Eq. 9, is off by default here: it mixes a pair's two renders into a label the maps
   cannot support; ``--mixup-prob`` turns it on.)
 * AdamW with cosine annealing over ``--steps``; no model selection: the last step's weights are
@@ -65,6 +72,7 @@ from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
 from model.inference import flip_lr, select_device, tta_probabilities
 from model.network import resnet10
 from model.preprocessing import PreprocessConfig
+from model.segmentation import CHANNEL_VALUES, N_SEG_CLASSES, label_table
 from model.simulation.synth import _PACK, AnatomyPair, PairRenderer, anatomy_pair, injury_cells
 from model.training.metrics import binary_metrics, bootstrap_ci, youden_threshold
 from model.training.run_folder import CONFIG_FILE, add_crop_argument, check_run_folder
@@ -104,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-lr", type=float, default=1e-5)
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--aux-weight", type=float, default=0.5, help="weight of the injury-localisation loss")
+    p.add_argument(
+        "--seg-weight",
+        type=float,
+        default=1.0,
+        help="weight of the segmentation loss (Dice + cross-entropy); 0 = no segmentation decoder",
+    )
     p.add_argument("--mixup-prob", type=float, default=0.0)
     p.add_argument(
         "--ema-decay",
@@ -277,15 +291,49 @@ class PairStream(torch.utils.data.Dataset):
                 self._cache.pop(next(iter(self._cache)))
             self._cache[k] = load_pair(self.bank[k])
         r = self._renderer.render(self._cache[k], _seed_for(self.seed, "render", j))
-        x, mask = r.x, r.mask
+        x, mask, seg = r.x, r.mask, r.seg
         if _seed_for(self.seed, "flip", j) % 2:
-            x, mask = flip_lr(x), flip_lr(mask)
-        return x, r.y, mask
+            x, mask, seg = flip_lr(x), flip_lr(mask), flip_lr(seg)
+        return x, r.y, mask, seg
 
 
 def _collate(items):
-    xs, ys, ms = zip(*items)
-    return torch.cat(xs), torch.cat(ys), torch.cat(ms)
+    xs, ys, ms, ss = zip(*items)
+    return torch.cat(xs), torch.cat(ys), torch.cat(ms), torch.cat(ss)
+
+
+@torch.no_grad()
+def segmentation_dice(model, inputs: torch.Tensor, labels: torch.Tensor, device) -> dict:
+    """Dice of the decoder's argmax against render label maps, per label value, over all cases.
+
+    Parameters
+    ----------
+    inputs : torch.Tensor, shape (N, 1, X, Y, Z); labels : torch.Tensor, shape (N, X, Y, Z), uint8
+        label values of :data:`model.segmentation.SEG_CLASSES`.
+
+    Returns
+    -------
+    dict
+        label value (str) -> Dice (pooled over the cases), classes absent from both omitted.
+    """
+    model.eval()
+    inter = np.zeros(len(CHANNEL_VALUES)), np.zeros(len(CHANNEL_VALUES)), np.zeros(len(CHANNEL_VALUES))
+    for start in range(0, len(inputs), 8):
+        _, seg = model.forward_with_segmentation(inputs[start : start + 8].to(device))
+        pred = torch.as_tensor(CHANNEL_VALUES, device=seg.device)[seg.argmax(1)].cpu().numpy()
+        ref = labels[start : start + 8].numpy()
+        for k, v in enumerate(CHANNEL_VALUES):
+            p, r = pred == v, ref == v
+            inter[0][k] += np.sum(p & r)
+            inter[1][k] += np.sum(p)
+            inter[2][k] += np.sum(r)
+    model.train()
+    both, npred, nref = inter
+    return {
+        str(int(v)): float(2 * both[k] / (npred[k] + nref[k]))
+        for k, v in enumerate(CHANNEL_VALUES)
+        if npred[k] + nref[k] > 0
+    }
 
 
 # ------------------------------------------------------------------------------------------- evaluation
@@ -398,6 +446,7 @@ class SynthTrainer:
         path = self.out / "checkpoints" / f"{what}.pt"
         if path.is_file():
             v = torch.load(path, weights_only=True)
+            self.val_labels = v.get("labels")
             return v["x"], v["y"].numpy(), v["mask"], v["fov_mm"].numpy()
         if what == "validation":
             base, n = VALIDATION_SEED_BASE, self.args.val_subjects
@@ -406,17 +455,20 @@ class SynthTrainer:
         seeds = [base + self.args.seed * 1000 + k for k in range(n)]
         build_bank(bank_dir, seeds)
         renderer = PairRenderer(self.cfg)
-        xs, ys, ms, fovs = [], [], [], []
+        xs, ys, ms, fovs, labs = [], [], [], [], []
         for s in tqdm(seeds, desc=f"held-out {what} renders", unit="pair"):
             pair = load_pair(_bank_file(bank_dir, s))
             r = renderer.render(pair, _seed_for(self.args.seed, what, s))
             xs.append(r.x), ys.append(r.y), ms.append(r.mask)
+            assert r.seg is not None
+            labs.append(torch.from_numpy(CHANNEL_VALUES[r.seg.float().argmax(1).numpy()]))
             fovs.append(np.array(pair.normal.shape) * pair.spacing_mm)
-        x, y, m = torch.cat(xs), torch.cat(ys), torch.cat(ms)
+        x, y, m, lab = torch.cat(xs), torch.cat(ys), torch.cat(ms), torch.cat(labs)
         fov = torch.as_tensor(np.mean(fovs, axis=0))
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(path) as tmp:
-            torch.save({"x": x, "y": y, "mask": m, "fov_mm": fov}, tmp)
+            torch.save({"x": x, "y": y, "mask": m, "fov_mm": fov, "labels": lab}, tmp)
+        self.val_labels = lab
         return x, y.numpy(), m, fov.numpy()
 
     def run(self) -> int:
@@ -441,12 +493,27 @@ class SynthTrainer:
         )
 
         torch.manual_seed(args.seed)
-        model = resnet10()
+        self.seg_classes = N_SEG_CLASSES if args.seg_weight > 0 else 0
+        model = resnet10(seg_classes=self.seg_classes)
         init = "random (Kaiming normal; head N(0, 0.01))"
         if args.init:
             loaded = load_weights(args.init)
-            model.load_state_dict(loaded.model.state_dict())
+            result = model.load_state_dict(loaded.model.state_dict(), strict=False)
+            if result.unexpected_keys or any(not k.startswith("decoder.") for k in result.missing_keys):
+                raise ValueError(
+                    f"--init {args.init}: its weights do not fit this network "
+                    f"(missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]})"
+                )
             init = f"{args.init} (weights sha256 {loaded.card.weights_sha256})"
+            if result.missing_keys:
+                init += "; segmentation decoder freshly initialised"
+        seg_loss = None
+        if self.seg_classes:
+            from monai.losses import DiceCELoss
+
+            # soft targets (partial-volume fractions); Dice pooled over the batch so that rare
+            # classes (cysts, punctate lesions) absent from one image do not dominate
+            seg_loss = DiceCELoss(softmax=True, to_onehot_y=False, include_background=True, batch=True)
         layer = model.get_submodule(args.gradcam_layer)
         aux = torch.nn.Conv3d(layer[-1].conv2.out_channels if hasattr(layer[-1], "conv2") else 256, 1, 1)
         model.to(self.device), aux.to(self.device)
@@ -485,13 +552,17 @@ class SynthTrainer:
         bar = tqdm(total=stop, initial=step, desc="train", unit="step")
         running, t_last = [], time.perf_counter()
         try:
-            for x, y, mask in loader:
+            for x, y, mask, seg_target in loader:
                 if step >= stop:
                     break
                 x = x.to(self.device).contiguous(memory_format=torch.channels_last_3d)
                 y, mask = y.to(self.device), mask.to(self.device)
                 with autocast():
-                    logits = model(x)
+                    if seg_loss is not None:
+                        logits, seg_logits = model.forward_with_segmentation(x)
+                        segl = seg_loss(seg_logits.float(), seg_target.to(self.device).float())
+                    else:
+                        logits, segl = model(x), torch.zeros((), device=self.device)
                     ce = F.cross_entropy(logits.float(), y)
                     a = feats["a"]
                     seg = aux(a).float()
@@ -499,7 +570,7 @@ class SynthTrainer:
                     loc = F.binary_cross_entropy_with_logits(
                         seg, target, pos_weight=torch.tensor(3.0, device=seg.device)
                     )
-                    loss = ce + args.aux_weight * loc
+                    loss = ce + args.aux_weight * loc + args.seg_weight * segl
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step(), sched.step()
@@ -507,11 +578,11 @@ class SynthTrainer:
                 if ema is not None and step >= ema_start:
                     ema.update_parameters(model)
                 acc = float((logits.argmax(1) == y).float().mean())
-                running.append((ce.item(), loc.item(), acc))
+                running.append((ce.item(), loc.item(), acc, segl.item()))
                 bar.update(1)
                 if step % 10 == 0:
                     r = np.mean(running[-10:], axis=0)
-                    bar.set_postfix(ce=f"{r[0]:.3f}", loc=f"{r[1]:.3f}", acc=f"{r[2]:.2f}")
+                    bar.set_postfix(ce=f"{r[0]:.3f}", loc=f"{r[1]:.3f}", acc=f"{r[2]:.2f}", seg=f"{r[3]:.3f}")
                 if step % args.eval_every == 0 or step == args.steps:
                     res = validate(
                         self._shipped(model, ema),
@@ -534,7 +605,12 @@ class SynthTrainer:
                         "val_accuracy": res["metrics"].get("accuracy"),
                         "pointing": (res.get("pointing") or {}).get("rate"),
                         "samples_per_s": len(running) * 2 * args.pairs / max(now - t_last, 1e-9),
+                        "seg_loss": float(r[3]),
                     }
+                    if self.seg_classes and getattr(self, "val_labels", None) is not None:
+                        entry["val_dice"] = segmentation_dice(
+                            self._shipped(model, ema), vx, self.val_labels, self.device
+                        )
                     history.append(entry)
                     running, t_last = [], now
                     log.info(
@@ -668,7 +744,8 @@ class SynthTrainer:
                     else "none (last step's weights)"
                 ),
                 "loss": "cross-entropy + aux injury-localisation BCE on "
-                f"{args.gradcam_layer} (weight {args.aux_weight})",
+                f"{args.gradcam_layer} (weight {args.aux_weight})"
+                + (f" + segmentation Dice + cross-entropy (MONAI DiceCELoss, weight {args.seg_weight})" if self.seg_classes else ""),
                 "init": init,
                 "device": str(self.device),
                 "augmentation": "cornucopia: affine (rot 15 deg, zoom 0.2) + elastic, GMM, bias, gamma, thick slices, "
@@ -677,6 +754,26 @@ class SynthTrainer:
             },
         )
         card.gradcam_layer = args.gradcam_layer
+        if self.seg_classes:
+            dice = segmentation_dice(model, vx, self.val_labels, torch.device("cpu"))
+            metrics["held_out_synthetic"]["segmentation_dice"] = dice
+            card.segmentation = {
+                "labels": label_table(),
+                "grid": list(self.cfg.target_shape),
+                "output": "softmax over the label table's channels on the network grid; TTA: the flipped "
+                "pass's probabilities flipped back and averaged; trilinear back to the input grid, then argmax",
+                "loss": {
+                    "segmentation": "MONAI DiceCELoss (softmax, soft partial-volume targets, batch Dice, all classes)",
+                    "segmentation_weight": args.seg_weight,
+                    "classification": "cross-entropy",
+                    "classification_weight": 1.0,
+                    "localisation_weight": args.aux_weight,
+                },
+                "targets": "final (deformed, cropped) render label maps of model.simulation.synth, "
+                "partial-volume fractions on the network grid",
+                "held_out_dice": dice,
+            }
+            write_bytes_atomic(self.out / "metrics.json", _json(metrics))
         save_weights(self.out, model, card)
         if args.ood_cases:
             from model.ood.fit import fit_for_weights, synthetic_cases
