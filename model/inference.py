@@ -9,6 +9,7 @@ end for scripts. Device choice is the caller's (:func:`select_device`), never hi
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generator, TypeVar, cast
 
@@ -20,6 +21,7 @@ from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
 from model.network import ResNet3d
 from model.ood import OODVerdict, capture_features, feature_verdict, measure_head, rule_reasons, statistics_from
 from model.preprocessing import preprocess_with_box, resample_to_grid
+from model.segmentation import resample_probabilities
 from model.vocabulary import INJURY, Flag, flag_for
 from model.volume import Volume
 
@@ -33,6 +35,7 @@ __all__ = [
     "flag_for",
     "flip_lr",
     "run_to_end",
+    "segmentation_capture",
     "select_device",
     "tta_forward",
     "tta_mean",
@@ -133,6 +136,47 @@ def tta_probabilities(model: torch.nn.Module, x: torch.Tensor) -> tuple[np.ndarr
     return passes.p_identity, passes.p_flipped
 
 
+@contextmanager
+def segmentation_capture(model: torch.nn.Module):
+    """Collect the segmentation decoder's logits of every forward pass while inside the context.
+
+    Yields a list that receives one (N, K, X, Y, Z) tensor per forward call (empty for a network
+    without a decoder). The decoder runs without gradients inside the same pass, so Grad-CAM's
+    passes give the segmentation at no extra encoder cost.
+    """
+    got: list = []
+    has_decoder = getattr(model, "decoder", None) is not None
+    if has_decoder:
+        model.captured_segmentation = got  # type: ignore[assignment]
+    try:
+        yield got
+    finally:
+        if has_decoder:
+            model.captured_segmentation = None  # type: ignore[assignment]
+
+
+def tta_segmentation(captured: list) -> torch.Tensor | None:
+    """Class probabilities of the TTA passes: softmax of each, the flipped pass flipped back, mean
+    (Eq. 12 applied to every voxel).
+
+    Parameters
+    ----------
+    captured : list of torch.Tensor
+        :func:`segmentation_capture`'s logits; concatenated they are (2, K, X, Y, Z): identity, flipped.
+
+    Returns
+    -------
+    torch.Tensor, shape (K, X, Y, Z), float32, or None when nothing was captured
+    """
+    if not captured:
+        return None
+    logits = torch.cat(captured, 0).float()
+    if logits.shape[0] != 2:
+        raise RuntimeError(f"expected the two TTA passes' segmentations, got {logits.shape[0]}")
+    p = torch.softmax(logits, dim=1)
+    return 0.5 * (p[0] + torch.flip(p[1], dims=(LR_DIM - 1,)))
+
+
 #: Flag of a scan outside what the weights were trained on (model.ood); its probability is not a call.
 OUT_OF_DISTRIBUTION = Flag.OUT_OF_DISTRIBUTION
 
@@ -169,6 +213,14 @@ class AnalysisResult:
         Seconds per step (``preprocess``, ``inference``, ``gradcam``, ``total``).
     ood : OODVerdict or None
         Out-of-distribution verdict (:mod:`model.ood`); None for results made without the gate.
+    labels : np.ndarray or None, shape (X, Y, Z), uint8
+        The decoder's label map on the volume's grid (Draw-EM values of
+        :data:`model.segmentation.SEG_CLASSES`); None for weights without a decoder.
+    label_confidence : np.ndarray or None, shape (X, Y, Z), float16
+        The TTA-mean probability of each voxel's chosen label.
+    report : SegmentationReport or None
+        Measurements, lesions and findings of ``labels`` (:func:`model.measure.report_from_labels`)
+        at ``pma_weeks``; None for weights without a decoder.
     """
 
     probability: float
@@ -184,6 +236,14 @@ class AnalysisResult:
     device: str
     timings_s: dict = field(default_factory=dict)
     ood: OODVerdict | None = None
+    labels: np.ndarray | None = None
+    label_confidence: np.ndarray | None = None
+    report: Any = None
+
+    @property
+    def has_segmentation(self) -> bool:
+        """True when the weights have a segmentation decoder (measurements available)."""
+        return self.labels is not None
 
     @property
     def in_distribution(self) -> bool:
@@ -228,11 +288,29 @@ class AnalysisResult:
             "demonstration_weights": self.demonstration,
             "device": self.device,
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
+            **self._segmentation_dict(),
+        }
+
+    def _segmentation_dict(self) -> dict:
+        if self.report is None:
+            return {"segmentation": "not available with these weights (no segmentation decoder)"}
+        d = self.report.to_dict()
+        return {
+            "segmentation": "available",
+            "pma_weeks": d["pma_weeks"],
+            "pma_source": d["pma_source"],
+            "measurements": d["measurements"],
+            "lesions": d["lesions"],
+            "findings": d["findings"],
         }
 
 
 def analyse_steps(
-    volume: Volume, loaded: LoadedModel, with_cam: bool = True
+    volume: Volume,
+    loaded: LoadedModel,
+    with_cam: bool = True,
+    pma_weeks: float | None = None,
+    pma_source: str = "",
 ) -> Generator[Progress, None, AnalysisResult]:
     """Analyse one scan step by step.
 
@@ -244,6 +322,11 @@ def analyse_steps(
         Weights and card; the network's device is used.
     with_cam : bool
         Compute Grad-CAM (the probability is the same either way).
+    pma_weeks : float, optional
+        Post-menstrual age (weeks) the measurements are compared with their references at
+        (None: values only, "PMA unknown").
+    pma_source : str
+        Where ``pma_weeks`` came from (shown with it).
 
     Yields
     ------
@@ -270,7 +353,11 @@ def analyse_steps(
 
     if with_cam:
         probs, maps = [], []
-        with gradcam_session(model, card.gradcam_layer) as cam, capture_features(model) as feats:
+        with (
+            gradcam_session(model, card.gradcam_layer) as cam,
+            capture_features(model) as feats,
+            segmentation_capture(model) as segs,
+        ):
             for i, inp in enumerate(inputs):
                 yield Progress(0.1 + 0.4 * i, f"Network + Grad-CAM, TTA pass {i + 1} of 2")
                 p, m = cam_pass(cam, inp, target_class=INJURY)
@@ -287,13 +374,25 @@ def analyse_steps(
         timings["heatmap_mapping"] = time.perf_counter() - t1
     else:
         yield Progress(0.1, "Network, both TTA passes")
-        with capture_features(model) as feats:  # the fc layer's input: identity rows first
+        with capture_features(model) as feats, segmentation_capture(model) as segs:  # identity rows first
             passes = tta_forward(model, x)
         probs = [float(passes.p_identity[0]), float(passes.p_flipped[0])]
         timings["inference"] = time.perf_counter() - t0 - timings["preprocess"]
         heatmap = None
     verdict = feature_verdict(statistics_from(loaded), feats[0][0] if feats else None, reasons)  # identity pass
     verdict.measures = measures.to_dict()
+    labels = confidence = report = None
+    seg_probs = tta_segmentation(segs)
+    if seg_probs is not None:
+        t2 = time.perf_counter()
+        yield Progress(0.95, "Segmenting and measuring")
+        labels, confidence = resample_probabilities(seg_probs.cpu(), box, volume.shape)
+        from model.measure import report_from_labels
+
+        report = report_from_labels(
+            labels, volume.affine, pma_weeks=pma_weeks, pma_source=pma_source, confidence=confidence
+        )
+        timings["segmentation"] = time.perf_counter() - t2
     timings["total"] = time.perf_counter() - t0
     yield Progress(1.0, "Done")
     return AnalysisResult(
@@ -310,6 +409,9 @@ def analyse_steps(
         device=str(device),
         timings_s=timings,
         ood=verdict,
+        labels=labels,
+        label_confidence=confidence,
+        report=report,
     )
 
 
@@ -325,6 +427,12 @@ def run_to_end(gen: Generator[Any, Any, _T]) -> _T:
             return stop.value
 
 
-def analyse(volume: Volume, loaded: LoadedModel, with_cam: bool = True) -> AnalysisResult:
+def analyse(
+    volume: Volume,
+    loaded: LoadedModel,
+    with_cam: bool = True,
+    pma_weeks: float | None = None,
+    pma_source: str = "",
+) -> AnalysisResult:
     """:func:`analyse_steps` run to the end."""
-    return run_to_end(analyse_steps(volume, loaded, with_cam=with_cam))
+    return run_to_end(analyse_steps(volume, loaded, with_cam=with_cam, pma_weeks=pma_weeks, pma_source=pma_source))

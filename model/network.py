@@ -130,6 +130,8 @@ class ResNet3d(nn.Module):
         self.num_features = 512 * BasicBlock.expansion
         self.seg_classes = int(seg_classes)
         self.decoder = SegDecoder(self.seg_classes, in_channels) if self.seg_classes else None
+        #: When a list, every forward pass appends its segmentation logits here (no grad).
+        self.captured_segmentation: list | None = None
         self.reset_parameters()
 
     def _make_layer(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
@@ -154,10 +156,21 @@ class ResNet3d(nn.Module):
         nn.init.zeros_(self.fc.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, X, Y, Z) -> pooled features (N, 512)."""
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return torch.flatten(self.avgpool(x), 1)
+        """(N, C, X, Y, Z) -> pooled features (N, 512).
+
+        While :attr:`captured_segmentation` is a list (see :func:`model.inference.segmentation_capture`)
+        and the network has a decoder, each call also appends the decoder's logits (N, K, X, Y, Z),
+        computed without gradients, so that one pass (e.g. Grad-CAM's) gives both outputs.
+        """
+        stem = self.relu(self.bn1(self.conv1(x)))
+        l1 = self.layer1(self.maxpool(stem))
+        l2 = self.layer2(l1)
+        l3 = self.layer3(l2)
+        l4 = self.layer4(l3)
+        if self.decoder is not None and self.captured_segmentation is not None:
+            with torch.no_grad():
+                self.captured_segmentation.append(self.decoder(x, (stem, l1, l2, l3, l4)).detach())
+        return torch.flatten(self.avgpool(l4), 1)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         """(N, 512) -> logits (N, num_classes)."""

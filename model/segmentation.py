@@ -165,19 +165,17 @@ def probabilities_to_labels(probs: torch.Tensor | np.ndarray) -> np.ndarray:
     return CHANNEL_VALUES[t.argmax(0).cpu().numpy()]
 
 
-def resample_probabilities(probs: torch.Tensor, shape: tuple, box: tuple | None, full_shape: tuple) -> np.ndarray:
-    """Network-grid class probabilities -> a label map on the input's voxel grid.
+def resample_probabilities(probs: torch.Tensor, box: tuple | None, full_shape: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Network-grid class probabilities -> a label map (and its confidence) on the input's voxel grid.
 
     Trilinear resampling of the probabilities (``align_corners=True``, the inverse of
     :func:`model.preprocessing.preprocess`'s resampling) into the crop box, then the argmax
     (the usual way to bring a soft segmentation to another grid, as nnU-Net does); voxels outside
-    the box are "outside the head".
+    the box are "outside the head" with confidence 1.
 
     Parameters
     ----------
     probs : torch.Tensor, shape (K, x, y, z), float
-    shape : tuple of 3 int
-        Unused (kept for symmetry with ``resample_to_grid``); the box or ``full_shape`` decides.
     box : tuple of 3 slice or None
         The crop box of the preprocessing (None = the whole volume).
     full_shape : tuple of 3 int
@@ -185,14 +183,18 @@ def resample_probabilities(probs: torch.Tensor, shape: tuple, box: tuple | None,
 
     Returns
     -------
-    np.ndarray, shape ``full_shape``, uint8
+    labels : np.ndarray, shape ``full_shape``, uint8
+    confidence : np.ndarray, shape ``full_shape``, float16
+        The resampled probability of each voxel's label.
     """
-    del shape
-    out = np.zeros(tuple(int(n) for n in full_shape), np.uint8)
+    full_shape = tuple(int(n) for n in full_shape)
+    labels = np.zeros(full_shape, np.uint8)
+    confidence = np.ones(full_shape, np.float16)
     if box is None:
-        box = tuple(slice(0, int(n)) for n in full_shape)
+        box = tuple(slice(0, n) for n in full_shape)
     target = tuple(int(s.stop - s.start) for s in box)
-    p = probs.float()[None]
-    up = F.interpolate(p, size=target, mode="trilinear", align_corners=True)[0]
-    out[box] = probabilities_to_labels(up)
-    return out
+    up = F.interpolate(probs.float()[None], size=target, mode="trilinear", align_corners=True)[0]
+    best, index = up.max(0)
+    labels[box] = CHANNEL_VALUES[index.numpy()]
+    confidence[box] = best.numpy().astype(np.float16)
+    return labels, confidence
