@@ -21,6 +21,15 @@ replaced without ``--overwrite``):
 * ``roc.png``, ``calibration.png`` (reliability diagram, scikit-learn ``calibration_curve``);
 * ``summary.md`` -- the same, for a human.
 
+With ``--segmentation`` (weights with a segmentation decoder, manifest column ``seg``: a
+reference label map on the scan's grid, in :mod:`model.segmentation`'s convention or the Draw-EM
+9-class template one), also per scan and summarised: Dice, volume error (ml, %) and 95 %
+Hausdorff distance per tissue class, and lesion-level detection of cysts and punctate lesions
+(sensitivity per lesion, false positives per scan and per normal scan) (:mod:`model.seg_metrics`),
+over all scans with a reference and over the clean normal scans (label 0, degradation none);
+``segmentation.csv`` holds the per-scan rows. A ``pma_weeks`` column is passed to the
+measurements' age references.
+
 Exit codes: 0 done, 1 some scans could not be read (listed in predictions.csv), 2 usage error.
 """
 
@@ -73,8 +82,12 @@ def _metrics_block(labels, probs, groups, threshold: float, n_boot: int, seed: i
     return out
 
 
-def evaluate_rows(rows: list[dict], loaded, *, masks: bool, log=print) -> list[dict]:
-    """Analyse each manifest row (:func:`model.ood.read_manifest`); one prediction dict per row."""
+def evaluate_rows(rows: list[dict], loaded, *, masks: bool, log=print, segmentation: bool = False) -> list[dict]:
+    """Analyse each manifest row (:func:`model.ood.read_manifest`); one prediction dict per row.
+
+    With ``segmentation``, rows with a ``seg`` reference also get ``seg_tissue`` and
+    ``seg_lesions`` (:func:`model.seg_metrics.tissue_scores`, :func:`~model.seg_metrics.lesion_detection`).
+    """
     from model.errors import ScanError
     from model.inference import analyse
     from model.pointing import pointing_hit
@@ -101,7 +114,9 @@ def evaluate_rows(rows: list[dict], loaded, *, masks: bool, log=print) -> list[d
         except ScanError as exc:
             preds.append({**pred, "status": "failed", "reason": str(exc)})
             continue
-        result = analyse(volume, loaded, with_cam=mask is not None)
+        result = analyse(
+            volume, loaded, with_cam=mask is not None, pma_weeks=row.get("pma_weeks"), pma_source="manifest"
+        )
         pred.update(
             status="scored",
             p_injury=result.probability,
@@ -113,6 +128,23 @@ def evaluate_rows(rows: list[dict], loaded, *, masks: bool, log=print) -> list[d
         if mask is not None:
             hit = pointing_hit(result.heatmap, volume, mask)
             pred.update(pointing_hit=hit["hit"], pointing_chance=hit["mask_fraction"])
+        if segmentation and row.get("seg") and result.labels is not None:
+            from model.seg_metrics import as_reference, lesion_detection, tissue_scores
+
+            try:
+                ref_vol = load_volume(row["seg"], compute_hash=False)
+            except ScanError as exc:
+                pred["seg_reason"] = str(exc)
+            else:
+                if ref_vol.shape != volume.shape or not np.allclose(ref_vol.affine, volume.affine, atol=1e-3):
+                    pred["seg_reason"] = f"{row['seg']}: the reference label map is not on the scan's grid"
+                else:
+                    ref = as_reference(np.rint(ref_vol.data).astype(np.int64))
+                    pred["seg_tissue"] = tissue_scores(result.labels, ref, volume.affine)
+                    pred["seg_lesions"] = lesion_detection(result.labels, ref)
+        if result.report is not None:
+            pred["n_findings"] = len(result.report.findings)
+            pred["findings"] = "; ".join(f.summary for f in result.report.findings)
         preds.append(pred)
         if k % 10 == 0 or k == len(rows):
             log(f"  {k}/{len(rows)} scans ({time.perf_counter() - t0:.0f} s)")
@@ -156,6 +188,17 @@ def summarise(preds: list[dict], card, *, n_boot: int = 2000, seed: int = 0) -> 
         "n_normal": sum(1 for p in scored if p["label"] == 0),
         "bootstrap": {"n_boot": n_boot, "seed": seed, "unit": "subject", "interval": "percentile 95%"},
     }
+    seg_rows = [p for p in scored if "seg_tissue" in p]
+    if seg_rows:
+        from model.seg_metrics import summarise_lesions, summarise_tissue
+
+        clean = [p for p in seg_rows if p["label"] == 0 and (p.get("degradation") or "none") == "none"]
+        out["segmentation"] = {
+            "n_scans": len(seg_rows),
+            "all_with_reference": summarise_tissue([p["seg_tissue"] for p in seg_rows]),
+            "clean_normal": {"n": len(clean), **summarise_tissue([p["seg_tissue"] for p in clean])},
+            "lesions": summarise_lesions([p["seg_lesions"] for p in seg_rows], [p["label"] for p in seg_rows]),
+        }
     by_injury = _by_injury(scored, thr)
     if by_injury:
         out["sensitivity_by_injury"] = by_injury
@@ -330,6 +373,30 @@ def summary_markdown(metrics: dict, manifest: Path, command: str) -> str:
         for name, b in m["by_degradation"].items():
             f = lambda v, n: "n/a" if v is None else f"{v:.2f} (n={n})"  # noqa: E731
             lines.append(f"| {name} | {f(b['specificity'], b['n_normal'])} | {f(b['sensitivity'], b['n_injury'])} |")
+    if m.get("segmentation"):
+        seg = m["segmentation"]
+        f2 = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+        lines += ["", f"Segmentation against the reference label maps ({seg['n_scans']} scans):", ""]
+        lines += [
+            "| tissue | Dice median (clean normal) | Dice median (all) | abs volume error % median (clean normal) "
+            "| HD95 mm median (clean normal) |",
+            "|---|---|---|---|---|",
+        ]
+        for key, b in seg["all_with_reference"].items():
+            c = seg["clean_normal"].get(key, {})
+            lines.append(
+                f"| {b['name']} | {f2(c.get('dice_median'))} | {f2(b['dice_median'])} | "
+                f"{f2(c.get('abs_volume_error_pct_median'))} | {f2(c.get('hd95_mm_median'))} |"
+            )
+        les = seg["lesions"]
+        for key in ("10", "11"):
+            b = les[key]
+            lines.append(
+                f"- {b['name']}: {b['detected']}/{b['reference_lesions']} reference lesions detected "
+                f"(sensitivity {f2(b['sensitivity_per_lesion'])}); false positives per scan "
+                f"{f2(b['false_positives_per_scan'])}, per normal scan {f2(b['false_positives_per_normal_scan'])}"
+            )
+        lines.append(f"- any false lesion per normal scan: {f2(les['any_lesion_false_positives_per_normal_scan'])}")
     lines += [
         "",
         "95% intervals: percentile bootstrap over subjects "
@@ -355,6 +422,29 @@ def _predictions_csv(preds: list[dict]) -> bytes:
     return buf.getvalue().encode()
 
 
+def _segmentation_csv(preds: list[dict]) -> bytes:
+    """One row per scan and tissue label (Dice, volumes, HD95), then the lesion counts."""
+    buf = io.StringIO()
+    cols = ["path", "label", "degradation", "value", "name", "dice", "volume_pred_ml", "volume_ref_ml"]
+    cols += ["volume_error_pct", "hd95_mm", "reference_lesions", "detected", "false_positives"]
+    w = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for p in preds:
+        for block in ("seg_tissue", "seg_lesions"):
+            for value, cell in (p.get(block) or {}).items():
+                row = {k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in cell.items()}
+                w.writerow(
+                    {
+                        "path": p["path"],
+                        "label": p["label"],
+                        "degradation": p.get("degradation", ""),
+                        "value": value,
+                        **row,
+                    }
+                )
+    return buf.getvalue().encode()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m model.evaluate", description="Evaluate weights on a labelled set of scans."
@@ -362,6 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, required=True)
     p.add_argument("--manifest", type=Path, required=True, help="CSV path,label[,subject][,mask]")
     p.add_argument("--masks", action="store_true", help="Grad-CAM pointing game on injured scans with a mask")
+    p.add_argument(
+        "--segmentation",
+        action="store_true",
+        help="score the segmentation against the manifest's 'seg' reference label maps (Dice, volume, HD95, lesions)",
+    )
     p.add_argument(
         "--out", type=Path, required=True, help="folder for metrics.json, predictions.csv, plots, summary.md"
     )
@@ -394,7 +489,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, GloResNetError) as exc:
         return usage(str(exc))
     print(f"evaluating {args.weights} on {len(rows)} scans ({args.manifest})")
-    preds = evaluate_rows(rows, loaded, masks=args.masks)
+    if args.segmentation and not loaded.card.seg_classes:
+        return usage(f"{args.weights}: --segmentation needs weights with a segmentation decoder (these have none)")
+    if args.segmentation and not any(r.get("seg") for r in rows):
+        return usage(f"{args.manifest}: --segmentation needs a 'seg' column of reference label maps")
+    preds = evaluate_rows(rows, loaded, masks=args.masks, segmentation=args.segmentation)
     metrics = summarise(preds, loaded.card, n_boot=args.n_boot, seed=args.seed)
     command = "python -m model.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     metrics["command"] = command
@@ -402,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     metrics["figures"] = _figures(preds, args.out)
     write_bytes_atomic(args.out / "predictions.csv", _predictions_csv(preds))
+    if args.segmentation:
+        write_bytes_atomic(args.out / "segmentation.csv", _segmentation_csv(preds))
     summary = summary_markdown(metrics, args.manifest, command)
     write_bytes_atomic(args.out / "summary.md", summary.encode())
     write_bytes_atomic(args.out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())

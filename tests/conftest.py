@@ -105,3 +105,27 @@ def small_weights(tmp_path_factory):
         ),
     )
     return folder
+
+
+@pytest.fixture(scope="session")
+def seg_weights(tmp_path_factory):
+    """Random ResNet-10 weights WITH a segmentation decoder (issue 28), 32^3 grid, valid card."""
+    import torch
+
+    from model.checkpoint import new_card, save_weights
+    from model.network import resnet10
+    from model.preprocessing import PreprocessConfig
+    from model.segmentation import N_SEG_CLASSES, label_table
+
+    torch.manual_seed(2)
+    folder = tmp_path_factory.mktemp("weights") / "seg"
+    card = new_card(
+        "seg-test",
+        "0.0",
+        PreprocessConfig(target_shape=(32, 32, 32)),
+        demonstration=True,
+        training={"command": "tests/conftest.py"},
+    )
+    card.segmentation = {"labels": label_table(), "grid": [32, 32, 32]}
+    save_weights(folder, resnet10(seg_classes=N_SEG_CLASSES), card)
+    return folder

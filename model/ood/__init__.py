@@ -416,8 +416,9 @@ def features_of(loaded, volume: Volume) -> np.ndarray:
 
 def read_manifest(path: str | Path) -> list[dict]:
     """Rows ``{"path": Path, "label": int, "subject": str, "mask": Path | None, "injuries": str,
-    "degradation": str}`` of a manifest CSV (the last two are optional columns, "" when absent;
-    :mod:`model.simulation.real_anatomy` writes them).
+    "degradation": str, "seg": Path | None, "pma_weeks": float | None}`` of a manifest CSV (all
+    but path and label are optional columns, "" / None when absent;
+    :mod:`model.simulation.real_anatomy` writes them; ``seg`` is a reference label map).
 
     Raises
     ------
@@ -437,6 +438,11 @@ def read_manifest(path: str | Path) -> list[dict]:
             raise ValueError(f"{path}: row {i}: label must be 0 or 1, got {r['label']!r}")
         p = Path(r["path"])
         mask = Path(r["mask"]) if r.get("mask") else None
+        seg = Path(r["seg"]) if r.get("seg") else None
+        try:
+            pma = float(r["pma_weeks"]) if r.get("pma_weeks") else None
+        except ValueError:
+            raise ValueError(f"{path}: row {i}: pma_weeks must be a number, got {r['pma_weeks']!r}") from None
         out.append(
             {
                 "path": p if p.is_absolute() else path.parent / p,
@@ -445,6 +451,8 @@ def read_manifest(path: str | Path) -> list[dict]:
                 "mask": None if mask is None else (mask if mask.is_absolute() else path.parent / mask),
                 "injuries": r.get("injuries") or "",
                 "degradation": r.get("degradation") or "",
+                "seg": None if seg is None else (seg if seg.is_absolute() else path.parent / seg),
+                "pma_weeks": pma,
             }
         )
     return out

@@ -30,11 +30,14 @@ Command::
     python -m model.simulation.real_anatomy --serag ../shared/data/neonatal-serag --out DIR \\
         --n-injured 102 --seed 0
 
-writes ``images/*.nii.gz``, ``masks/*_mask.nii.gz`` and ``manifest.csv``
-(``path,label,subject,mask,pma_weeks,injuries,degradation``, paths relative to the CSV): every
+writes ``images/*.nii.gz``, ``masks/*_mask.nii.gz``, ``segs/*_seg.nii.gz`` and ``manifest.csv``
+(``path,label,subject,mask,pma_weeks,injuries,degradation,seg``, paths relative to the CSV): every
 template once clean and once per degradation (label 0), and ``--n-injured`` injured cases spread
 evenly over the templates, each with a random non-empty subset of injuries and a random
-degradation or none (label 1).
+degradation or none (label 1). The ``seg`` maps are the reference label maps of the segmentation
+head's convention (:mod:`model.segmentation`: the template's Draw-EM tissue labels mapped by
+``from_serag``, with the drawn injuries: dilated ventricles 5, lost tissue 1 or 5, cysts 10,
+punctate lesions 11) on each copy's own grid, for ``model.evaluate --segmentation``.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from model.fileio import save_nifti_atomic, write_bytes_atomic
+from model.segmentation import CYST as SEG_CYST
+from model.segmentation import PUNCTATE as SEG_PUNCTATE
+from model.segmentation import from_serag
 
 CSF, CORTEX, WM, VENTRICLES, DEEP_GREY = 1, 2, 3, 5, 7
 WHITE_MATTER = (3, 8, 9)
@@ -78,12 +84,17 @@ class Anatomy:
 
 @dataclass
 class Injured:
-    """Result of :func:`insert_injuries`: image float32, injury mask bool, labels, what was drawn."""
+    """Result of :func:`insert_injuries`: image float32, injury mask bool, labels, what was drawn.
+
+    ``seg`` is the reference label map in :mod:`model.segmentation`'s convention (uint8), with the
+    cysts (10) and punctate lesions (11) as their own labels.
+    """
 
     t2: np.ndarray
     mask: np.ndarray
     labels: np.ndarray
     findings: dict = field(default_factory=dict)
+    seg: np.ndarray | None = None
 
 
 def load_anatomy(serag: str | Path, week: int) -> Anatomy:
@@ -207,7 +218,27 @@ def insert_injuries(anatomy: Anatomy, rng: np.random.Generator, kinds: tuple | N
         t2 = _blend(t2, dots, _texture(rng, t2.shape, wm_level * rng.uniform(0.55, 0.7)))
         mask |= dots
         findings["punctate_lesions"] = n
-    return Injured(t2=t2, mask=mask, labels=labels, findings=findings)
+    seg = from_serag(labels)
+    if "cysts" in kinds:
+        seg[cysts] = SEG_CYST
+    if "punctate_lesions" in kinds:
+        seg[dots] = SEG_PUNCTATE
+    return Injured(t2=t2, mask=mask, labels=labels, findings=findings, seg=seg)
+
+
+def follow_geometry(seg: np.ndarray, affine: np.ndarray, kind: str, orientation: str) -> np.ndarray:
+    """A RAS+ label map carried through :func:`degrade`'s geometry (nearest neighbour, no random draws).
+
+    ``kind`` and ``orientation`` are what :func:`degrade` was given and returned.
+    """
+    if kind == "resample_1x1x2":
+        sp = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+        return ndi.zoom(seg, sp / np.array([1.0, 1.0, 2.0]), order=0)
+    if kind == "voxel_order":
+        from model.simulation.phantom import reorient_for_disk
+
+        return reorient_for_disk(seg, affine, orientation)[0]
+    return seg
 
 
 def degrade(t2: np.ndarray, mask: np.ndarray, affine: np.ndarray, kind: str, rng: np.random.Generator):
@@ -290,10 +321,16 @@ def build_set(
                 deg = degradation[int(rng.integers(len(degradation)))]
                 t2, mask, affine, orient = degrade(injured.t2, injured.mask, anatomy.affine, deg, rng)
                 name, label, findings = f"{anatomy.name}_inj{inj_i:02d}_{deg}", 1, injured.findings
+                seg = injured.seg
             else:
                 t2, mask, affine, orient = degrade(anatomy.t2, empty, anatomy.affine, kind, rng)
                 name, label, findings, deg = f"{anatomy.name}_normal_{kind}", 0, {}, kind
+                seg = from_serag(anatomy.labels)
             save_nifti_atomic(_image(t2, affine), out / "images" / f"{name}.nii.gz")
+            seg_rel = f"segs/{name}_seg.nii.gz"
+            save_nifti_atomic(
+                _image(follow_geometry(seg, anatomy.affine, deg, orient), affine, np.uint8), out / seg_rel
+            )
             mask_rel = ""
             if label == 1:
                 mask_rel = f"masks/{name}_mask.nii.gz"
@@ -307,12 +344,15 @@ def build_set(
                     "pma_weeks": week,
                     "injuries": ";".join(f"{a}={b}" for a, b in findings.items()),
                     "degradation": deg + (f" ({orient})" if deg == "voxel_order" else ""),
+                    "seg": seg_rel,
                 }
             )
         log(f"{anatomy.name}: {len(cases)} cases")
     buf = io.StringIO()
     w = csv.DictWriter(
-        buf, ["path", "label", "subject", "mask", "pma_weeks", "injuries", "degradation"], lineterminator="\n"
+        buf,
+        ["path", "label", "subject", "mask", "pma_weeks", "injuries", "degradation", "seg"],
+        lineterminator="\n",
     )
     w.writeheader()
     w.writerows(rows)

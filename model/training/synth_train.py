@@ -471,6 +471,33 @@ class SynthTrainer:
         self.val_labels = lab
         return x, y.numpy(), m, fov.numpy()
 
+    def _build_model(self):
+        """The network (with a decoder when ``--seg-weight`` > 0), what it starts from, and the
+        segmentation loss (None without a decoder)."""
+        args = self.args
+        self.seg_classes = N_SEG_CLASSES if args.seg_weight > 0 else 0
+        model = resnet10(seg_classes=self.seg_classes)
+        init = "random (Kaiming normal; head N(0, 0.01))"
+        if args.init:
+            loaded = load_weights(args.init)
+            result = model.load_state_dict(loaded.model.state_dict(), strict=False)
+            if result.unexpected_keys or any(not k.startswith("decoder.") for k in result.missing_keys):
+                raise ValueError(
+                    f"--init {args.init}: its weights do not fit this network "
+                    f"(missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]})"
+                )
+            init = f"{args.init} (weights sha256 {loaded.card.weights_sha256})"
+            if result.missing_keys:
+                init += "; segmentation decoder freshly initialised"
+        seg_loss = None
+        if self.seg_classes:
+            from monai.losses import DiceCELoss
+
+            # soft targets (partial-volume fractions); Dice pooled over the batch so that rare
+            # classes (cysts, punctate lesions) absent from one image do not dominate
+            seg_loss = DiceCELoss(softmax=True, to_onehot_y=False, include_background=True, batch=True)
+        return model, init, seg_loss
+
     def run(self) -> int:
         args = self.args
         self._prepare()
@@ -493,27 +520,7 @@ class SynthTrainer:
         )
 
         torch.manual_seed(args.seed)
-        self.seg_classes = N_SEG_CLASSES if args.seg_weight > 0 else 0
-        model = resnet10(seg_classes=self.seg_classes)
-        init = "random (Kaiming normal; head N(0, 0.01))"
-        if args.init:
-            loaded = load_weights(args.init)
-            result = model.load_state_dict(loaded.model.state_dict(), strict=False)
-            if result.unexpected_keys or any(not k.startswith("decoder.") for k in result.missing_keys):
-                raise ValueError(
-                    f"--init {args.init}: its weights do not fit this network "
-                    f"(missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]})"
-                )
-            init = f"{args.init} (weights sha256 {loaded.card.weights_sha256})"
-            if result.missing_keys:
-                init += "; segmentation decoder freshly initialised"
-        seg_loss = None
-        if self.seg_classes:
-            from monai.losses import DiceCELoss
-
-            # soft targets (partial-volume fractions); Dice pooled over the batch so that rare
-            # classes (cysts, punctate lesions) absent from one image do not dominate
-            seg_loss = DiceCELoss(softmax=True, to_onehot_y=False, include_background=True, batch=True)
+        model, init, seg_loss = self._build_model()
         layer = model.get_submodule(args.gradcam_layer)
         aux = torch.nn.Conv3d(layer[-1].conv2.out_channels if hasattr(layer[-1], "conv2") else 256, 1, 1)
         model.to(self.device), aux.to(self.device)
@@ -745,7 +752,11 @@ class SynthTrainer:
                 ),
                 "loss": "cross-entropy + aux injury-localisation BCE on "
                 f"{args.gradcam_layer} (weight {args.aux_weight})"
-                + (f" + segmentation Dice + cross-entropy (MONAI DiceCELoss, weight {args.seg_weight})" if self.seg_classes else ""),
+                + (
+                    f" + segmentation Dice + cross-entropy (MONAI DiceCELoss, weight {args.seg_weight})"
+                    if self.seg_classes
+                    else ""
+                ),
                 "init": init,
                 "device": str(self.device),
                 "augmentation": "cornucopia: affine (rot 15 deg, zoom 0.2) + elastic, GMM, bias, gamma, thick slices, "
