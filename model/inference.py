@@ -17,6 +17,8 @@ import numpy as np
 import torch
 
 from model.checkpoint import LoadedModel
+from model.fusion import FusionModel
+from model.fusion import features as fusion_features
 from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
 from model.network import ResNet3d
 from model.ood import OODVerdict, capture_features, feature_verdict, measure_head, rule_reasons, statistics_from
@@ -221,6 +223,13 @@ class AnalysisResult:
     report : SegmentationReport or None
         Measurements, lesions and findings of ``labels`` (:func:`model.measure.report_from_labels`)
         at ``pma_weeks``; None for weights without a decoder.
+    p_classifier : float or None
+        The classifier's own P(injury) (TTA mean) when the card's fused call
+        (:mod:`model.fusion`) is used, in which case ``probability`` is the fused P(injury) and
+        ``decision_threshold`` the fusion's; None otherwise (``probability`` is the classifier's).
+    call_drivers : list of dict
+        What drives the call (:meth:`model.fusion.FusionModel.drivers`), largest first; empty
+        without a fitted fusion.
     """
 
     probability: float
@@ -239,6 +248,8 @@ class AnalysisResult:
     labels: np.ndarray | None = None
     label_confidence: np.ndarray | None = None
     report: Any = None
+    p_classifier: float | None = None
+    call_drivers: list = field(default_factory=list)
 
     @property
     def has_segmentation(self) -> bool:
@@ -297,6 +308,9 @@ class AnalysisResult:
         d = self.report.to_dict()
         return {
             "segmentation": "available",
+            "call": "fused (classifier + measurements)" if self.p_classifier is not None else "classifier",
+            "p_injury_classifier": None if self.p_classifier is None else round(self.p_classifier, 6),
+            "call_drivers": self.call_drivers,
             "pma_weeks": d["pma_weeks"],
             "pma_source": d["pma_source"],
             "measurements": d["measurements"],
@@ -393,14 +407,22 @@ def analyse_steps(
             labels, volume.affine, pma_weeks=pma_weeks, pma_source=pma_source, confidence=confidence
         )
         timings["segmentation"] = time.perf_counter() - t2
+    probability = float(tta_mean(probs[0], probs[1]))
+    threshold, p_classifier, drivers = card.decision_threshold, None, []
+    fusion = FusionModel.from_card(card.segmentation.get("fusion")) if labels is not None else None
+    if fusion is not None:
+        f = fusion_features(probability, labels)
+        drivers = fusion.drivers(f)
+        if fusion.used:
+            p_classifier, probability, threshold = probability, fusion.probability(f), fusion.threshold
     timings["total"] = time.perf_counter() - t0
     yield Progress(1.0, "Done")
     return AnalysisResult(
-        probability=float(tta_mean(probs[0], probs[1])),
+        probability=probability,
         pass_probabilities=(float(probs[0]), float(probs[1])),
         heatmap=heatmap,
         affine=volume.affine.copy(),
-        decision_threshold=card.decision_threshold,
+        decision_threshold=threshold,
         indeterminate_band=card.indeterminate_band,
         model_name=card.name,
         model_version=card.version,
@@ -412,6 +434,8 @@ def analyse_steps(
         labels=labels,
         label_confidence=confidence,
         report=report,
+        p_classifier=p_classifier,
+        call_drivers=drivers,
     )
 
 

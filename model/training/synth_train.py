@@ -798,6 +798,17 @@ class SynthTrainer:
                 log=log.info,
             )
             print(f"out-of-distribution feature gate: threshold {info['threshold']:.2f} ({info['n_fit']} fit cases)")
+        if self.seg_classes and args.calibration_subjects:
+            from model.training.fusion_fit import fit as fit_fusion
+
+            fusion = fit_fusion(
+                self.out, args.calibration_subjects, args.seed, 0.01, self.out / "checkpoints" / "anatomy"
+            )
+            auc = fusion["validation_auc"]
+            print(
+                f"fused call: validation AUC classifier {auc['classifier']:.3f}, fused {auc['fused']:.3f} "
+                f"({'used' if fusion['used'] else 'recorded only'})"
+            )
         m = metrics["held_out_synthetic"]
         print(f"wrote {self.out}: held-out synthetic AUC {m.get('auc')}, pointing {res['pointing']['rate']}")
 
