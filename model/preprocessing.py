@@ -193,15 +193,25 @@ def margin_box(mask: np.ndarray, margin: float | Sequence[tuple[float, float]]) 
     return tuple(out)
 
 
+#: Stride of the grid the head box of ``crop="head"`` is found on (the head object at full
+#: resolution cost 0.6 s per scan; its box needs no more than every second voxel).
+CROP_STRIDE = 2
+
+
 def crop_box(data: np.ndarray, cfg: PreprocessConfig) -> tuple[slice, ...]:
     """The part of a (X, Y, Z) volume that :func:`preprocess` resamples: voxel-index slices.
 
-    The whole volume for ``cfg.crop == "none"`` (Eq. 3); the :func:`head_object` box plus
-    ``cfg.crop_margin`` per side for ``"head"``, or the whole volume when no head is found.
+    The whole volume for ``cfg.crop == "none"`` (Eq. 3); for ``"head"``, the :func:`head_object`
+    box found on every :data:`CROP_STRIDE`-th voxel, scaled back and widened by the stride, plus
+    ``cfg.crop_margin`` per side; the whole volume when no head is found.
     """
     if cfg.crop == "none":
         return tuple(slice(0, n) for n in np.shape(data))
-    return margin_box(head_object(data), cfg.crop_margin)
+    shape = np.shape(data)
+    s = CROP_STRIDE if min(shape) >= 16 * CROP_STRIDE else 1
+    coarse = margin_box(head_object(np.asarray(data)[::s, ::s, ::s]), cfg.crop_margin)
+    # the strided box scaled back, widened by the stride so no voxel of the head is cut off
+    return tuple(slice(max(b.start * s - (s - 1), 0), min(b.stop * s + (s - 1), n)) for b, n in zip(coarse, shape))
 
 
 def preprocess_with_box(data: np.ndarray, cfg: PreprocessConfig) -> tuple[torch.Tensor, tuple]:

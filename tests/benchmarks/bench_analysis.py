@@ -3,10 +3,13 @@
     .venv/bin/python -m tests.benchmarks.bench_analysis [SCAN] [--weights DIR] [--repeats 5] [--device auto]
 
 Reports medians over ``--repeats`` runs measured in the same process: load (nibabel + RAS+
-reorientation + SHA-256), preprocessing (resample to 128^3 + z-score), TTA inference without
-Grad-CAM (2 passes), the full analysis with Grad-CAM (what the app runs), total wall time
-(load + full analysis), and one bare forward pass at 128^3 (no grad), with ratios to it.
-Target (issue 2): total at most 6 bare forward passes.
+reorientation + SHA-256), preprocessing (resample to the card's grid + z-score), TTA inference
+without Grad-CAM (2 passes), the full analysis with Grad-CAM (what the app runs: the
+out-of-distribution rules, TTA, Grad-CAM and, for weights with a decoder, the segmentation,
+measurements and findings), total wall time (load + full analysis), and one bare forward pass at
+the card's grid (no grad, classifier only), with ratios to it; then the full analysis's own step
+timings (``AnalysisResult.timings_s``, medians).
+Target (issues 2 and 28): total at most 6 bare forward passes.
 """
 
 from __future__ import annotations
@@ -71,7 +74,7 @@ def main() -> int:
 
     bare_forward()
     rows = {
-        "bare forward pass 128^3 (1 volume, no grad)": timed(bare_forward, args.repeats)[0],
+        "bare forward pass (1 volume, no grad)": timed(bare_forward, args.repeats)[0],
         "load (nibabel, RAS+, SHA-256)": timed(lambda: load_volume(args.scan), args.repeats)[0],
         "preprocessing (resample + z-score)": timed(
             lambda: preprocess(vol.data, loaded.card.preprocessing), args.repeats
@@ -80,13 +83,21 @@ def main() -> int:
         "TTA + Grad-CAM (the app's analysis)": timed(lambda: analyse(vol, loaded, with_cam=True), args.repeats)[0],
         "total: load + TTA + Grad-CAM": timed(lambda: analyse(load_volume(args.scan), loaded), args.repeats)[0],
     }
-    bare = rows["bare forward pass 128^3 (1 volume, no grad)"]
+    bare = rows["bare forward pass (1 volume, no grad)"]
     print(f"{'step':45s} {'median s':>9s} {'x bare fwd':>10s}")
     for name, seconds in rows.items():
         print(f"{name:45s} {seconds:9.3f} {seconds / bare:10.2f}")
     total_ratio = rows["total: load + TTA + Grad-CAM"] / bare
     gradcam_extra = rows["TTA + Grad-CAM (the app's analysis)"] - rows["TTA inference, 2 passes, no Grad-CAM"]
     print(f"Grad-CAM cost over plain TTA: {gradcam_extra:.3f} s")
+    steps: dict = {}
+    for _ in range(args.repeats):
+        for k, v in analyse(vol, loaded).timings_s.items():
+            steps.setdefault(k, []).append(v)
+    grid = "x".join(map(str, loaded.card.preprocessing.target_shape))
+    print(f"grid {grid}, crop {loaded.card.preprocessing.crop}, decoder {'yes' if loaded.card.seg_classes else 'no'}")
+    for k, v in steps.items():
+        print(f"  analysis step {k:28s} {statistics.median(v):9.3f} s")
     print(f"total / bare forward = {total_ratio:.2f} (target <= 6): {'OK' if total_ratio <= 6 else 'OVER'}")
     return 0
 

@@ -5,7 +5,14 @@ import pytest
 import scipy.ndimage
 import torch
 
-from model.preprocessing import PreprocessConfig, crop_box, preprocess, preprocess_with_box, resample_to_grid
+from model.preprocessing import (
+    CROP_STRIDE,
+    PreprocessConfig,
+    crop_box,
+    preprocess,
+    preprocess_with_box,
+    resample_to_grid,
+)
 from model.volume import load_volume
 
 
@@ -84,8 +91,13 @@ def test_head_crop_is_the_head_box_plus_margin_and_resamples_only_it():
     data = _head_in_a_wide_field()
     cfg = PreprocessConfig(target_shape=(16, 16, 16), crop="head", crop_margin=0.1)
     box = crop_box(data, cfg)
-    # head box: centre +- radius (sizes 25, 21, 17), widened by round(0.1 x size) per side
-    assert [(b.start, b.stop) for b in box] == [(10, 39), (13, 38), (10, 31)]
+    # head box: centre +- radius (sizes 25, 21, 17), widened by round(0.1 x size) per side, found
+    # on every CROP_STRIDE-th voxel: the full-resolution box (10-39, 13-38, 10-31) to within the stride
+    exact = [(10, 39), (13, 38), (10, 31)]
+    for b, (lo, hi) in zip(box, exact):
+        assert lo - CROP_STRIDE <= b.start <= lo + 1 and hi - 1 <= b.stop <= hi + CROP_STRIDE, (box, exact)
+    head = _head_in_a_wide_field() > 50
+    assert head[box].sum() == head.sum()  # nothing of the head is cut off
     x, same = preprocess_with_box(data, cfg)
     assert same == box
     np.testing.assert_allclose(x.numpy(), preprocess(data[box], PreprocessConfig(target_shape=(16, 16, 16))).numpy())
