@@ -188,6 +188,9 @@ class SegmentationReport:
         Where the PMA came from ("reader", "sessions.tsv", "JSON sidecar", "DICOM header", "").
     source : str
         ``"model"`` (the weights' decoder) or the label-map file it was read from.
+    notes : list of str
+        What the reader should know about the numbers: why a measure is missing, "PMA unknown",
+        which references have no published spread, a PMA outside a reference's range.
     """
 
     measurements: list = field(default_factory=list)
@@ -196,6 +199,7 @@ class SegmentationReport:
     pma_weeks: float | None = None
     pma_source: str = ""
     source: str = "model"
+    notes: list = field(default_factory=list)
 
     def measurement(self, key: str) -> Measurement | None:
         """The measurement named ``key``, or None."""
@@ -209,4 +213,5 @@ class SegmentationReport:
             "measurements": {m.key: m.to_dict() for m in self.measurements},
             "lesions": [lesion.to_dict() for lesion in self.lesions],
             "findings": [f.to_dict() for f in self.findings],
+            "notes": list(self.notes),
         }
