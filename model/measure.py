@@ -96,7 +96,18 @@ The |z| > 2 limit is the conventional two standard deviations of the references 
 3.1 is flagged "extreme" (Dimitrova et al., Cereb Cortex 2021). A z-score needs the post-menstrual
 age *and* a reference with a spread: without the age, measures are given as values only ("PMA
 unknown") and only lesions give findings; a reference without a published spread gives the
-expected value but no z-score and so no finding.
+expected value but no z-score.
+
+Ventricles and extra-cerebral CSF have no published spread we can cite, so for them a *declared
+rule of this software* (not a published cut-off, and said so on every finding it makes) stands in
+where no z-score exists: ventricular dilatation when the ventricles' fraction of the intracranial
+volume is at least :data:`RATIO_RULE` times the expected fraction at the PMA (the reference's
+mean), and an enlarged extra-cerebral space when the extra-cerebral CSF's fraction is. Fractions of
+the intracranial volume do not depend on head size. The rule's operating point is measured on the
+real-anatomy evaluation set (``resources/README.md``), where the normal templates are called
+normal at their own age by construction of the bundled table (its means are those templates), so
+the specificity it reports there is optimistic; a site's own fit (``python -m model.norms fit``)
+gives spreads and z-scores instead.
 """
 
 from __future__ import annotations
@@ -133,6 +144,9 @@ MIN_LESION_VOXELS = 2
 MIDLINE_MM = 1.5
 #: |z| beyond which a measure is outside its reference (findings, "high"/"low" flags).
 Z_LIMIT = 2.0
+#: Declared rule where no spread exists (see the module notes): a fraction of the intracranial
+#: volume at least this many times its expected value at the PMA.
+RATIO_RULE = 1.5
 #: Components at most this many points go straight to pdist; larger ones through their convex hull.
 _PDIST_MAX_POINTS = 1500
 #: A lesion centroid within this distance (mm) of the midline is called "midline".
@@ -561,6 +575,11 @@ def _volume_findings(report: ft.SegmentationReport, labels: np.ndarray, affine: 
                 VENTRICLES,
             )
         )
+    if not high:
+        rule = _ratio_finding(
+            ft.VENTRICULAR_DILATATION, by_key, "ventricles_ml", labels == VENTRICLES, affine, VENTRICLES
+        )
+        out += [rule] if rule is not None else []
     wm = by_key.get("white_matter_ml")
     if wm is not None and wm.z is not None and wm.z < -Z_LIMIT:
         where = _centroid_voxel(_mask(labels, VOLUMES["white_matter_ml"][1]))
@@ -569,7 +588,41 @@ def _volume_findings(report: ft.SegmentationReport, labels: np.ndarray, affine: 
     if csf is not None and csf.z is not None and csf.z > Z_LIMIT:
         where = _centroid_voxel(labels == CSF)
         out.append(_measure_finding(ft.ENLARGED_EXTRACEREBRAL_SPACE, csf, [csf.key], where, affine, CSF))
+    elif csf is not None and csf.z is None:
+        rule = _ratio_finding(ft.ENLARGED_EXTRACEREBRAL_SPACE, by_key, "csf_ml", labels == CSF, affine, CSF)
+        out += [rule] if rule is not None else []
     return out
+
+
+def _ratio_finding(kind: str, by_key: dict, key: str, where: np.ndarray, affine: np.ndarray, label: int):
+    """The declared :data:`RATIO_RULE` on a volume's fraction of the intracranial volume (module notes).
+
+    Returns a Finding, or None when the rule is not met or no expected value exists at the PMA.
+    """
+    m, icv = by_key.get(key), by_key.get("icv_ml")
+    if m is None or icv is None or m.reference is None or icv.reference is None or icv.value <= 0:
+        return None
+    if icv.reference.mean <= 0 or m.reference.mean <= 0:
+        return None
+    ratio = (m.value / icv.value) / (m.reference.mean / icv.reference.mean)
+    if ratio < RATIO_RULE:
+        return None
+    voxel = _centroid_voxel(where)
+    return ft.Finding(
+        kind=kind,
+        summary=(
+            f"{kind}: {m.name} {ratio:.1f}x the expected fraction of the intracranial volume at "
+            f"{m.reference.pma_weeks:g} weeks (rule of this software: at least {RATIO_RULE:g}x; no published spread)"
+        ),
+        evidence=[key, "icv_ml"],
+        value=m.value,
+        unit=m.unit,
+        reference=m.reference,
+        location_ras_mm=_ras(affine, voxel if voxel is not None else np.zeros(3)),
+        location_voxel=tuple(float(c) for c in (voxel if voxel is not None else np.zeros(3))),
+        confidence=float(min(1.0, 0.5 + 0.5 * (ratio - RATIO_RULE) / RATIO_RULE)),
+        label=label,
+    )
 
 
 def _lesion_findings(lesions, confidences, midline_mm) -> list[ft.Finding]:
