@@ -54,7 +54,7 @@ def flag_for(p: float, decision_threshold: float, indeterminate_band: float) -> 
 IMPRESSIONS = ("normal", "injury", "unsure")
 #: What an audit entry records: an impression, what the reader did with the AI result, or a kept
 #: ruler measurement (issue 11).
-DECISIONS = ("impression", "accept", "reject", "override", "measurement")
+DECISIONS = ("impression", "accept", "reject", "override", "measurement", "finding")
 #: Decisions that need an AI result to act on.
 AI_DECISIONS = ("accept", "reject", "override")
 #: The reader's call when overriding the AI result.
@@ -66,6 +66,7 @@ DECISION_TEXT = {
     "reject": "rejected the AI result",
     "override": "overrode the AI result",
     "measurement": "kept a measurement",
+    "finding": "marked a finding",  # issue 29: agreed / not agreed with one located finding
 }
 #: Standard neonatal linear measures offered by the ruler (mm), key -> name (issue 11).
 MEASURES = {
@@ -73,6 +74,10 @@ MEASURES = {
     "anterior_horn_width": "Anterior horn width",
     "other": "Other distance",
 }
+#: Measures taken on one side of the brain: the ruler records which (issue 30).
+SIDED_MEASURES = ("atrial_width", "anterior_horn_width")
+#: The patient's side of a sided measure.
+SIDES = ("left", "right")
 
 #: Banner shown on screen and on the report whenever the model card says ``demonstration``.
 DEMONSTRATION_TEXT = "Demonstration weights — trained on simulated data, not for clinical use"

@@ -38,7 +38,8 @@ Architecture (FSLeyes display model / views / actions; napari worker pattern):
   and Measure tabs: decisions from the audit log; ruler in mm and PMA at scan),
   ``record_sections`` (no Qt: history, chain head, site key, measurements and PMA on the PDF),
   ``orientation`` / ``orientation_notice`` (letters marked assumed, the amber notice),
-  ``screenshot`` (the caption strip of an exported PNG), ``help_dialog`` (Help > User guide).
+  ``screenshot`` (the caption strip of an exported PNG), ``help_dialog`` (Help > User guide),
+  ``elided_label`` (one-line texts that elide rather than widen the window).
 * Batch: ``batch_dialog`` (talks to the window only through its ``BatchHost`` Protocol),
   ``batch_jobs`` (the Qt-free job and the worklist cache), ``worklist_model`` (the table),
   ``batch_layout`` (widgets), ``batch_case`` (open a case in the viewer and analyse it).

@@ -7,6 +7,9 @@ module is the window's side of it:
   public key are stored in the settings (``audit/site_key_file``, ``audit/site_public_key``).
   Verification uses the public key from the settings, never one derived from the file, so a
   replaced key file cannot vouch for itself;
+* signing starts where the key was configured (``audit/signed_from``, the number of entries the log
+  had then): the entries before it verify as unsigned and Verify says so; every later one must be
+  signed. A workstation with a valid unsigned log keeps a valid log when it gets a key (issue 30);
 * every append first verifies the chain (cached while the file is unchanged); when it is broken the
   reader is asked before anything is added, and the new entry carries ``chain_note`` saying what
   was wrong, so the record shows that it was continued past a known break;
@@ -25,17 +28,23 @@ from model.record.audit import (
     AuditLogError,
     ChainReport,
     append_entry,
+    count_entries,
     generate_signing_key,
     load_signing_key,
     public_key_text,
     verify_chain,
 )
+from viewer.settings import in_program_folder, start_folder
 
 if TYPE_CHECKING:
     from viewer.main_window import MainWindow
 
 KEY_FILE_SETTING = "audit/site_key_file"
 PUBLIC_KEY_SETTING = "audit/site_public_key"
+#: ``seq`` of the first entry that must be signed (entries before it predate the key).
+SIGNED_FROM_SETTING = "audit/signed_from"
+#: Name offered for a new key file.
+KEY_FILE_NAME = "site-signing-key.pem"
 
 
 class AuditRecorder:
@@ -67,16 +76,34 @@ class AuditRecorder:
     def key_file(self) -> str:
         return str(self._q.value(KEY_FILE_SETTING, "") or "")
 
+    @property
+    def signed_from(self) -> int:
+        """``seq`` of the first entry written with the site key (0 without a key, or for old settings)."""
+        try:
+            return max(0, int(self._q.value(SIGNED_FROM_SETTING, 0) or 0))
+        except (TypeError, ValueError):
+            return 0
+
+    def _cache_key(self, stat) -> tuple:
+        return (stat.st_size, stat.st_mtime_ns, self.public_key, self.signed_from)
+
     def use_key_file(self, path: str | Path, create: bool = False) -> str:
         """Use the Ed25519 key at ``path`` (``create``: make a new one there); returns its public key.
 
         Raises
         ------
         AuditLogError
-            The file cannot be read or written, or is not an Ed25519 private key.
+            The file cannot be read or written, is not an Ed25519 private key, or a new key would be
+            created in the program's folder (shared with every user of the installation, issue 30).
         """
         path = Path(path)
+        if create and in_program_folder(path):
+            raise AuditLogError(
+                path, "a private key is not kept in the program's folder; choose a folder of your own or a site share"
+            )
         public = generate_signing_key(path) if create else public_key_text(load_signing_key(path))
+        if public != self.public_key:  # a new key signs from the next entry on (issue 30)
+            self._q.setValue(SIGNED_FROM_SETTING, count_entries(self.window.audit_path))
         self._q.setValue(KEY_FILE_SETTING, str(path.absolute()))
         self._q.setValue(PUBLIC_KEY_SETTING, public)
         self._q.sync()
@@ -97,11 +124,11 @@ class AuditRecorder:
         """Verify the whole log (signatures too when a key is configured). Raises AuditLogError."""
         path = Path(self.window.audit_path)
         try:
-            report = verify_chain(path, public_key=self.public_key or None)
+            report = verify_chain(path, public_key=self.public_key or None, signed_from=self.signed_from)
         except ValueError as exc:
             raise AuditLogError(path, f"the site public key in the settings is damaged ({exc})") from exc
         stat = path.stat() if path.exists() else None
-        self._checked = None if stat is None else (stat.st_size, stat.st_mtime_ns, self.public_key)
+        self._checked = None if stat is None else self._cache_key(stat)
         self._last_report = report
         return report
 
@@ -109,7 +136,7 @@ class AuditRecorder:
         path = Path(self.window.audit_path)
         if path.exists() and self._last_report is not None:
             stat = path.stat()
-            if self._checked == (stat.st_size, stat.st_mtime_ns, self.public_key):
+            if self._checked == self._cache_key(stat):
                 return self._last_report
         return self.verify()
 
@@ -135,9 +162,13 @@ class AuditRecorder:
         entry = append_entry(self.window.audit_path, record, signing_key=self._signing_key())
         if report.ok:  # the chain stays verified: remember the file as it is now
             stat = Path(self.window.audit_path).stat()
-            self._checked = (stat.st_size, stat.st_mtime_ns, self.public_key)
+            self._checked = self._cache_key(stat)
             self._last_report = ChainReport(
-                ok=True, n_entries=report.n_entries + 1, last_hash=entry["hash"], signed=report.signed
+                ok=True,
+                n_entries=report.n_entries + 1,
+                last_hash=entry["hash"],
+                signed=report.signed,
+                signed_from=report.signed_from,
             )
         return entry
 
@@ -148,6 +179,14 @@ class AuditRecorder:
         except AuditLogError:
             return None
         return report.last_hash if report.ok else None
+
+    def signatures_text(self) -> str:
+        """What the signatures show as verified now (:meth:`ChainReport.signatures_text`), or why not."""
+        try:
+            report = self._current_report()
+        except AuditLogError as exc:
+            return f"not verified: {exc}"
+        return report.signatures_text() if report.ok else f"not verified: {report.message()}"
 
     def confirm_append_after_break(self, report: ChainReport) -> bool:
         """Ask before adding to a log that failed verification (tests replace this method)."""
@@ -179,13 +218,15 @@ class AuditRecorder:
         new = box.addButton("Create a new key…", QMessageBox.ButtonRole.AcceptRole)
         box.exec()
         clicked = box.clickedButton()
+        # both start where the key is (or Documents), never in the program's folder (issue 30)
+        folder = start_folder(Path(self.key_file).parent if self.key_file else None)
         if clicked is use:
             path, _ = QFileDialog.getOpenFileName(
-                self.window, "Site signing key (PEM)", "", "PEM (*.pem);;All files (*)"
+                self.window, "Site signing key (PEM)", str(folder), "PEM (*.pem);;All files (*)"
             )
         elif clicked is new:
             path, _ = QFileDialog.getSaveFileName(
-                self.window, "New site signing key", "site-signing-key.pem", "PEM (*.pem)"
+                self.window, "New site signing key", str(folder / KEY_FILE_NAME), "PEM (*.pem)"
             )
         else:
             return ""

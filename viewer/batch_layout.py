@@ -33,9 +33,9 @@ def build_widgets(d: BatchDialog) -> None:
     """Create and lay out the dialog's widgets as attributes of ``d`` and connect them to its methods."""
     grid = QGridLayout()
     grid.setColumnStretch(1, 1)
-    d.folder_edit = QLineEdit()
-    d.folder_edit.setReadOnly(True)
-    d.folder_edit.setPlaceholderText("Choose a folder of .nii / .nii.gz scans (searched recursively)")
+    d.folder_edit = QLineEdit()  # typed or pasted, then Enter (issue 30), or Choose folder…
+    d.folder_edit.setPlaceholderText("Type or paste a folder of .nii / .nii.gz scans (searched recursively)")
+    d.folder_edit.editingFinished.connect(d.folder_typed)
     d.folder_button = QPushButton("Choose folder…")
     d.folder_button.clicked.connect(d.choose_folder)
     grid.addWidget(QLabel("Scans folder:"), 0, 0)
@@ -76,7 +76,7 @@ def build_widgets(d: BatchDialog) -> None:
     d.cancel_button.setToolTip("Stop after the case being scored; everything finished is kept")
     d.cancel_button.clicked.connect(d.cancel)
     d.progress_bar = QProgressBar()
-    d.progress_bar.setFormat("%v/%m")
+    d.progress_bar.setFormat("")  # "%v/%m" once a folder's scans are listed (not "0/1" before, issue 30)
     d.progress_bar.setRange(0, 1)
     d.progress_bar.setValue(0)
     d.progress_bar.setMinimumWidth(260)

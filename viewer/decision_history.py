@@ -1,6 +1,8 @@
-"""The decisions made on this scan, on screen: a table of every audit entry for the open scan
-(time UTC, reader, impression, decision, reason; the full entry and its hash in the tooltip), and the confirmation asked before accepting an AI
-call that contradicts the reader's recorded impression.
+"""The record of this scan, on screen: a table of every audit entry for the open scan (time UTC,
+reader, impression, what the entry is -- an impression, a decision on the AI result or a kept
+measurement, named as such, lengths to 0.1 mm as on screen -- and reason; the full entry and its hash
+in the tooltip), and the confirmation asked before accepting an AI call that contradicts the
+reader's recorded impression.
 
 The entries are read from the audit log itself (:func:`model.record.audit.read_entries`, matched by
 the scan file's SHA-256), so the table shows what the record holds, including entries of earlier
@@ -15,9 +17,39 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QHeaderView, QInputDialog, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from model.record.audit import AuditLogError, read_entries
-from viewer.record_sections import ai_call, contradicts
+from model.vocabulary import AI_DECISIONS
+from viewer.record_sections import contradicts, measurement_text
 
-COLUMNS = ("UTC", "Reader", "Impression", "Decision", "Reason")
+COLUMNS = ("UTC", "Reader", "Impression", "Entry", "Reason")
+
+
+def entry_text(entry: dict) -> str:
+    """What an audit entry is, in the History's words (issue 30): ``"Impression"``, ``"Decision:
+    reject"``, ``"Decision: override → normal"``, ``"Measurement: Atrial width …, left: 7.0 mm"``."""
+    decision = entry.get("decision", "")
+    if decision == "impression":
+        return "Impression"
+    if decision == "measurement":
+        return "Measurement: " + measurement_text(entry.get("measurement") or {})
+    if decision == "override":
+        return f"Decision: override → {entry.get('override_call')}"
+    if decision in AI_DECISIONS:
+        return f"Decision: {decision}"
+    return decision
+
+
+def count_text(entries: list) -> str:
+    """``"3 entries: 1 impression, 1 decision on the AI result, 1 measurement"``."""
+    kinds = [e.get("decision") for e in entries]
+    parts = [
+        (kinds.count("impression"), "impression", "impressions"),
+        (sum(k in AI_DECISIONS for k in kinds), "decision on the AI result", "decisions on the AI result"),
+        (kinds.count("measurement"), "measurement", "measurements"),
+        (kinds.count("finding"), "finding", "findings"),
+    ]
+    said = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in parts if n)
+    head = f"{len(entries)} {'entry' if len(entries) == 1 else 'entries'}"
+    return head + (f": {said}" if said else "")
 
 
 def scan_entries(audit_path: str | Path, input_sha256: str | None) -> list:
@@ -82,11 +114,11 @@ class DecisionHistory(QWidget):
         self.table.setRowCount(len(entries))
         for r, e in enumerate(entries):
             decision = e.get("decision", "")
-            if decision == "override":
-                decision += f" → {e.get('override_call')}"
-            elif decision == "measurement":
-                m = e.get("measurement") or {}
-                decision += f" {m.get('length_mm')} mm"
+            if decision != "finding":
+                decision = entry_text(e)  # issue 30: named as what it is, lengths as on screen
+            else:  # issue 29
+                f = e.get("finding") or {}
+                decision += f" {'agreed' if f.get('agreed') else 'not agreed'}: {f.get('kind', '')}"
             when = e.get("time_utc", "").replace("+00:00", "")
             values = (
                 when[5:16].replace("T", " "),
@@ -106,15 +138,18 @@ class DecisionHistory(QWidget):
         elif self.caption.text().startswith("The audit log cannot") and not entries:
             pass
         else:
-            self.caption.setText(f"{len(entries)} decision(s) recorded for this scan (SHA-256 {volume.sha256[:12]}…).")
+            self.caption.setText(f"{count_text(entries)} recorded for this scan (SHA-256 {volume.sha256[:12]}…).")
 
     def ask_reason(self, impression: str, call: str, reason: str) -> str | None:
         """Accepting contradicts the impression: ask to confirm with a reason (None = cancelled).
+
+        ``call`` is the AI result's flag in the app's one vocabulary (``"above threshold"`` /
+        ``"below threshold"``, :class:`model.vocabulary.Flag`), never "normal" (issue 30).
         Tests replace this method."""
         text, ok = QInputDialog.getText(
             self.window,
-            "Accept an AI call that contradicts your impression?",
-            f"You recorded '{impression}', the AI calls '{call}'.\nTo accept the AI call, give the reason:",
+            "Accept an AI result that contradicts your impression?",
+            f"Your impression is '{impression}'; the AI result is '{call}'.\nTo accept the AI result, give the reason:",
             text=reason,
         )
         return text.strip() if ok and text.strip() else None
@@ -123,9 +158,10 @@ class DecisionHistory(QWidget):
 def check_accept(window, reason: str) -> str | None:
     """The reason to record with an accept, or None when the reader did not confirm.
 
-    Accepting an AI call that contradicts the recorded impression needs a confirmation with a reason.
+    Accepting an AI call that contradicts the recorded impression needs a confirmation with a reason;
+    the question names the result by its flag ("below threshold"), as everywhere else in the app.
     """
     st = window.state
     if not contradicts(st.impression, st.result):
         return reason
-    return window.history.ask_reason(st.impression, ai_call(st.result), reason)
+    return window.history.ask_reason(st.impression, str(st.result.flag), reason)

@@ -31,8 +31,9 @@ from model.dicom import find_series, image_series, is_dicom_file, load_series, s
 from model.errors import ScanError
 from model.inference import Progress
 from viewer.display import make_scan
+from viewer.elided_label import ElidedLabel
 from viewer.series_picker import SeriesPicker
-from viewer.settings import default_export_folder
+from viewer.settings import start_folder
 from viewer.window_actions import make_action
 from viewer.worker import GeneratorWorker
 
@@ -118,7 +119,7 @@ class DicomController(QObject):
         self.bar = QToolBar("Identifiers", window)
         self.bar.setObjectName("IdentifierBar")
         self.bar.setMovable(False)
-        self.bar_label = QLabel()
+        self.bar_label = ElidedLabel()  # long identifiers elide, never widen the window (issue 30)
         self.bar_label.setObjectName("IdentifierText")
         self.bar.addWidget(self.bar_label)
         self.bar.addSeparator()
@@ -153,7 +154,7 @@ class DicomController(QObject):
 
     # -- opening -------------------------------------------------------------------------------------
     def open_folder_dialog(self) -> None:
-        start = self.window.settings.last_open_folder or ""
+        start = str(start_folder(self.window.settings.last_open_folder))  # never the program's folder
         folder = QFileDialog.getExistingDirectory(self.window, "Open a DICOM folder", start)
         if folder:
             self.open_folder(folder)
@@ -288,7 +289,7 @@ class DicomController(QObject):
 
     # -- export --------------------------------------------------------------------------------------
     def export_dialog(self) -> GeneratorWorker | None:
-        start = Path(self.window.settings.last_export_folder or default_export_folder())
+        start = start_folder(self.window.settings.last_export_folder)
         folder = QFileDialog.getExistingDirectory(self.window, "Export as DICOM into folder", str(start))
         return self.export_to(folder) if folder else None
 

@@ -24,7 +24,7 @@ from viewer.jobs import report_job_steps
 from viewer.measure_panel import reading_extras
 from viewer.record_sections import ReadingRecord
 from viewer.screenshot import compose_screenshot, screenshot_caption
-from viewer.settings import default_export_folder
+from viewer.settings import start_folder
 from viewer.worker import GeneratorWorker
 
 if TYPE_CHECKING:
@@ -44,9 +44,7 @@ class ExportController:
         unless the reader picked it before; an existing file is replaced only after asking.
         """
         if path is None:
-            start = Path(self.w.settings.last_export_folder or default_export_folder())
-            if not start.is_dir():
-                start = default_export_folder()
+            start = start_folder(self.w.settings.last_export_folder)  # never the program's folder
             name = default_export_name(self.w.state.scan.name, kind)
             chosen, _ = QFileDialog.getSaveFileName(
                 self.w, title, str(start / name), file_filter, options=QFileDialog.Option.DontConfirmOverwrite
@@ -98,6 +96,13 @@ class ExportController:
         result = self.w.state.result
         if not self.w.state.result_visible or result.heatmap is None:
             self.w.show_error("Nothing to export", "There is no heatmap shown to export; analyse the scan first.")
+            return None
+        if not self.w.state.result_disclosed:  # model.disclosure.may_show_result (issue 30)
+            self.w.show_error(
+                "Heatmap not exported",
+                "This scan is outside what the weights were trained on: its heatmap explains no call. "
+                "Tick 'Show probability and heatmap anyway' to export it.",
+            )
             return None
         path = self._export_target(path, "Save the heatmap as NIfTI", "heatmap.nii.gz", "NIfTI (*.nii.gz *.nii)")
         if path is None:
@@ -157,6 +162,7 @@ class ExportController:
             history=history,
             chain_head=self.w.recorder.chain_head(),
             public_key=self.w.recorder.public_key,
+            signatures=self.w.recorder.signatures_text(),  # issue 30: which lines predate the key
             **reading_extras(self.w),
         )
 

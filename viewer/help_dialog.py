@@ -1,8 +1,11 @@
-"""Help > User guide: the README's reading section, shipped with the app and shown offline.
+"""Help > User guide: how to read a scan with the app, written for the radiologist, shipped with the
+app and shown offline.
 
-The text is ``resources/help/user-guide.md``, a copy of README.md's "Reading a scan" section made
-by :func:`reading_section` (a test keeps the two equal), rendered with ``QTextBrowser.setMarkdown``
-(Qt's CommonMark + GitHub tables). Nothing is fetched; links to the web are not followed.
+The text is ``resources/help/user-guide.md``, written for its reader (issue 30: it used to be a
+copy of the README's developer text); it covers opening NIfTI and DICOM, the out-of-distribution
+notice, reader-first mode, the record, measurements and findings, exports and the batch worklist.
+It is rendered with ``QTextBrowser.setMarkdown`` (Qt's CommonMark + GitHub tables). Nothing is
+fetched; links to the web are not followed.
 """
 
 from __future__ import annotations
@@ -13,25 +16,6 @@ from PyQt6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE_PATH = ROOT / "resources" / "help" / "user-guide.md"
-README_PATH = ROOT / "README.md"
-SECTION_TITLE = "## Reading a scan"
-
-
-def reading_section(readme_text: str) -> str:
-    """README's "Reading a scan" section (its heading up to the next ``## `` heading), as Markdown.
-
-    Raises
-    ------
-    ValueError
-        The README has no such section.
-    """
-    lines = readme_text.splitlines()
-    try:
-        start = lines.index(SECTION_TITLE)
-    except ValueError as exc:
-        raise ValueError(f"README has no '{SECTION_TITLE}' section") from exc
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return "\n".join(["# User guide: reading a scan", "", *lines[start + 1 : end]]).rstrip() + "\n"
 
 
 def guide_text() -> str:
@@ -68,9 +52,3 @@ def show_user_guide(window) -> UserGuideDialog:
     dialog.show()
     dialog.raise_()
     return dialog
-
-
-if __name__ == "__main__":  # regenerate the shipped copy: python -m viewer.help_dialog
-    GUIDE_PATH.parent.mkdir(parents=True, exist_ok=True)
-    GUIDE_PATH.write_text(reading_section(README_PATH.read_text(encoding="utf-8")), encoding="utf-8")
-    print(GUIDE_PATH)

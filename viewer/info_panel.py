@@ -1,7 +1,10 @@
 """The fourth cell of the 2 × 2 layout: what the cursor points at, and the result at a glance.
 
 Driven by :class:`viewer.state.ViewerState` like the plane views; the numbers come from
-:func:`viewer.display.cursor_readout`, the same function the status bar uses.
+:func:`viewer.display.cursor_readout`, the same function the status bar uses. What the result may
+show follows :attr:`viewer.state.ViewerState.result_disclosed` (:func:`model.disclosure.may_show_result`):
+for an out-of-distribution scan the tile shows the notice, not the probability, and the cursor
+readout gives no heatmap value (issue 30).
 """
 
 from __future__ import annotations
@@ -10,19 +13,24 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import QFrame, QGridLayout, QLabel, QToolButton, QVBoxLayout
 
+from model.disclosure import suitability_text
 from model.record.report import format_probability
 from viewer.display import cursor_readout
 from viewer.state import ViewerState
 
 HIDDEN_TEXT = "AI result hidden until you record your impression (reader-first mode)"
+#: The tile of an out-of-distribution result while "show anyway" is off (the notice says why).
+OOD_WITHHELD_TEXT = "Probability and heatmap not shown: Result tab › Show probability and heatmap anyway"
+GREY = "color: #9e9e9e;"
 
 
 def readout_of(state: ViewerState):
-    """:class:`viewer.display.Readout` at the state's cursor (None without a scan)."""
+    """:class:`viewer.display.Readout` at the state's cursor (None without a scan); a heatmap value
+    only while the heatmap may be shown (:attr:`viewer.state.ViewerState.result_disclosed`)."""
     volume = state.volume
     if volume is None:
         return None
-    heatmap = state.result.heatmap if state.result_visible and state.result.heatmap is not None else None
+    heatmap = state.result.heatmap if state.result_disclosed and state.result.heatmap is not None else None
     return cursor_readout(volume, state.cursor, heatmap, state.head_mask)
 
 
@@ -79,6 +87,11 @@ class InfoPanel(QFrame):
         self.probability_label.setFont(big)
         self.flag_label = QLabel()
         self.flag_label.setWordWrap(True)
+        self.ood_label = QLabel()  # suitability: shown whatever reader-first mode says (issue 30)
+        self.ood_label.setObjectName("OODNotice")
+        self.ood_label.setWordWrap(True)
+        self.ood_label.setStyleSheet("background: #5d4037; color: white; padding: 4px; font-weight: bold;")
+        self.ood_label.setVisible(False)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 10, 14, 10)
@@ -88,11 +101,13 @@ class InfoPanel(QFrame):
         layout.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addSpacing(10)
         layout.addWidget(result_title)
+        layout.addWidget(self.ood_label)
         layout.addWidget(self.probability_label)
         layout.addWidget(self.flag_label)
         layout.addStretch(1)
 
-        for signal in (state.scan_changed, state.cursor_changed, state.result_changed, state.reader_changed):
+        signals = (state.scan_changed, state.cursor_changed, state.result_changed, state.reader_changed)
+        for signal in (*signals, state.overlay_changed):  # overlay_changed: "show anyway" toggled
             signal.connect(self.refresh)
         self.refresh()
 
@@ -117,17 +132,25 @@ class InfoPanel(QFrame):
                     f"{r.heatmap:.3f}" + ("" if r.inside_head else "  (outside the head: not shown)")
                 )
         result = self.state.result
+        ood = suitability_text(result)
+        self.ood_label.setText(ood)
+        self.ood_label.setVisible(bool(ood))
+        self.probability_label.setStyleSheet(GREY if ood else "")
         if result is None:
             self.probability_label.setText("—")
             self.flag_label.setText("No analysis yet" if self.state.volume is not None else "")
         elif not self.state.result_visible:
             self.probability_label.setText("hidden")
             self.flag_label.setText(HIDDEN_TEXT)
+        elif not self.state.result_disclosed:
+            self.probability_label.setText("no call")
+            self.flag_label.setText(OOD_WITHHELD_TEXT)
         else:
             self.probability_label.setText(format_probability(result.probability))
             self.flag_label.setText(
                 f"{result.flag.capitalize()} (threshold {format_probability(result.decision_threshold)}); "
                 f"TTA disagreement {100 * result.disagreement:.1f} points"
+                + (" (shown anyway: not a call)" if ood else "")
             )
 
     def showEvent(self, ev):  # noqa: N802 - Qt hook

@@ -10,6 +10,7 @@ slices arrays.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,11 @@ def open_sample_steps(seed: int = SAMPLE_SEED):
         raise SampleUnavailableError(
             f"The simulated sample is not available in this installation ({exc}); open a scan with File > Open"
         ) from exc
-    volume = volume_from_image(sample_image(seed=seed))
+    image = sample_image(seed=seed)
+    volume = volume_from_image(image)
+    # the SHA-256 of the sample as an uncompressed .nii: the same every time, so the decisions recorded
+    # for it are found again (History, the report) like those of a file (issue 30)
+    volume.sha256 = hashlib.sha256(image.to_bytes()).hexdigest()
     yield Progress(0.7, "Computing the display window and the head mask")
     return make_scan(volume, f"Simulated sample (seed {seed})")
 

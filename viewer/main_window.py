@@ -46,9 +46,10 @@ from viewer.orientation_notice import with_orientation_notice
 from viewer.ortho_view import OrthoView
 from viewer.reader_controller import ReaderController
 from viewer.reader_panel import ReaderPanel
+from viewer.reading_room import install_reading_room
 from viewer.result_panel import IDLE_TEXT, ResultPanel
 from viewer.scan_opener import ScanOpener
-from viewer.settings import Settings, set_application_identity
+from viewer.settings import Settings, set_application_identity, start_folder
 from viewer.shortcuts import ShortcutsDialog
 from viewer.state import ViewerState
 from viewer.worker import GeneratorWorker
@@ -145,7 +146,7 @@ class MainWindow(QMainWindow):
         self.header_panel = HeaderPanel(self.state)
         self.history = DecisionHistory(self)  # issue 11: the decisions on this scan, from the audit log
         self.measure = MeasurePanel(self)  # issue 11: ruler and PMA at scan
-        self.panel.layout().addWidget(self.measure.pma_result_label)
+        self.panel.set_scan_widget(self.measure.pma_box)  # issue 30: PMA with the scan and the result
         self.tabs = QTabWidget()
         self.tabs.setObjectName("SideTabs")
         self.tabs.setDocumentMode(True)
@@ -157,7 +158,7 @@ class MainWindow(QMainWindow):
             scroll.setFrameShape(QScrollArea.Shape.NoFrame)
             scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             self.tabs.addTab(scroll, title)
-        self.tabs.setMinimumWidth(330)
+        self.tabs.setMinimumWidth(290)  # with three 160-px planes the window fits an 800-px screen (issue 30)
         self.tabs.setMaximumWidth(460)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(with_orientation_notice(self.ortho, self.state))  # issue 11: amber notice
@@ -171,6 +172,7 @@ class MainWindow(QMainWindow):
         window_actions.build_menus_and_toolbar(self)
         self.batch_action = install_batch_menu(self)  # Batch > Score folder… (Ctrl+B)
         self.dicom = install_dicom(self)  # issue 9: Open DICOM folder, series picker, identifiers, Export as DICOM
+        self.reading = install_reading_room(self)  # issue 29: segmentation overlay, findings, measurements
         window_actions.build_status_bar(self)
         self.action_states = window_actions.ActionStates(self)
         self.panel.set_actions(self.analyse_action, self.cancel_action)
@@ -313,11 +315,12 @@ class MainWindow(QMainWindow):
 
     # -- model -------------------------------------------------------------------------------------
     def load_weights_dialog(self) -> None:
-        start = str(self.weights_dir.parent if self.weights_dir.exists() else Path.home())
+        start = str(start_folder(self.settings.q.value("files/last_weights_parent", "")))  # not the program's
         folder = QFileDialog.getExistingDirectory(
             self, "Choose a weights folder (model.safetensors + model_card.json)", start
         )
         if folder:
+            self.settings.q.setValue("files/last_weights_parent", str(Path(folder).parent))
             self.load_weights(folder)
 
     def load_weights(self, folder: str | Path) -> GeneratorWorker:
@@ -340,12 +343,14 @@ class MainWindow(QMainWindow):
         """Say which model Analyse will use, from the card alone (the weights load on first use)."""
         problem = self.models.read_current_card()
         if problem is not None:
-            self.model_label.setText("Model: <span style='color:#ff8a65'>none</span>")
+            self.model_label.setText("Model: none")
+            self.model_label.setStyleSheet("color: #ff8a65;")
             self.model_label.setToolTip(f"{problem}\nModel > Load weights to choose a weights folder.")
 
     def _show_model(self, card) -> None:
         demo = " (demo)" if card.demonstration else ""
-        self.model_label.setText(f"Model: <b>{card.name}</b> v{card.version}{demo} · {card.weights_sha256[:12]}")
+        self.model_label.setStyleSheet("")
+        self.model_label.setText(f"Model: {card.name} v{card.version}{demo} · {card.weights_sha256[:12]}")
         self.model_label.setToolTip(f"{self.weights_dir}\nweights SHA-256 {card.weights_sha256}")
 
     def show_model_card(self) -> None:
@@ -468,6 +473,9 @@ class MainWindow(QMainWindow):
         text = f"{index}   ({x:.1f}, {y:.1f}, {z:.1f}) mm   value {r.intensity:.4g}"
         if r.heatmap is not None:
             text += f"   heatmap {r.heatmap:.2f}" + ("" if r.inside_head else " (outside head)")
+        reading = getattr(self, "reading", None)  # issue 29: the label under the cursor
+        if reading is not None and reading.readout_text():
+            text += f"   {reading.readout_text()}"
         self.readout_label.setText(text)
         level, width = self.state.window
         self.level_width_label.setText(f"W {width:.4g}  L {level:.4g}")

@@ -4,13 +4,16 @@ The ruler is a pyqtgraph ``LineSegmentROI`` on the active plane. Its two ends ar
 plane's image rectangle is laid out in mm, :func:`viewer.display.image_rect_mm`), converted to voxel
 indices on the RAS+ grid, and the length is the world distance between them through the scan's
 affine (so it is right for anisotropic voxels). The standard neonatal linear measures are named
-(:data:`model.vocabulary.MEASURES`: atrial width of the lateral ventricle, anterior horn width).
-"Keep" appends a ``measurement`` entry to the audit log: the measurement is part of the scan's
-record (signed, chained) and is printed on the PDF report.
+(:data:`model.vocabulary.MEASURES`: atrial width of the lateral ventricle, anterior horn width);
+for those taken on one side (:data:`model.vocabulary.SIDED_MEASURES`) the patient's side is
+recorded, preset from where the ruler lies in the head. "Keep" appends a ``measurement`` entry to
+the audit log: the measurement is part of the scan's record (signed, chained) and is printed on the
+PDF report. The ruler belongs to its scan: opening another scan removes it (issue 30).
 
 The post-menstrual age (PMA) at scan is typed by the reader, kept per scan for the session, stored
-with every decision recorded (``pma_weeks``), shown with the result and on the report, and warned
-about outside :data:`viewer.record_sections.PMA_RANGE_WEEKS`.
+with every decision recorded (``pma_weeks``), printed on the report, and warned about outside
+:data:`viewer.record_sections.PMA_RANGE_WEEKS`. Its entry (:attr:`MeasurePanel.pma_box`) is placed
+by the window with the scan and the result, on the Result tab (issue 30).
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ from PyQt6.QtWidgets import (
 )
 
 from model.record.audit import AuditLogError
-from model.vocabulary import MEASURES
+from model.vocabulary import MEASURES, SIDED_MEASURES, SIDES
 from viewer.blinding import scan_key
 from viewer.decision_history import scan_entries
-from viewer.record_sections import pma_text, pma_warning
+from viewer.record_sections import measurement_text, pma_warning
 
 RULER_COLOUR = (0, 229, 255)
 AMBER = "color: #1a1a1a; background: #ffb300; padding: 3px; border-radius: 3px;"
@@ -102,6 +105,23 @@ class Ruler:
         self.label.setText(f"{self.length_mm():.1f} mm")
         self.label.setPos(u, v)
 
+    def side(self) -> str | None:
+        """The patient's side the ruler's middle lies on ("left" / "right"), against the middle of the
+        head (its mask, else the volume) along the RAS+ grid's first axis, which points to the
+        patient's right; None on the midline."""
+        (i0, _, _), (i1, _, _) = self.ends_ijk()
+        state = self.view.state
+        mask = state.head_mask
+        if mask is not None and mask.any():
+            xs = np.flatnonzero(mask.any(axis=(1, 2)))
+            centre = (xs[0] + xs[-1]) / 2.0
+        else:
+            centre = (state.volume.shape[0] - 1) / 2.0
+        offset = (i0 + i1) / 2.0 - centre
+        if abs(offset) < 0.5:
+            return None
+        return "right" if offset > 0 else "left"
+
     def remove(self) -> None:
         for item in (self.roi, self.label):
             self.view.view_box.removeItem(item)
@@ -112,12 +132,16 @@ class MeasurePanel(QWidget):
 
     Attributes
     ----------
+    pma_box : QGroupBox
+        The PMA entry and its warning; the window puts it on the Result tab, with the scan and the result.
     pma_spin : QDoubleSpinBox
         Weeks; its minimum means "not entered".
-    pma_warning_label, pma_result_label : QLabel
-        The out-of-range warning here, and the PMA line shown in the result panel.
+    pma_warning_label : QLabel
+        The out-of-range warning, under the entry.
     measure_combo : QComboBox
         Keys of :data:`model.vocabulary.MEASURES`.
+    side_combo : QComboBox
+        The patient's side of a sided measure (data ``"left"`` / ``"right"``; None = not said).
     ruler : Ruler or None
     """
 
@@ -128,7 +152,8 @@ class MeasurePanel(QWidget):
         self._pma: dict = {}
         self.ruler: Ruler | None = None
 
-        pma_box = QGroupBox("Post-menstrual age at scan")
+        self.pma_box = pma_box = QGroupBox("Post-menstrual age at scan")
+        pma_box.setObjectName("PmaBox")
         self.pma_spin = QDoubleSpinBox()
         self.pma_spin.setRange(0.0, 60.0)
         self.pma_spin.setDecimals(1)
@@ -143,14 +168,17 @@ class MeasurePanel(QWidget):
         pl = QFormLayout(pma_box)
         pl.addRow("PMA:", self.pma_spin)
         pl.addRow(self.pma_warning_label)
-        self.pma_result_label = QLabel()  # placed in the result panel by the window
-        self.pma_result_label.setObjectName("PmaResultLabel")
-        self.pma_result_label.setWordWrap(True)
 
         ruler_box = QGroupBox("Ruler (mm, on the active plane)")
         self.measure_combo = QComboBox()
         for key, name in MEASURES.items():
             self.measure_combo.addItem(name, key)
+        self.side_combo = QComboBox()
+        self.side_combo.addItem("not said", None)
+        for side in SIDES:
+            self.side_combo.addItem(side.capitalize(), side)
+        self.side_combo.setToolTip("The patient's side measured (preset from where the ruler lies in the head)")
+        self.measure_combo.currentIndexChanged.connect(lambda _i: self._update_side())
         self.ruler_button = QPushButton("Place ruler")
         self.ruler_button.setToolTip("Put a ruler on the active plane; drag its ends")
         self.ruler_button.clicked.connect(lambda: self.place_ruler())
@@ -166,21 +194,19 @@ class MeasurePanel(QWidget):
         buttons.addWidget(self.keep_button)
         rl = QFormLayout(ruler_box)
         rl.addRow("Measure:", self.measure_combo)
+        rl.addRow("Side:", self.side_combo)
         rl.addRow(buttons)
         rl.addRow("Length:", self.length_label)
         rl.addRow(self.kept_label)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
-        layout.addWidget(pma_box)
         layout.addWidget(ruler_box)
         layout.addStretch(1)
 
         self.pma_spin.valueChanged.connect(self._on_pma_changed)
         st = window.state
         st.scan_changed.connect(self._on_scan_changed)
-        for signal in (st.result_changed, st.reader_changed):
-            signal.connect(lambda *_: self._update_pma_labels())
         window.decision_recorded.connect(lambda _e: self._update_kept())
         self._on_scan_changed(st.scan)
 
@@ -208,9 +234,7 @@ class MeasurePanel(QWidget):
         warning = pma_warning(weeks)
         self.pma_warning_label.setText(warning[0].upper() + warning[1:] + "." if warning else "")
         self.pma_warning_label.setVisible(bool(warning))
-        self.pma_result_label.setText(f"PMA at scan: {pma_text(weeks)}")
-        self.pma_result_label.setStyleSheet(AMBER if warning else "")
-        self.pma_result_label.setVisible(self.window.state.result_visible)
+        self.pma_spin.setEnabled(self.window.state.volume is not None)
 
     # -- ruler -----------------------------------------------------------------------------------------
     def place_ruler(self, start_mm=None, end_mm=None) -> Ruler | None:
@@ -221,8 +245,17 @@ class MeasurePanel(QWidget):
         self.clear_ruler()
         self.ruler = Ruler(self.window.ortho.active_view, start_mm, end_mm)
         self.ruler.roi.sigRegionChanged.connect(lambda *_: self._update_length())
+        self.ruler.roi.sigRegionChangeFinished.connect(lambda *_: self._update_side())
         self._update_length()
+        self._update_side()
         return self.ruler
+
+    def _update_side(self) -> None:
+        """Offer the side for a sided measure, preset from where the ruler lies."""
+        sided = self.measure_combo.currentData() in SIDED_MEASURES
+        self.side_combo.setEnabled(sided)
+        side = self.ruler.side() if sided and self.ruler is not None else None
+        self.side_combo.setCurrentIndex(max(0, self.side_combo.findData(side)) if sided else 0)
 
     def clear_ruler(self) -> None:
         if self.ruler is not None:
@@ -238,18 +271,20 @@ class MeasurePanel(QWidget):
         """Record the ruler's measurement in the audit log; returns the entry (None if not recorded)."""
         if self.ruler is None:
             return None
+        measure = self.measure_combo.currentData()
         measurement = {
-            "measure": self.measure_combo.currentData(),
+            "measure": measure,
             "length_mm": self.ruler.length_mm(),
             "plane": self.ruler.view.plane,
             "from_ijk": self.ruler.ends_ijk()[0],
             "to_ijk": self.ruler.ends_ijk()[1],
         }
+        side = self.side_combo.currentData() if measure in SIDED_MEASURES else None
+        if side is not None:
+            measurement["side"] = side
         entry = self.window.reader.record_measurement(measurement)
         if entry is not None:
-            self.window.statusBar().showMessage(
-                f"Kept: {MEASURES[measurement['measure']]} {measurement['length_mm']:.1f} mm", 8000
-            )
+            self.window.statusBar().showMessage(f"Kept: {measurement_text(entry['measurement'])}", 8000)
         return entry
 
     def measurements(self) -> list:
@@ -263,19 +298,17 @@ class MeasurePanel(QWidget):
     def _update_kept(self) -> None:
         kept = self.measurements()
         self.kept_label.setText(
-            "\n".join(
-                f"{MEASURES.get(m['measure'], m['measure'])}: {m['length_mm']:.1f} mm ({m['plane']})" for m in kept
-            )
-            or "No measurement kept for this scan."
+            "\n".join(f"{measurement_text(m)} ({m['plane']})" for m in kept) or "No measurement kept for this scan."
         )
 
     def _on_scan_changed(self, _scan) -> None:
-        self.ruler = None  # the views dropped their items with the scan
+        self.clear_ruler()  # the ruler belongs to the scan it was placed on (issue 30)
         self.pma_spin.blockSignals(True)
         self.set_pma_weeks(self.pma_weeks)
         self.pma_spin.blockSignals(False)
         self._update_pma_labels()
         self._update_length()
+        self._update_side()
         self._update_kept()
 
 

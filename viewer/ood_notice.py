@@ -6,13 +6,18 @@ on: <reason>", and the heatmap is not drawn (it would explain a call that is not
 available on request: "Show probability and heatmap anyway" shows them again, the numbers greyed,
 so they are not read as a call. The widget owns only its own label and toggle; the
 result panel hands it the probability and flag labels whose visibility it controls.
+
+What may be shown is :func:`model.disclosure.may_show_result`, the rule every other place follows
+(issue 30). Whether a scan is suitable is not an AI opinion: the notice stays up in reader-first
+mode before the impression (only the toggle, which would reveal the result, waits for it).
 """
 
 from __future__ import annotations
 
 from PyQt6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
-OOD_PREFIX = "Outside what these weights were trained on"
+from model.disclosure import OOD_PREFIX, may_show_result, suitability_text  # noqa: F401 - OOD_PREFIX re-exported
+
 GREY = "color: #9e9e9e;"
 
 
@@ -52,29 +57,34 @@ class OODNotice(QWidget):
         lay.addWidget(self.show_anyway)
         self.show_anyway.toggled.connect(self._apply)
         self._out = False
+        self._result = None
         self.setVisible(False)
 
     @staticmethod
     def text_for(result) -> str:
         """``"Outside what these weights were trained on: <reasons>"`` ('' when in distribution)."""
-        verdict = getattr(result, "ood", None)
-        if verdict is None or verdict.in_distribution:
-            return ""
-        return f"{OOD_PREFIX}: " + "; ".join(verdict.reasons)
+        return suitability_text(result)
 
-    def show_result(self, result) -> None:
-        """Update for a new result (None clears): notice up and call hidden when out of distribution."""
-        text = "" if result is None else self.text_for(result)
+    def show_result(self, result, offer_show_anyway: bool = True) -> None:
+        """Update for ``result`` (None clears): notice up and call hidden when out of distribution.
+
+        A new result starts with "show anyway" off; the same result keeps the reader's choice.
+        ``offer_show_anyway`` False (reader-first mode before the impression) hides the toggle.
+        """
+        text = self.text_for(result)
         self._out = bool(text)
         self.notice_label.setText(text)
-        self.show_anyway.blockSignals(True)
-        self.show_anyway.setChecked(False)
-        self.show_anyway.blockSignals(False)
+        if result is not self._result:
+            self._result = result
+            self.show_anyway.blockSignals(True)
+            self.show_anyway.setChecked(False)
+            self.show_anyway.blockSignals(False)
+        self.show_anyway.setVisible(self._out and offer_show_anyway)
         self.setVisible(self._out)
         self._apply()
 
     def _apply(self, *_args) -> None:
-        shown = not self._out or self.show_anyway.isChecked()
+        shown = may_show_result(self._result, self.show_anyway.isChecked()) or self._result is None
         for widget, style in zip(self._targets, self._styles):
             widget.setVisible(shown)
             widget.setStyleSheet(style + (GREY if self._out else ""))

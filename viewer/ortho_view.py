@@ -6,9 +6,10 @@ orientation.
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from viewer.display import PLANES
+from viewer.elided_label import ElidedLabel
 from viewer.info_panel import InfoPanel
 from viewer.slice_view import SliceView
 from viewer.state import ViewerState
@@ -52,21 +53,22 @@ class OrthoView(QWidget):
         self.active_plane = PLANES[0]
         self._previous_layout = "1x3"
         self.setObjectName("OrthoView")
-        self.scan_label = QLabel("No scan open — File > Open (Ctrl+O) or drop a NIfTI file here")
+        # header texts elide (whole text in the tooltip) rather than widen the window (issue 30)
+        self.scan_label = ElidedLabel("No scan open — File > Open (Ctrl+O) or drop a NIfTI file here")
         self.scan_label.setObjectName("ScanLabel")
         self.scan_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.convention_label = QLabel()
+        self.convention_label = ElidedLabel()
         self.convention_label.setObjectName("ConventionLabel")
         self.convention_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
-        self.oblique_label = QLabel()
+        self.oblique_label = ElidedLabel(tooltip=False)  # its tooltip explains the approximation
         self.oblique_label.setObjectName("ObliqueLabel")
         self.oblique_label.setVisible(False)
 
         header = QHBoxLayout()
         header.setContentsMargins(8, 4, 8, 4)
         header.addWidget(self.scan_label, 1)
-        header.addWidget(self.oblique_label)
+        header.addWidget(self.oblique_label, 1)
         header.addSpacing(12)
         header.addWidget(self.convention_label)
 
@@ -157,7 +159,7 @@ class OrthoView(QWidget):
         oblique = header is not None and header.oblique
         if header is not None:
             extra = f"   stored {''.join(header.axcodes)}"
-        self.scan_label.setText(f"<b>{_escape(scan.name)}</b>   {shape} voxels   {spacing} mm{extra}")
+        self.scan_label.setText(f"{scan.name}   {shape} voxels   {spacing} mm{extra}")
         self.oblique_label.setVisible(oblique)
         if oblique:
             import math
@@ -171,7 +173,3 @@ class OrthoView(QWidget):
 
     def _on_radiological_changed(self, radiological: bool) -> None:
         self.convention_label.setText(CONVENTION_TEXT[radiological])
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

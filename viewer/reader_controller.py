@@ -73,8 +73,14 @@ class ReaderController:
         """Accept, reject or override the shown AI result; appends an audit entry and returns it.
 
         ``reason`` defaults to the reader panel's text (cleared after recording). An override
-        without ``override_call`` asks the reader for their call.
+        without ``override_call`` asks the reader for their call. Afterwards the decision buttons
+        show the decision recorded last as selected (none pressed in vain stays so, issue 30).
         """
+        entry = self._record_decision(decision, reason, override_call)
+        self.w.update_reader_actions()
+        return entry
+
+    def _record_decision(self, decision: str, reason: str | None, override_call: str | None) -> dict | None:
         if not self.w.state.result_visible:
             self.w.show_error("No AI result", "There is no AI result shown to accept, reject or override.")
             return None
@@ -99,6 +105,10 @@ class ReaderController:
         """Keep a ruler measurement in the scan's record (Measure tab's Keep; issue 11); returns the entry."""
         return self._append_audit("measurement", measurement=measurement)
 
+    def record_finding(self, finding: dict) -> dict | None:
+        """Record that the reader agrees (or not) with one located finding (issue 29); returns the entry."""
+        return self._append_audit("finding", finding=finding)
+
     def _ask_override_call(self) -> str | None:
         result = self.w.state.result
         ai_call = "injury" if result.probability >= result.decision_threshold else "normal"
@@ -114,6 +124,7 @@ class ReaderController:
         reason: str = "",
         override_call: str | None = None,
         measurement: dict | None = None,
+        finding: dict | None = None,
     ) -> dict | None:
         st = self.w.state
         reader = self._reader_name()
@@ -141,6 +152,7 @@ class ReaderController:
                 ai_shown=st.ai_ever_shown,  # issue 11: ever visible for this scan in this session
                 pma_weeks=self.w.measure.pma_weeks,  # issue 11: as entered in the Measure tab
                 measurement=measurement,
+                finding=finding,  # issue 29
             )
             record.update(audit_fields(st.volume))  # issue 9: Study/Series Instance UIDs, never names
             entry = self.w.recorder.append(record)  # issue 11: verifies first, asks after a break

@@ -49,6 +49,18 @@ def contradicts(impression: str | None, result) -> bool:
     return impression in ("normal", "injury") and call is not None and call != impression
 
 
+def measurement_text(m: dict) -> str:
+    """A kept measurement as the screen shows it: ``"Atrial width of the lateral ventricle, left: 7.0 mm"``
+    (the length to 0.1 mm, as the ruler; the side when one was recorded)."""
+    name = MEASURES.get(m.get("measure"), m.get("measure"))
+    side = f", {m['side']}" if m.get("side") else ""
+    try:
+        length = f"{float(m.get('length_mm')):.1f} mm"
+    except (TypeError, ValueError):
+        length = "? mm"
+    return f"{name}{side}: {length}"
+
+
 def entry_summary(entry: dict) -> str:
     """One line for an audit entry: what was decided, on what, why."""
     what = entry.get("decision", "")
@@ -56,7 +68,7 @@ def entry_summary(entry: dict) -> str:
         what += f" (reader's call: {entry.get('override_call')})"
     if what == "measurement":
         m = entry.get("measurement") or {}
-        what += f": {MEASURES.get(m.get('measure'), m.get('measure'))} {m.get('length_mm')} mm ({m.get('plane')})"
+        what += f": {measurement_text(m)} ({m.get('plane')})"
     parts = [f"{entry.get('reader', '')}: {what}", f"impression {entry.get('impression') or '—'}"]
     if entry.get("probability") is not None:
         parts.append(
@@ -85,6 +97,9 @@ class ReadingRecord:
         Post-menstrual age at scan, entered by the reader.
     measurements : list of dict
         ``measurement`` fields of the kept ruler measurements.
+    signatures : str
+        What the signatures show, as verified now (:meth:`model.record.audit.ChainReport.signatures_text`:
+        which lines predate the site key and are unsigned, which are signed); '' = not verified.
     """
 
     history: list = field(default_factory=list)
@@ -92,6 +107,7 @@ class ReadingRecord:
     public_key: str = ""
     pma_weeks: float | None = None
     measurements: list = field(default_factory=list)
+    signatures: str = ""
 
 
 def record_sections(record: ReadingRecord) -> list:
@@ -104,7 +120,8 @@ def record_sections(record: ReadingRecord) -> list:
                 [
                     (
                         MEASURES.get(m["measure"], m["measure"]),
-                        f"{m['length_mm']:.1f} mm ({m.get('plane', '')} plane, voxels "
+                        f"{m['length_mm']:.1f} mm{', ' + m['side'] if m.get('side') else ''} "
+                        f"({m.get('plane', '')} plane, voxels "
                         f"{m.get('from_ijk')} to {m.get('to_ijk')})",
                     )
                     for m in record.measurements
@@ -118,7 +135,8 @@ def record_sections(record: ReadingRecord) -> list:
     sections.append(("Decision history (every audit entry for this scan)", history or [("", "(no entries)")]))
     audit = [("Chain head", record.chain_head or "(empty log, or the log failed verification)")]
     if record.public_key:
-        audit.append(("Site public key", f"{record.public_key} (Ed25519; every entry is signed)"))
+        audit.append(("Site public key", f"{record.public_key} (Ed25519)"))
+        audit.append(("Signatures", record.signatures or "not verified"))
     else:
         audit.append(("Signatures", f"none. {UNSIGNED_CAVEAT}"))
     sections.append(("Audit record", audit))

@@ -4,7 +4,9 @@ The result part shows P(injury) as a percentage, the flag against the model card
 its indeterminate band, the disagreement of the two test-time-augmentation passes as the
 uncertainty, which weights produced it, and the card's intended-use text, which is always visible
 while a result is shown. Demonstration weights get a banner. In reader-first mode the result stays
-hidden (and the heatmap off) until the reader has recorded an impression.
+hidden (and the heatmap off) until the reader has recorded an impression; the out-of-distribution
+notice does not (whether a scan is suitable is not an AI opinion, issue 30). The PMA entry sits above
+the result (:meth:`ResultPanel.set_scan_widget`).
 
 The heatmap controls choose the colormap (perceptually uniform), the threshold below which the map
 is transparent, the opacity and contour lines; the colour bar starts at the threshold and is drawn
@@ -171,9 +173,8 @@ class ResultPanel(QWidget):
         # out-of-distribution notice in place of the call (viewer/ood_notice.py)
         # the two TTA passes and their disagreement give the probability away: hidden with the call
         passes = [w for k in ("identity", "flipped", "disagreement") for w in (self.detail_names[k], self.details[k])]
-        self.ood_notice = OODNotice(self.probability_label, self.flag_label, *passes)
+        self.ood_notice = OODNotice(self.probability_label, self.flag_label, caption, *passes)  # caption: issue 30
         self.ood_notice.show_anyway.toggled.connect(state.set_ood_revealed)  # the heatmap follows the toggle
-        rl.addWidget(self.ood_notice)
         rl.addWidget(self.probability_label)
         rl.addWidget(self.flag_label)
         rl.addLayout(grid)
@@ -183,6 +184,9 @@ class ResultPanel(QWidget):
         # -- reader's decision (a widget set by the main window goes here) ----------------------
         self.reader_slot = QVBoxLayout()
         self.reader_slot.setContentsMargins(0, 0, 0, 0)
+        # -- what qualifies the scan: the PMA entry (set by the main window, issue 30) ---------------
+        self.scan_slot = QVBoxLayout()
+        self.scan_slot.setContentsMargins(0, 0, 0, 0)
 
         # -- heatmap controls ----------------------------------------------------------------
         self.overlay_checkbox = QCheckBox("Show heatmap (H)")
@@ -246,6 +250,9 @@ class ResultPanel(QWidget):
         layout.addWidget(title)
         layout.addWidget(self.analyse_button)
         layout.addWidget(self.progress_box)
+        layout.addLayout(self.scan_slot)
+        # suitability before the impression, whatever reader-first mode says (issue 30)
+        layout.addWidget(self.ood_notice)
         layout.addWidget(self.message_label)
         layout.addWidget(self.result_box)
         layout.addLayout(self.reader_slot)
@@ -268,6 +275,10 @@ class ResultPanel(QWidget):
 
     def colormap_names(self) -> list:
         return [self.colormap_combo.itemText(i) for i in range(self.colormap_combo.count())]
+
+    def set_scan_widget(self, widget: QWidget) -> None:
+        """Put what qualifies the scan and its result (the PMA entry) above the result (issue 30)."""
+        self.scan_slot.addWidget(widget)
 
     def set_reader_widget(self, widget: QWidget) -> None:
         """Put the reader's decision controls between the result and the heatmap controls."""
@@ -346,6 +357,7 @@ class ResultPanel(QWidget):
         visible = self.state.result_visible
         self.result_box.setVisible(visible)
         self.heatmap_box.setEnabled(visible and result.heatmap is not None)
+        self.ood_notice.show_result(result, offer_show_anyway=visible)  # suitability is not blinded
         if has and not visible:
             self.show_message(HIDDEN_TEXT)
             return
@@ -374,4 +386,3 @@ class ResultPanel(QWidget):
         total = result.timings_s.get("total")
         self.details["device"].setText(f"{result.device}" + (f", {total:.1f} s" if total is not None else ""))
         self.intended_use_label.setText(card.intended_use if card is not None else "(no model card)")
-        self.ood_notice.show_result(result)  # out of distribution: notice in place of the call

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from PyQt6.QtWidgets import QFileDialog
 
 from viewer.jobs import open_sample_steps, open_scan_steps
+from viewer.settings import start_folder
 from viewer.worker import GeneratorWorker
 
 if TYPE_CHECKING:
@@ -30,9 +31,9 @@ class ScanOpener:
         self._load_worker: GeneratorWorker | None = None
 
     def open_dialog(self) -> None:
-        start = self.w.settings.last_open_folder
-        if not start and self.w.state.volume is not None and self.w.state.volume.path:
-            start = str(self.w.state.volume.path.parent)
+        volume = self.w.state.volume
+        here = volume.path.parent if volume is not None and volume.path else None
+        start = str(start_folder(self.w.settings.last_open_folder, here))  # never the program's folder
         path, _ = QFileDialog.getOpenFileName(self.w, "Open a T2 NIfTI volume", start, NIFTI_FILTER)
         if path:
             self.open_path(path)

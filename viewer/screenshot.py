@@ -7,6 +7,7 @@ from __future__ import annotations
 from PyQt6.QtCore import QRect, Qt
 from PyQt6.QtGui import QColor, QFont, QPainter, QPixmap
 
+from model.disclosure import suitability_text
 from model.heatmap import HEATMAP_CAPTION
 from model.vocabulary import DEMONSTRATION_TEXT
 from viewer.orientation import orientation_notes
@@ -23,7 +24,10 @@ def screenshot_caption(window) -> str:
     if st.result_visible and getattr(st.result, "demonstration", False):
         lines.append(DEMO_BANNER)
     lines.append(RESEARCH_CAVEAT)
-    if st.result_visible and getattr(st.result, "heatmap", None) is not None and st.overlay_visible:
+    ood = suitability_text(st.result)  # suitability is said whatever reader-first mode says (issue 30)
+    if ood:
+        lines.append("WARNING: " + ood + (" (shown anyway: not a call)" if st.result_disclosed else ""))
+    if st.result_disclosed and getattr(st.result, "heatmap", None) is not None and st.overlay_visible:
         lines.append(f"{HEATMAP_CAPTION}.")
     for note in orientation_notes(st.scan):
         lines.append("WARNING: " + note)

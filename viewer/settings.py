@@ -50,6 +50,35 @@ def default_export_folder() -> Path:
     return Path(docs) if docs and Path(docs).is_dir() else Path.home()
 
 
+#: The program's own folder (the checkout or installation): no dialog starts here, no key is kept here.
+PROGRAM_FOLDER = Path(__file__).resolve().parent.parent
+
+
+def in_program_folder(path) -> bool:
+    """True when ``path`` is the program's folder or inside it."""
+    try:
+        Path(path).resolve().relative_to(PROGRAM_FOLDER)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def start_folder(*candidates) -> Path:
+    """Where a file dialog starts: the first candidate that is an existing folder outside the program's
+    folder (the last folder used, the open scan's), else Documents (:func:`default_export_folder`).
+
+    A dialog given no folder starts in the working directory, which is the program's folder when the
+    app is started from it (issue 30): every dialog passes this instead.
+    """
+    for candidate in candidates:
+        if not candidate:
+            continue
+        folder = Path(candidate)
+        if folder.is_dir() and not in_program_folder(folder):
+            return folder
+    return default_export_folder()
+
+
 class Settings:
     """Typed access to the persisted settings.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from model.disclosure import may_show_result
 from model.heatmap import DEFAULT_HEATMAP_THRESHOLD, HEATMAP_COLORMAPS, heatmap_peak
 from model.vocabulary import IMPRESSIONS
 from viewer.blinding import Blinding, scan_key
@@ -211,9 +212,15 @@ class ViewerState(QObject):
     @property
     def heatmap_withheld(self) -> bool:
         """True while the result is outside the training domain (``result.ood``, :mod:`model.ood`) and
-        the reader has not asked to see it anyway: its heatmap explains no call, so it is not drawn."""
-        verdict = getattr(self._result, "ood", None)
-        return verdict is not None and not verdict.in_distribution and not self._ood_revealed
+        the reader has not asked to see it anyway: its heatmap explains no call, so it is not drawn
+        (:func:`model.disclosure.may_show_result`)."""
+        return self._result is not None and not may_show_result(self._result, self._ood_revealed)
+
+    @property
+    def ood_revealed(self) -> bool:
+        """The reader asked to see this out-of-distribution result anyway (the ``show_anyway`` of
+        :func:`model.disclosure.may_show_result`)."""
+        return self._ood_revealed
 
     def set_ood_revealed(self, on: bool) -> None:
         """The reader asks to see an out-of-distribution result anyway (reset by every new result)."""
@@ -335,6 +342,13 @@ class ViewerState(QObject):
     def result_visible(self) -> bool:
         """True when there is a result and the reader may see it (not held back by reader-first)."""
         return self._result is not None and (not self.reader_first or self._impression is not None)
+
+    @property
+    def result_disclosed(self) -> bool:
+        """True when the result's probability, call and heatmap may be shown now: visible to the reader
+        (:attr:`result_visible`) and allowed by :func:`model.disclosure.may_show_result` (issue 30).
+        The result tile, cursor readout, status bar, screenshot and exports ask this."""
+        return self.result_visible and may_show_result(self._result, self._ood_revealed)
 
     @property
     def ai_ever_shown(self) -> bool:

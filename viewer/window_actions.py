@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import QLabel, QSizePolicy, QStyle, QToolBar, QToolButton
 
 from model.heatmap import HEATMAP_COLORMAPS
 from viewer.display import LAYOUTS, WINDOW_PRESET_TIPS, WINDOW_PRESETS
+from viewer.elided_label import ElidedLabel
 from viewer.help_dialog import show_user_guide
 from viewer.slice_view import ZOOM_STEP
 
@@ -260,7 +261,9 @@ def build_actions(w: MainWindow) -> None:
         w.impression_actions[key] = a
     w.decision_actions = {}
     for key, (text, keys, tip) in DECISIONS_UI.items():
-        w.decision_actions[key] = action(text, lambda _c=False, k=key: w.record_decision(k), keys, tip)
+        # checkable: the button of the decision last recorded for this scan shows selected (issue 30)
+        w.decision_actions[key] = action(text, None, keys, tip, checkable=True)
+        w.decision_actions[key].triggered.connect(lambda _c=False, k=key: w.record_decision(k))
         w.decision_actions[key].setIconText(text.replace("&", "").replace(" AI result", ""))  # buttons
     w.reader_first_action = action(
         "Reader-&first mode",
@@ -452,9 +455,9 @@ def build_status_bar(w: MainWindow) -> None:
         label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     w.convention_status = QLabel()
     w.convention_status.setObjectName("ConventionStatus")
-    w.model_label = QLabel()
+    w.model_label = ElidedLabel(tooltip=False)  # elided with "…" when short of room, never cut (issue 30)
     w.model_label.setObjectName("ModelLabel")
-    w.model_label.setMaximumWidth(MODEL_LABEL_MAX_PX)  # its text when there is room, cut (not hidden) when not
+    w.model_label.setMaximumWidth(MODEL_LABEL_MAX_PX)  # its text when there is room, elided when not
     w.model_label.setMinimumWidth(MODEL_LABEL_MIN_PX)
     w.device_label = QLabel(f"Device: {w.device}")
     sb.addWidget(w.readout_label, 3)
@@ -494,6 +497,7 @@ class ActionStates:
         self.w.settings.save_overlay(
             st.overlay_visible, st.overlay_opacity, st.overlay_colormap, st.overlay_threshold, st.overlay_contours
         )
+        self.on_result_changed()  # "show anyway" of an out-of-distribution result changes what may be shown
 
     def on_invert_changed(self, invert: bool) -> None:
         self.w.invert_action.blockSignals(True)
@@ -524,6 +528,8 @@ class ActionStates:
             a.setEnabled(has_heatmap)
         for a in self.w.decision_actions.values():
             a.setEnabled(shown)
+        for a in (self.w.goto_peak_action, self.w.heatmap_export_action):  # read off the heatmap (issue 30)
+            a.setEnabled(has_heatmap and st.result_disclosed)
         if result is not None:
             self.w.device_label.setText(f"Device: {result.device}")
         self.w._update_readout()
@@ -536,4 +542,7 @@ class ActionStates:
         for key, a in self.w.impression_actions.items():
             a.setEnabled(st.volume is not None)
             a.setChecked(st.impression == key)
+        last = (st.last_decision or {}).get("decision")
+        for key, a in self.w.decision_actions.items():
+            a.setChecked(last == key)  # what was recorded last, not what was pressed (issue 30)
         self.on_result_changed()

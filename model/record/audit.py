@@ -18,6 +18,12 @@ verifies with the site's *public* key (kept in the settings, printed in the repo
 rewritten without the private key: the recomputed hashes no longer match their signatures. Without a
 key the chain shows accidental edits, not deliberate rewriting (:data:`UNSIGNED_CAVEAT`).
 
+Signing starts at a point in the chain (issue 30): a workstation that configures a site key has a
+log of unsigned entries already. ``signed_from`` (the ``seq`` of the first entry written with the
+key, stored with the public key by the caller) makes those earlier entries verify as unsigned
+(hashes only; the first signed entry seals them, since its signed hash covers their chain) and every
+entry from it on must be signed. :meth:`ChainReport.message` says exactly which lines are which.
+
 Nothing here imports Qt; where the log lives is the caller's choice (the viewer uses the user's
 application-data folder).
 """
@@ -33,7 +39,7 @@ from pathlib import Path
 
 from model.errors import GloResNetError
 from model.timestamps import utc_now
-from model.vocabulary import AI_DECISIONS, DECISIONS, IMPRESSIONS, MEASURES, OVERRIDE_CALLS
+from model.vocabulary import AI_DECISIONS, DECISIONS, IMPRESSIONS, MEASURES, OVERRIDE_CALLS, SIDES
 
 try:  # POSIX advisory lock: two app windows appending at once keep the chain linear
     import fcntl
@@ -186,6 +192,7 @@ def decision_record(
     chain_note: str = "",
     pma_weeks: float | None = None,
     measurement: dict | None = None,
+    finding: dict | None = None,
 ) -> dict:
     """One decision as a dict ready for :func:`append_entry` (validated, JSON-safe).
 
@@ -225,13 +232,19 @@ def decision_record(
         Post-menstrual age at scan in weeks, as entered by the reader (stored when given).
     measurement : dict, optional
         For ``decision="measurement"``: ``{"measure": key of MEASURES, "length_mm": float, "plane": str,
-        "from_ijk": [i, j, k], "to_ijk": [i, j, k]}`` (voxel indices on the RAS+ grid, may be fractional).
+        "from_ijk": [i, j, k], "to_ijk": [i, j, k]}`` (voxel indices on the RAS+ grid, may be fractional),
+        and ``"side"`` (``"left"`` or ``"right"``, the patient's) for a measure taken on one side.
+
+    finding : dict, optional
+        For ``decision="finding"`` (issue 29): the reader agreed or not with one located finding of
+        the segmentation: ``{"agreed": bool, "kind": str, "key": str, "summary": str, "location_ras_mm":
+        [x, y, z], "source": "model" or the label map's path, ...}`` (JSON-safe values, kept as given).
 
     Raises
     ------
     ValueError
         Unknown decision or impression, empty reader, override without a call, measurement without
-        its fields.
+        its fields, finding without ``agreed`` and ``kind``.
     """
     if decision not in DECISIONS:
         raise ValueError(f"decision must be one of {DECISIONS}, got {decision!r}")
@@ -251,18 +264,13 @@ def decision_record(
         raise ValueError("a measurement entry needs its measurement, and only it")
     extra = {}
     if measurement is not None:
-        if measurement.get("measure") not in MEASURES:
-            raise ValueError(f"measure must be one of {tuple(MEASURES)}, got {measurement.get('measure')!r}")
-        length = float(measurement.get("length_mm", float("nan")))
-        if not length >= 0:
-            raise ValueError(f"length_mm must be a non-negative number, got {measurement.get('length_mm')!r}")
-        extra["measurement"] = {
-            "measure": measurement["measure"],
-            "length_mm": round(length, 3),
-            "plane": str(measurement.get("plane", "")),
-            "from_ijk": [round(float(v), 2) for v in measurement.get("from_ijk", ())],
-            "to_ijk": [round(float(v), 2) for v in measurement.get("to_ijk", ())],
-        }
+        extra["measurement"] = _measurement_field(measurement)
+    if (decision == "finding") != (finding is not None):
+        raise ValueError("a finding entry needs its finding, and only it")
+    if finding is not None:
+        if not isinstance(finding.get("agreed"), bool) or not finding.get("kind"):
+            raise ValueError(f"a finding needs 'agreed' (true or false) and its 'kind', got {finding!r}")
+        extra["finding"] = json.loads(json.dumps(finding))  # a JSON-safe copy
     if pma_weeks is not None:
         extra["pma_weeks"] = round(float(pma_weeks), 1)
     if str(chain_note or "").strip():
@@ -287,6 +295,28 @@ def decision_record(
         "ood_reasons": [str(r) for r in (ood_reasons or [])],
         **extra,
     }
+
+
+def _measurement_field(measurement: dict) -> dict:
+    """The ``measurement`` field of an entry, validated and rounded (see :func:`decision_record`)."""
+    if measurement.get("measure") not in MEASURES:
+        raise ValueError(f"measure must be one of {tuple(MEASURES)}, got {measurement.get('measure')!r}")
+    length = float(measurement.get("length_mm", float("nan")))
+    if not length >= 0:
+        raise ValueError(f"length_mm must be a non-negative number, got {measurement.get('length_mm')!r}")
+    out = {
+        "measure": measurement["measure"],
+        "length_mm": round(length, 3),
+        "plane": str(measurement.get("plane", "")),
+        "from_ijk": [round(float(v), 2) for v in measurement.get("from_ijk", ())],
+        "to_ijk": [round(float(v), 2) for v in measurement.get("to_ijk", ())],
+    }
+    side = measurement.get("side")
+    if side is not None:
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+        out["side"] = side
+    return out
 
 
 def _last_line(fh) -> bytes:
@@ -359,13 +389,20 @@ def append_entry(path: str | Path, record: dict, signing_key=None) -> dict:
         if signing_key is not None:
             entry["signature"] = base64.b64encode(signing_key.sign(entry["hash"].encode("ascii"))).decode("ascii")
         line = canonical_json(entry) + b"\n"
-        try:
-            fh.seek(0, os.SEEK_END)
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
-        except OSError as exc:
-            raise AuditLogError(path, f"cannot be written ({exc.strerror or exc})") from exc
+        fd = fh.fileno()
+        size = fh.seek(0, os.SEEK_END)
+        try:  # unbuffered, so a failed write leaves nothing queued to be written at close
+            written = 0
+            while written < len(line):
+                written += os.write(fd, line[written:])
+            os.fsync(fd)
+        except OSError as exc:  # disk full, quota, I/O error: no half line stays (issue 30)
+            try:
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            except OSError:
+                pass  # the log then ends in a torn line, which verify_chain names
+            raise AuditLogError(path, f"cannot be written ({exc.strerror or exc}); nothing was added") from exc
     return entry
 
 
@@ -386,8 +423,12 @@ class ChainReport:
     last_hash : str or None
         ``hash`` of the last valid entry (compare with a copy kept elsewhere to detect truncation).
     signed : bool
-        True when every entry was checked against the site's public key (False: hashes only, see
+        True when entries were checked against the site's public key (False: hashes only, see
         :data:`UNSIGNED_CAVEAT`).
+    signed_from : int
+        With ``signed``: entries before this ``seq`` (lines 1 to ``signed_from``) were written before
+        the site key was configured and were verified as unsigned; every later entry was checked
+        against the key (0: every entry).
     """
 
     ok: bool
@@ -396,26 +437,99 @@ class ChainReport:
     reason: str = ""
     last_hash: str | None = None
     signed: bool = False
+    signed_from: int = 0
+
+    @property
+    def n_unsigned(self) -> int:
+        """Entries verified as unsigned: all without a key, else those before :attr:`signed_from`."""
+        return self.n_entries if not self.signed else min(self.signed_from, self.n_entries)
+
+    def signatures_text(self) -> str:
+        """What the signatures of the verified entries show, in one sentence (for a report)."""
+        n, k = self.n_entries, self.n_unsigned
+        if not self.signed:
+            return f"none. {UNSIGNED_CAVEAT}"
+        if k == 0:
+            return "every entry is signed by the site key (Ed25519)."
+        before = "recorded before the site signing key was configured"
+        if k >= n:
+            return (
+                f"{_lines(1, n)} {'was' if n == 1 else 'were'} {before} and {'is' if n == 1 else 'are'} unsigned "
+                f"(hashes only); entries from line {n + 1} on will be signed. {UNSIGNED_CAVEAT}"
+            )
+        return (
+            f"{_lines(1, k)} {'was' if k == 1 else 'were'} {before} and {'is' if k == 1 else 'are'} unsigned "
+            f"(hashes only, sealed by the signed entry after them); {_lines(k + 1, n)} "
+            f"{'is' if k + 1 == n else 'are'} signed by the site key (Ed25519)."
+        )
 
     def message(self) -> str:
-        """What the reader is told (one or two sentences)."""
+        """What the reader is told (one to three sentences)."""
         if self.ok:
             if self.n_entries == 0:
                 text = "The audit log is empty."
-            elif self.signed:
-                text = (
+                return text if self.signed else f"{text} {UNSIGNED_CAVEAT}"
+            text = f"The audit log is intact: {self.n_entries} entries, chain verified."
+            if not self.signed:
+                return f"{text} {UNSIGNED_CAVEAT}"
+            if self.n_unsigned == 0:
+                return (
                     f"The audit log is intact: {self.n_entries} entries, chain verified and every entry "
                     "signed by the site key."
                 )
-            else:
-                text = f"The audit log is intact: {self.n_entries} entries, chain verified."
-            return text if self.signed else f"{text} {UNSIGNED_CAVEAT}"
+            signatures = self.signatures_text()
+            return f"{text} {signatures[0].upper()}{signatures[1:]}"
         return f"The audit log's chain breaks at line {self.broken_line}: {self.reason}."
 
 
-def verify_chain(path: str | Path, public_key: str | None = None) -> ChainReport:
+def _lines(first: int, last: int) -> str:
+    return f"line {first}" if first == last else f"lines {first}-{last}"
+
+
+def count_entries(path: str | Path) -> int:
+    """Non-empty lines of the log at ``path`` (0 when missing): the ``seq`` the next entry gets.
+
+    Raises
+    ------
+    AuditLogError
+        The file exists but cannot be read.
+    """
+    path = Path(path)
+    if not path.exists():
+        return 0
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise AuditLogError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    return sum(1 for line in raw.split(b"\n") if line.strip())
+
+
+def _unreadable(line: bytes, torn: bool) -> str:
+    """Why a line that is not JSON breaks the chain (``torn``: the last line, without its newline)."""
+    if not line.strip():
+        return "the line is empty"
+    if torn:
+        return (
+            "the last line is incomplete: writing it was interrupted (the app or the computer stopped); "
+            "every entry before it is intact"
+        )
+    return "the line is not valid JSON (edited or damaged)"
+
+
+def _signature_problem(public, public_key: str, entry: dict) -> str:
+    """Why ``entry`` is not signed by the site key ('' when it is)."""
+    if "signature" not in entry:
+        return "it is not signed by the site key (written without the key, or rewritten)"
+    if entry.get("signer") != public_key.strip():
+        return "it was signed by another key than the site key"
+    if not _signature_ok(public, entry):
+        return "its signature does not match its hash: the entry was rewritten and re-hashed"
+    return ""
+
+
+def verify_chain(path: str | Path, public_key: str | None = None, signed_from: int = 0) -> ChainReport:
     """Check every line of the log at ``path``: its hash, its link to the line before, and with
-    ``public_key`` its Ed25519 signature.
+    ``public_key`` its Ed25519 signature (from entry ``signed_from`` on).
 
     A missing file is an empty, intact log.
 
@@ -426,6 +540,11 @@ def verify_chain(path: str | Path, public_key: str | None = None) -> ChainReport
         The site's public key (:func:`public_key_text`). Given, every entry must be signed by it: an
         unsigned entry, another signer or a signature that does not match the entry's hash breaks
         the chain (a chain re-hashed without the private key fails here).
+    signed_from : int
+        With ``public_key``: the ``seq`` of the first entry written after the key was configured.
+        Entries before it are verified as unsigned (hashes and links only) and reported as such
+        (:attr:`ChainReport.n_unsigned`); 0 (default): every entry must be signed. A log with fewer
+        entries than ``signed_from`` was cut short, which breaks the chain.
 
     Raises
     ------
@@ -437,8 +556,9 @@ def verify_chain(path: str | Path, public_key: str | None = None) -> ChainReport
     path = Path(path)
     public = None if not public_key else _public_key(public_key)
     signed = public is not None
+    signed_from = max(0, int(signed_from)) if signed else 0
     if not path.exists():
-        return ChainReport(ok=True, n_entries=0, signed=signed)
+        return ChainReport(ok=True, n_entries=0, signed=signed, signed_from=signed_from)
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -457,12 +577,13 @@ def verify_chain(path: str | Path, public_key: str | None = None) -> ChainReport
                 reason=reason,
                 last_hash=None if n == 0 else prev,
                 signed=signed,
+                signed_from=signed_from,
             )
 
         try:
             entry = json.loads(line.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
-            return broken("the line is not valid JSON (edited or damaged)" if line.strip() else "the line is empty")
+            return broken(_unreadable(line, torn=number == len(lines) and not raw.endswith(b"\n")))
         if not isinstance(entry, dict) or "hash" not in entry or "prev_hash" not in entry:
             return broken("the line is not an audit entry (no hash fields)")
         if entry["prev_hash"] != prev:
@@ -475,15 +596,22 @@ def verify_chain(path: str | Path, public_key: str | None = None) -> ChainReport
             return broken("its content does not match its hash: the line was edited")
         if entry.get("seq") != n:
             return broken(f"its sequence number is {entry.get('seq')!r}, expected {n}")
-        if public is not None:
-            if "signature" not in entry:
-                return broken("it is not signed by the site key (written without the key, or rewritten)")
-            if entry.get("signer") != public_key.strip():
-                return broken("it was signed by another key than the site key")
-            if not _signature_ok(public, entry):
-                return broken("its signature does not match its hash: the entry was rewritten and re-hashed")
+        problem = _signature_problem(public, public_key, entry) if public is not None and n >= signed_from else ""
+        if problem:
+            return broken(problem)
         prev, n = entry["hash"], n + 1
-    return ChainReport(ok=True, n_entries=n, last_hash=None if n == 0 else prev, signed=signed)
+    if n < signed_from:  # fewer entries than when the key was configured: the end was cut off
+        return ChainReport(
+            ok=False,
+            n_entries=n,
+            broken_line=n + 1,
+            reason=f"the log ends at line {n}, but it had {signed_from} entries when the site key was configured: "
+            "lines were removed from its end",
+            last_hash=None if n == 0 else prev,
+            signed=signed,
+            signed_from=signed_from,
+        )
+    return ChainReport(ok=True, n_entries=n, last_hash=None if n == 0 else prev, signed=signed, signed_from=signed_from)
 
 
 def read_entries(path: str | Path) -> list[dict]:

@@ -11,6 +11,7 @@ from model.checkpoint import CheckpointError, load_weights, read_card
 from model.inference import analyse, segmentation_capture, tta_segmentation
 from model.network import RESNET10_PARAMETERS, resnet10
 from model.preprocessing import PreprocessConfig
+from model.seg_metrics import as_reference, lesion_detection, tissue_scores
 from model.segmentation import (
     CHANNEL_VALUES,
     N_SEG_CLASSES,
@@ -19,7 +20,6 @@ from model.segmentation import (
     render_fractions_to_channels,
     resample_probabilities,
 )
-from model.seg_metrics import as_reference, lesion_detection, tissue_scores
 from model.simulation.phantom import make_phantom, to_nifti
 from model.volume import volume_from_image
 

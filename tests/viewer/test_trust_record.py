@@ -48,7 +48,7 @@ def test_accepting_a_call_that_contradicts_the_impression_asks_for_a_reason(qtbo
     asked = []
     monkeypatch.setattr(window.history, "ask_reason", lambda imp, call, reason: asked.append((imp, call)) or None)
     assert window.record_decision("accept") is None  # not confirmed: nothing recorded
-    assert asked == [("normal", "injury")]
+    assert asked == [("normal", "above threshold")]  # issue 30: one vocabulary, never "the AI calls normal"
     monkeypatch.setattr(window.history, "ask_reason", lambda imp, call, reason: "second look: PVL")
     entry = window.record_decision("accept")
     assert entry["decision"] == "accept" and entry["reason"] == "second look: PVL"
@@ -67,9 +67,9 @@ def test_history_lists_every_decision_and_the_report_every_entry_with_hashes(qtb
     window.record_impression("normal")  # the last entry is an impression again
     table = window.history.table
     rows = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
-    assert [r[3] for r in rows] == ["impression", "reject", "override → normal", "impression"]
+    assert [r[3] for r in rows] == ["Impression", "Decision: reject", "Decision: override → normal", "Impression"]
     assert rows[1][1] == "Dr Test" and rows[1][4] == "motion" and rows[0][2] == "injury"
-    assert "4 decision(s)" in window.history.caption.text()
+    assert "4 entries: 2 impressions, 2 decisions on the AI result" in window.history.caption.text()
 
     entries = [json.loads(line) for line in window.audit_path.read_text().splitlines()]
     report = _report(window)
@@ -104,7 +104,7 @@ def test_ruler_measures_mm_on_anisotropic_voxels_and_is_kept_in_the_record(qtbot
     m = entry["measurement"]
     assert entry["decision"] == "measurement" and m["measure"] == "atrial_width"
     assert m["length_mm"] == pytest.approx(expected, abs=1e-3) and m["plane"] == view.plane
-    assert "measurement" in window.history.table.item(0, 3).text()
+    assert window.history.table.item(0, 3).text().startswith("Measurement: Atrial width")
     show_result(window, 0.9)
     facts = dict(dict(_report(window).sections)["Measurements"])
     assert facts[MEASURES["atrial_width"]].startswith(f"{expected:.1f} mm")
@@ -116,8 +116,7 @@ def test_pma_is_shown_with_the_result_stored_and_warned_outside_28_to_44(qtbot, 
     show_result(window, 0.9)
     panel.set_pma_weeks(26.0)
     assert (not panel.pma_warning_label.isHidden()) and "outside 28-44 weeks" in panel.pma_warning_label.text()
-    assert "26.0 weeks" in panel.pma_result_label.text() and "WARNING" in panel.pma_result_label.text()
-    assert not panel.pma_result_label.isHidden()
+    assert panel.pma_box.isVisibleTo(window.panel)  # issue 30: entered with the scan and the result
     entry = window.record_impression("normal")
     assert entry["pma_weeks"] == 26.0
     assert "WARNING" in dict(dict(_report(window).sections)["AI result"])["PMA at scan"]
@@ -126,12 +125,13 @@ def test_pma_is_shown_with_the_result_stored_and_warned_outside_28_to_44(qtbot, 
     assert dict(dict(_report(window).sections)["AI result"])["PMA at scan"] == "40.0 weeks"
 
 
-def test_pma_and_result_line_hidden_in_reader_first_mode(qtbot, reading):
+def test_pma_is_the_readers_entry_and_stays_in_reader_first_mode(qtbot, reading):
     window = reading
     window.reader_first_action.setChecked(True)
     show_result(window, 0.9)
     window.measure.set_pma_weeks(38.0)
-    assert not (not window.measure.pma_result_label.isHidden())
+    assert not window.panel.result_box.isVisibleTo(window.panel)  # the AI result stays hidden ...
+    assert window.measure.pma_box.isVisibleTo(window.panel) and window.measure.pma_spin.isEnabled()  # ... not the PMA
 
 
 def test_new_tabs_are_reachable_like_the_others(qtbot, reading):
