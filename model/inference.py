@@ -410,7 +410,7 @@ def analyse_steps(
     probability = float(tta_mean(probs[0], probs[1]))
     threshold, p_classifier, drivers = card.decision_threshold, None, []
     fusion = FusionModel.from_card(card.segmentation.get("fusion")) if labels is not None else None
-    if fusion is not None:
+    if fusion is not None and labels is not None:
         f = fusion_features(probability, labels)
         drivers = fusion.drivers(f)
         if fusion.used:

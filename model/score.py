@@ -1,6 +1,7 @@
 """Batch scoring: a folder of scans -> a worklist (CSV), as a cancellable generator and a CLI.
 
-``python -m model.score FOLDER --out results.csv [--weights DIR] [--device cpu|cuda] [--cams DIR]``
+``python -m model.score FOLDER --out results.csv [--weights DIR] [--device cpu|cuda] [--cams DIR] [--segs DIR]
+[--reports DIR] [--dicom-out DIR]``
 
 :func:`discover` finds scans recursively (``.nii``/``.nii.gz``); in a BIDS dataset only
 ``sub-*/[ses-*/]anat/*_T2w.nii[.gz]`` outside ``derivatives/`` and ``sourcedata/``, with subject and
@@ -9,6 +10,15 @@ the next scans while the network works on the current ones (a bounded window, so
 every failure becomes a row with its reason, and cases already scored with the same weights (matched
 by the input file's SHA-256 and the weights' SHA-256) are kept and skipped. Stop iterating to cancel:
 everything finished so far is kept. The GUI's batch dialog wraps the same generator.
+
+With weights that segment (issue 28), every row also has the main measures and the findings
+(:data:`model.seg_outputs.MEASURE_COLUMNS`: ventricle volume with its z-score and centile at the
+infant's PMA, white-matter volume and z-score, the number of lesions, a findings summary; the PMA
+from the scan's own metadata, :func:`model.pma.pma_for`); ``--segs DIR`` writes each label map as
+``<relative path>_seg.nii.gz`` (with its ``.labels.json``) on the input's grid as ``--cams`` does
+heatmaps; ``--reports DIR`` writes each case's PDF reading report (the app's report) as
+``<relative path>_report.pdf``. A scan outside the training domain gets no measurements or findings
+as results (:func:`model.disclosure.may_show_result`).
 
 Exit codes of the CLI: 0 every file scored, 1 some files failed (reasons in the CSV), 2 usage error
 (bad arguments, missing folder, unusable weights), 130 interrupted (partial results written).
@@ -44,6 +54,7 @@ from model.inference import analyse, select_device, tta_forward, tta_mean
 from model.ood import OODVerdict, capture_features, feature_verdict, rule_reasons, statistics_from
 from model.preprocessing import preprocess
 from model.quality import quality_warnings
+from model.seg_outputs import MEASURE_COLUMNS, NO_DECODER_TEXT, input_pma, worklist_cells, write_label_map
 from model.timestamps import utc_now
 from model.vocabulary import Flag, flag_for
 from model.volume import Volume, load_volume
@@ -62,12 +73,16 @@ COLUMNS = [
     "tta_disagreement",
     "flag",
     "in_distribution",
+    # the segmentation's main measures and findings (model.seg_outputs); empty without a decoder
+    *MEASURE_COLUMNS,
     "quality_warnings",
     "reason",
     "input_sha256",
     "weights_sha256",
     "model",
     "cam_file",
+    "seg_file",
+    "report_file",
     "scored_utc",
     # out-of-distribution gate (model.ood)
     "ood_score",
@@ -87,6 +102,11 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 HEATMAPS_INSIDE_INPUT = (
     "heatmaps cannot go into the scans folder (they would be found and scored as scans next "
     "time); choose another folder"
+)
+#: The same for label maps and reports.
+OUTPUTS_INSIDE_INPUT = (
+    "{what} cannot go into the scans folder (we never write into an input folder; label maps would be "
+    "found and scored as scans next time); choose another folder"
 )
 
 
@@ -146,6 +166,22 @@ class _Loaded:
     ood_reasons: list = field(default_factory=list)
     error: str = ""
     exported: str = ""
+    pma: tuple = (None, "")
+
+
+@dataclass
+class _Outcome:
+    """What scoring one loaded case gave (the fast path leaves the analysis-only fields empty)."""
+
+    passes: tuple
+    verdict: OODVerdict | None
+    probability: float | None = None
+    threshold: float | None = None
+    cells: dict = field(default_factory=dict)
+    cam_file: str = ""
+    seg_file: str = ""
+    report_file: str = ""
+    notes: list = field(default_factory=list)
 
 
 @dataclass
@@ -170,13 +206,18 @@ class ScoreSummary:
     seconds: float = 0.0
 
 
-def _cam_name(entry: ScanEntry) -> str:
+def _output_name(entry: ScanEntry, suffix: str) -> str:
+    """``<relative path without .nii[.gz]><suffix>`` (a DICOM series' relative path is its folder)."""
     rel = entry.relpath
-    for suffix in (".nii.gz", ".nii"):
-        if rel.lower().endswith(suffix):
-            rel = rel[: -len(suffix)]
+    for ext in (".nii.gz", ".nii"):
+        if rel.lower().endswith(ext):
+            rel = rel[: -len(ext)]
             break
-    return rel + "_cam.nii.gz"
+    return rel.rstrip("/") + suffix
+
+
+def _cam_name(entry: ScanEntry) -> str:
+    return _output_name(entry, "_cam.nii.gz")
 
 
 def _row(entry: ScanEntry, **values) -> dict:
@@ -187,7 +228,7 @@ def _row(entry: ScanEntry, **values) -> dict:
     return row
 
 
-def score_steps(
+def score_steps(  # noqa: PLR0913 - the batch and each of its optional outputs
     entries: list[ScanEntry],
     loaded: LoadedModel,
     *,
@@ -197,6 +238,8 @@ def score_steps(
     loader_threads: int = 2,
     prefetch: int = 4,
     dicom_out: str | Path | None = None,
+    segs_dir: str | Path | None = None,
+    reports_dir: str | Path | None = None,
 ) -> Generator[ScoreEvent, None, ScoreSummary]:
     """Score ``entries`` one by one (or in batches on CUDA), yielding an event per finished case.
 
@@ -217,8 +260,17 @@ def score_steps(
     loader_threads, prefetch : int
         Loader threads, and how many cases may be loaded ahead (bounds memory).
     dicom_out : path, optional
-        Write a DICOM SR + SC for each DICOM series here (:func:`model.record.dicom_export.export_dicom`);
-        this computes Grad-CAM for every case. Never the input folder (the CLI checks).
+        Write a DICOM SR + SC for each DICOM series here (:func:`model.record.dicom_export.export_dicom`;
+        with a segmentation also a SEG and a TID 1500 report); this computes Grad-CAM for every case.
+        Never the input folder (the CLI checks).
+    segs_dir : path, optional
+        Write each label map here as ``<relative path>_seg.nii.gz`` (+ ``.labels.json``) on the
+        input's grid (weights with a segmentation decoder).
+    reports_dir : path, optional
+        Write each case's PDF reading report here as ``<relative path>_report.pdf`` (computes Grad-CAM).
+
+    With a segmentation decoder every case runs the whole analysis (its measurements and findings
+    fill :data:`model.seg_outputs.MEASURE_COLUMNS`, at the PMA its metadata gives).
 
     Yields
     ------
@@ -238,11 +290,14 @@ def score_steps(
         for r in (previous or [])
         if r.get("status") == "scored" and r.get("weights_sha256") == weights_sha and r.get("input_sha256")
     }
-    with_cam = cams_dir is not None or dicom_out is not None
+    with_cam = cams_dir is not None or dicom_out is not None or reports_dir is not None
+    segments = getattr(model, "decoder", None) is not None
+    full = with_cam or segments or segs_dir is not None
+    outputs = {"cams": cams_dir, "dicom": dicom_out, "segs": segs_dir, "reports": reports_dir}
     summary = ScoreSummary(total=len(entries))
 
     def load(entry: ScanEntry) -> _Loaded:
-        return _load_case(entry, card.preprocessing, done_before, keep_volume=with_cam)
+        return _load_case(entry, card.preprocessing, done_before, keep_volume=full, with_pma=segments)
 
     pool = ThreadPoolExecutor(max_workers=max(1, loader_threads), thread_name_prefix="scan-loader")
     pending: deque[Future] = deque()
@@ -287,8 +342,8 @@ def score_steps(
                     batch.append(item)
             if not batch:
                 continue
-            for item, (p1, p2), cam_file, verdict in _score_batch(batch, loaded, cams_dir, dicom_out, with_cam):
-                yield finish(_scored_row(item, p1, p2, cam_file, card, verdict))
+            for item, outcome in _score_batch(batch, loaded, outputs, full=full, with_cam=with_cam):
+                yield finish(_scored_row(item, outcome, card))
     finally:
         for fut in pending:
             fut.cancel()
@@ -297,8 +352,13 @@ def score_steps(
     return summary
 
 
-def _load_case(entry: ScanEntry, preprocessing, done_before: dict, keep_volume: bool) -> _Loaded:
-    """Read, hash, check and preprocess one scan (in a loader thread); a bad file sets ``error``."""
+def _load_case(
+    entry: ScanEntry, preprocessing, done_before: dict, keep_volume: bool, with_pma: bool = False
+) -> _Loaded:
+    """Read, hash, check and preprocess one scan (in a loader thread); a bad file sets ``error``.
+
+    ``with_pma``: also read the post-menstrual age from the scan's metadata (:func:`model.pma.pma_for`).
+    """
     item = _Loaded(entry)
     try:
         volume = load_series(entry.series) if entry.series is not None else load_volume(entry.path)
@@ -313,6 +373,8 @@ def _load_case(entry: ScanEntry, preprocessing, done_before: dict, keep_volume: 
         return item
     item.warnings = quality_warnings(volume)
     item.ood_reasons = rule_reasons(volume)
+    if with_pma:
+        item.pma = input_pma(entry.series.folder if entry.series is not None else entry.path)
     if keep_volume:
         item.volume = volume
     else:
@@ -320,21 +382,16 @@ def _load_case(entry: ScanEntry, preprocessing, done_before: dict, keep_volume: 
     return item
 
 
-def _score_batch(
-    batch: list[_Loaded],
-    loaded: LoadedModel,
-    cams_dir: str | Path | None,
-    dicom_out: str | Path | None = None,
-    with_cam: bool = False,
-) -> list:
-    """``[(item, (p_identity, p_flipped), cam_file, verdict)]`` for loaded cases.
+def _score_batch(batch: list[_Loaded], loaded: LoadedModel, outputs: dict, *, full: bool, with_cam: bool) -> list:
+    """``[(item, _Outcome)]`` for loaded cases.
 
-    With ``with_cam`` each case runs the full analysis (Grad-CAM): the heatmap is written when
-    ``cams_dir`` is given and DICOM series get an SR + SC in ``dicom_out``. ``verdict`` is the
-    out-of-distribution gate's (:class:`model.ood.OODVerdict`): the loader's rule reasons plus the
-    feature distance of the identity pass.
+    Without ``full`` (no heatmaps, no segmentation, no outputs) the batch goes through one TTA
+    forward pass. With ``full`` each case runs the whole analysis (:func:`model.inference.analyse`,
+    Grad-CAM when ``with_cam``): its heatmap, label map and PDF report are written where
+    ``outputs`` (``cams``, ``segs``, ``reports``, ``dicom``) say, and DICOM series get their DICOM
+    objects. The verdict is the out-of-distribution gate's (:class:`model.ood.OODVerdict`).
     """
-    if not with_cam:
+    if not full:
         device = next(loaded.model.parameters()).device
         x = torch.cat([item.inputs for item in batch if item.inputs is not None]).to(device)
         with capture_features(loaded.model) as feats:  # the fc layer's input: identity rows first
@@ -342,34 +399,87 @@ def _score_batch(
         stats = statistics_from(loaded)
         identity = feats[0][: len(batch)]
         return [
-            (item, (float(a), float(b)), "", feature_verdict(stats, f, item.ood_reasons))
+            (
+                item,
+                _Outcome(
+                    passes=(float(a), float(b)),
+                    verdict=feature_verdict(stats, f, item.ood_reasons),
+                    cells={c: "" for c in MEASURE_COLUMNS} | {"segmentation": NO_DECODER_TEXT},
+                ),
+            )
             for item, a, b, f in zip(batch, passes.p_identity, passes.p_flipped, identity)
         ]
     out = []
     for item in batch:
-        assert item.volume is not None  # kept by the loader when heatmaps are asked for
-        result = analyse(item.volume, loaded, with_cam=True)
-        assert result.heatmap is not None  # with_cam=True
-        cam_path = ""
-        if cams_dir is not None:
-            cam_path = str(Path(cams_dir) / _cam_name(item.entry))
-            save_nifti_atomic(item.volume.source_image(result.heatmap), cam_path)
-        if dicom_out is not None and item.entry.series is not None:
-            item.exported = _export(dicom_out, item.volume, result, card=loaded.card)
-        out.append((item, result.pass_probabilities, cam_path, result.ood))
+        assert item.volume is not None  # kept by the loader for the whole analysis
+        pma, pma_source = item.pma
+        result = analyse(item.volume, loaded, with_cam=with_cam, pma_weeks=pma, pma_source=pma_source)
+        outcome = _Outcome(
+            passes=tuple(result.pass_probabilities),
+            verdict=result.ood,
+            probability=result.probability,
+            threshold=result.decision_threshold,
+            cells=worklist_cells(result),
+        )
+        _write_case_outputs(item, result, loaded, outputs, outcome)
+        out.append((item, outcome))
         item.volume = None
     return out
 
 
-def _scored_row(item: _Loaded, p1: float, p2: float, cam_file: str, card, verdict: OODVerdict | None = None) -> dict:
-    """The worklist row of a scored case: P(injury) is the TTA mean of the two passes (Eq. 12).
+def _write_case_outputs(item: _Loaded, result, loaded: LoadedModel, outputs: dict, outcome: _Outcome) -> None:
+    """The heatmap, label map, PDF report and DICOM objects of one case; a write that fails is noted."""
+    entry, volume = item.entry, item.volume
+    assert volume is not None  # kept by the loader for the whole analysis
+    if outputs.get("cams") is not None and result.heatmap is not None:
+        outcome.cam_file = str(Path(outputs["cams"]) / _cam_name(entry))
+        save_nifti_atomic(volume.source_image(result.heatmap), outcome.cam_file)
+    if outputs.get("segs") is not None and result.labels is not None:
+        path = Path(outputs["segs"]) / _output_name(entry, "_seg.nii.gz")
+        try:
+            write_label_map(
+                volume,
+                result.labels,
+                path,
+                about={"model": f"{result.model_name} {result.model_version}", "input_sha256": volume.sha256},
+            )
+            outcome.seg_file = str(path)
+        except OSError as exc:
+            outcome.notes.append(f"label map not written: {exc.strerror or exc}")
+    if outputs.get("reports") is not None:
+        path = Path(outputs["reports"]) / _output_name(entry, "_report.pdf")
+        try:
+            _write_report(path, volume, result, loaded.card, entry)
+            outcome.report_file = str(path)
+        except OSError as exc:
+            outcome.notes.append(f"report not written: {exc.strerror or exc}")
+    if outputs.get("dicom") is not None and entry.series is not None:
+        item.exported = _export(outputs["dicom"], volume, result, card=loaded.card)
+
+
+def _write_report(path: Path, volume, result, card, entry: ScanEntry) -> int:
+    """The app's PDF reading report of one case (:mod:`model.record.reading_report`)."""
+    from model.record.reading_report import build_reading_report, dicom_identifiers
+    from model.record.report import write_report
+
+    report = build_reading_report(volume, result, card, name=entry.relpath, identifiers=dicom_identifiers(volume))
+    return write_report(path, report)
+
+
+def _scored_row(item: _Loaded, outcome: _Outcome, card) -> dict:
+    """The worklist row of a scored case: P(injury) is the TTA mean of the two passes (Eq. 12), or the
+    analysis' own P(injury) (a fused call, :mod:`model.fusion`) when the whole analysis ran.
 
     A case the out-of-distribution gate flagged gets the flag ``out of distribution`` in place of
-    its threshold flag; its probability stays in ``p_injury``.
+    its threshold flag; its probability stays in ``p_injury``; its measurements and findings are not
+    given (:func:`model.seg_outputs.worklist_cells`).
     """
-    p = tta_mean(p1, p2)
+    p1, p2 = outcome.passes
+    verdict = outcome.verdict
+    p = outcome.probability if outcome.probability is not None else tta_mean(p1, p2)
+    threshold = outcome.threshold if outcome.threshold is not None else card.decision_threshold
     in_dist = verdict is None or verdict.in_distribution
-    threshold_flag = flag_for(p, card.decision_threshold, card.indeterminate_band)
+    threshold_flag = flag_for(p, threshold, card.indeterminate_band)
     return _row(
         item.entry,
         status="scored",
@@ -383,12 +493,16 @@ def _scored_row(item: _Loaded, p1: float, p2: float, cam_file: str, card, verdic
         ood_threshold="" if verdict is None or verdict.threshold is None else f"{verdict.threshold:.4f}",
         ood_reasons="" if verdict is None else "; ".join(verdict.reasons),
         quality_warnings="; ".join(item.warnings),
+        reason="; ".join(outcome.notes),
         input_sha256=item.sha256,
         weights_sha256=card.weights_sha256,
         model=f"{card.name} {card.version}",
-        cam_file=cam_file,
+        cam_file=outcome.cam_file,
+        seg_file=outcome.seg_file,
+        report_file=outcome.report_file,
         scored_utc=utc_now(),
         dicom_export=item.exported,
+        **outcome.cells,
     )
 
 
@@ -400,7 +514,7 @@ def _export(out_dir, volume, result, card) -> str:
         files = export_dicom(out_dir, volume, result, card)
     except GloResNetError as exc:
         return f"failed: {exc}"
-    return f"{files.sr_path.name}; {files.sc_path.name}"
+    return "; ".join(p.name for p in files.paths)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -414,6 +528,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--cams", type=Path, help="folder for Grad-CAM heatmaps (NIfTI on each input's grid)")
+    p.add_argument(
+        "--segs",
+        type=Path,
+        help="folder for the label maps (uint8 NIfTI on each input's grid, with a .labels.json); "
+        "needs weights with a segmentation decoder",
+    )
+    p.add_argument("--reports", type=Path, help="folder for each case's PDF reading report (the app's report)")
     p.add_argument("--batch-size", type=int, help="cases per forward pass (default: 4 on CUDA, 1 on CPU)")
     p.add_argument("--loader-threads", type=int, default=2)
     p.add_argument("--no-bids", action="store_true", help="take every NIfTI file even in a BIDS folder")
@@ -438,6 +559,9 @@ def main(argv: list[str] | None = None) -> int:
     problem = heatmaps_folder_problem(args.cams, args.folder)
     if problem is not None:
         return usage(f"{args.cams}: {problem}")
+    for folder, what in ((args.segs, "label maps"), (args.reports, "reports")):
+        if folder is not None and is_inside(folder, args.folder):
+            return usage(f"{folder}: {OUTPUTS_INSIDE_INPUT.format(what=what)}")
     if args.dicom_out is not None and args.dicom_out.resolve().is_relative_to(args.folder.resolve()):
         return usage(f"{args.dicom_out}: refusing to write DICOM results into the scored folder; pick another folder")
     try:
@@ -445,6 +569,11 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_weights(args.weights, device)
     except (ValueError, GloResNetError) as exc:
         return usage(str(exc))
+    if args.segs is not None and getattr(loaded.model, "decoder", None) is None:
+        return usage(
+            f"{args.weights}: --segs needs weights with a segmentation decoder; these have none, so label maps "
+            "and measurements are not available with these weights"
+        )
     entries = discover(args.folder, bids=False if args.no_bids else None)
     if not entries:
         return usage(f"{args.folder}: no .nii or .nii.gz files or DICOM image series found")
@@ -457,6 +586,8 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         loader_threads=args.loader_threads,
         dicom_out=args.dicom_out,
+        segs_dir=args.segs,
+        reports_dir=args.reports,
     )
     rows, counts = [], {"scored": 0, "failed": 0, "skipped": 0}
     bar = tqdm(total=len(entries), unit="scan", desc="scoring")

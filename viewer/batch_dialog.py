@@ -48,6 +48,7 @@ from viewer.batch_layout import build_widgets
 from viewer.blinding import Blinding, ask_reveal, confirm_export_blinded
 from viewer.feedback import confirm_overwrite
 from viewer.model_provider import ModelProvider
+from viewer.settings import start_folder
 from viewer.worklist_model import (  # noqa: F401 - SORT_ROLE re-exported for callers of the dialog module
     FAILED,
     FLAG_FILTERS,
@@ -147,10 +148,17 @@ class BatchDialog(QDialog):
     # -- construction --------------------------------------------------------------------------
     # -- folder and options --------------------------------------------------------------------
     def choose_folder(self) -> None:
-        start = str(self.folder) if self.folder is not None else ""
+        start = str(start_folder(self.folder))  # the last folder scored, else Documents; never the program's
         folder = QFileDialog.getExistingDirectory(self, "Folder of scans to score", start)
         if folder:
             self.set_folder(folder)
+
+    def folder_typed(self) -> None:
+        """The folder field was edited (Enter or leaving it): use the typed folder."""
+        text = self.folder_edit.text().strip()
+        if not text or (self.folder is not None and text == str(self.folder)):
+            return
+        self.set_folder(Path(text).expanduser())  # a wrong folder is said in one line; the text stays to fix
 
     def set_folder(self, folder: str | Path) -> bool:
         """Use ``folder``: detect BIDS, discover its scans and list them as queued."""
@@ -188,6 +196,7 @@ class BatchDialog(QDialog):
         self.model.set_entries(entries)
         self.progress_bar.setRange(0, max(1, len(entries)))
         self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("%v/%m" if entries else "")
         self.eta_label.clear()
         if not entries:
             where = " (BIDS *_T2w in anat/)" if self.bids_check.isChecked() else ""
@@ -211,7 +220,7 @@ class BatchDialog(QDialog):
         return entries
 
     def choose_cams_dir(self) -> None:
-        start = str(self.cams_dir or (self.folder.parent if self.folder is not None else ""))
+        start = str(start_folder(self.cams_dir, self.folder.parent if self.folder is not None else None))
         folder = QFileDialog.getExistingDirectory(self, "Folder for the heatmaps (not the scans folder)", start)
         if folder:
             self.set_cams_dir(folder)
@@ -373,7 +382,7 @@ class BatchDialog(QDialog):
         super().closeEvent(ev)
 
     def _set_running(self, running: bool) -> None:
-        for w in (self.folder_button, self.bids_check, self.cams_button):
+        for w in (self.folder_edit, self.folder_button, self.bids_check, self.cams_button):
             w.setEnabled(not running)
         self.cams_clear_button.setEnabled(not running and self.cams_dir is not None)
         self.cancel_button.setEnabled(running)

@@ -66,12 +66,14 @@ def scan_name(series) -> str:
     return f"DICOM series {series.series_number if series.series_number is not None else series.series_uid}"
 
 
-def export_steps(out_dir, volume, result, card):
-    """Write the SR + SC (job generator). Returns :class:`model.record.dicom_export.ExportedFiles`."""
+def export_steps(out_dir, volume, result, card, show_anyway: bool = False):
+    """Write the SR + SC, and with a segmentation the SEG and TID 1500 measurement report (job
+    generator), under the disclosure rule (:mod:`model.disclosure`). Returns
+    :class:`model.record.dicom_export.ExportedFiles`."""
     from model.record.dicom_export import export_dicom
 
-    yield Progress(0.0, "Writing the DICOM structured report and key images")
-    return export_dicom(out_dir, volume, result, card)
+    yield Progress(0.0, "Writing the DICOM structured report, key images and, with a segmentation, SEG + measurements")
+    return export_dicom(out_dir, volume, result, card, show_anyway=show_anyway)
 
 
 class DicomController(QObject):
@@ -305,8 +307,10 @@ class DicomController(QObject):
             )
             return None
         folder = Path(folder)
-        volume, result, card = st.volume, st.result, st.result_card
-        worker = GeneratorWorker(lambda: export_steps(folder, volume, result, card), name="DICOM export")
+        volume, result, card, reveal = st.volume, st.result, st.result_card, st.ood_revealed
+        worker = GeneratorWorker(
+            lambda: export_steps(folder, volume, result, card, show_anyway=reveal), name="DICOM export"
+        )
         worker.returned.connect(self._on_exported)
         worker.failed.connect(lambda msg: self.window.show_error("Cannot export as DICOM", msg))
         self.window.settings.last_export_folder = str(folder.absolute())
@@ -314,7 +318,8 @@ class DicomController(QObject):
         return worker
 
     def _on_exported(self, files) -> None:
-        self.window.statusBar().showMessage(f"Saved DICOM SR and key images in {files.sr_path.parent}", 8000)
+        extra = " + segmentation (SEG) and measurement report" if files.seg_path is not None else ""
+        self.window.statusBar().showMessage(f"Saved DICOM SR and key images{extra} in {files.sr_path.parent}", 8000)
         self.exported.emit(files)
         self.window.export_written.emit(str(files.sr_path))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from model.heatmap import HEATMAP_DESCRIPTION  # noqa: F401 - re-exported for the main window
+from model.record.reading_report import complete_report
 from model.record.report import Report, ReportView, card_facts, result_facts, scan_facts
 from model.vocabulary import AI_DECISIONS
 from viewer.display import (
@@ -106,6 +107,7 @@ def build_report(
     peak_ijk,
     identifiers: list | None = None,
     record=None,
+    show_anyway: bool = False,
 ) -> Report:
     """Everything on the PDF report of one reading (see :mod:`model.record.report`).
 
@@ -113,6 +115,9 @@ def build_report(
     None for a scan without any (NIfTI). ``record`` (:class:`viewer.record_sections.ReadingRecord`)
     adds the post-menstrual age to the AI result and, after the scan facts, the measurements, the
     decision history with each entry's hash, the chain head and the site public key (issue 11).
+    :func:`model.record.reading_report.complete_report` then applies the out-of-distribution rule
+    (``show_anyway``: the reader's "Show probability and heatmap anyway") and adds the segmentation's
+    measurements, growth charts, findings and their key images, as the command line's report has them.
     """
     scan_section = scan_facts(scan.volume, scan.name)
     scan_section.append(("Quality warnings", "; ".join(scan.quality) if scan.quality else "none"))
@@ -138,7 +143,7 @@ def build_report(
         f"({', '.join(str(int(v)) for v in peak_ijk)}), RAS ({', '.join(f'{v:.1f}' for v in world)}) mm, "
         "marked +."
     )
-    return Report(
+    report = Report(
         title=REPORT_TITLE,
         sections=sections,
         views=report_views(scan, result.heatmap, peak_ijk, radiological),
@@ -153,6 +158,7 @@ def build_report(
         convention=CONVENTION_NAMES[bool(radiological)],
         views_caption=caption,
     )
+    return complete_report(report, scan.volume, result, show_anyway=show_anyway, radiological=radiological)
 
 
 def default_export_name(scan_name: str, kind: str) -> str:

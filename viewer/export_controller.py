@@ -143,6 +143,7 @@ class ExportController:
             peak_ijk=st.heatmap_peak,
             identifiers=self.w.dicom.report_identifiers(),  # issue 9: None for NIfTI; blanked when hidden
             record=self.reading_record(),  # issue 11: history with hashes, chain head, key, measurements, PMA
+            show_anyway=st.ood_revealed,  # issue 30: one disclosure rule (model.disclosure) for the PDF too
         )
         worker = GeneratorWorker(lambda: report_job_steps(path, report), name="report")
         worker.returned.connect(lambda pages: self._on_report_written(path, pages))

@@ -5,6 +5,15 @@ rows as :func:`model.score.score_steps` finishes them; :class:`WorklistProxy` so
 as numbers) and filters by text and by flag (:data:`FLAG_FILTERS`, a table of predicates). Between
 them, :class:`BlindedWorklist` hides the AI result of scans the reader has not recorded an
 impression of while reader-first mode is on (:mod:`viewer.blinding`).
+
+With weights that segment (issue 29) the table also shows the ventricle volume and its deviation from
+the age reference, the white-matter volume, the number of lesions and a findings summary (the
+``model.score`` CSV columns of :data:`model.seg_outputs.MEASURE_COLUMNS`), sortable like every column,
+and the filter offers "Ventricles above the 97th centile", "White matter below the 3rd centile",
+"With findings" and "With lesions". A scan outside the training domain shows no measurements or
+findings (the CSV's cells are empty, :func:`model.seg_outputs.worklist_cells`); weights without a
+decoder say "n/a". Deviations, lesions and findings are results: reader-first mode hides them like
+the probability.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from PyQt6.QtWidgets import QStyledItemDelegate
 
 from model.bids import ScanEntry
 from model.score import ScoreEvent
+from model.seg_outputs import NO_DECODER_TEXT
 from model.vocabulary import Flag
 from viewer.blinding import Blinding, row_key
 from viewer.result_panel import FLAG_COLOURS, format_probability
@@ -40,7 +50,15 @@ RESULT_COLUMNS = (
     "ood_score",
     "ood_threshold",
     "ood_reasons",
+    # the segmentation's deviations from the age references, lesions and findings (issue 29)
+    "ventricles_z",
+    "ventricles_centile",
+    "white_matter_z",
+    "lesion_count",
+    "findings",
 )
+#: z-score of the 97th centile of the standard normal distribution (and minus it, the 3rd).
+Z_97TH_CENTILE = 1.8808
 #: What a hidden cell shows.
 HIDDEN_TEXT = "hidden"
 
@@ -93,10 +111,22 @@ class WorklistModel(QAbstractTableModel):
         ("p_injury", "P(injury)", "Mean of the two test-time-augmentation passes"),
         ("tta_disagreement", "TTA disagreement", "|identity pass - mirrored pass|, in percentage points"),
         ("flag", "Flag", "Above threshold / indeterminate (near the threshold) / below threshold"),
+        ("ventricles_ml", "Ventricles (ml)", "Ventricle volume from the segmentation (lateral, third and fourth)"),
+        (
+            "ventricles_z",
+            "Ventricles z",
+            "Ventricle volume against its age reference at the infant's PMA (z-score; the centile in the tooltip); "
+            "empty when the PMA is unknown or the reference has no published spread",
+        ),
+        ("white_matter_ml", "WM (ml)", "White-matter volume from the segmentation (with its punctate lesions)"),
+        ("lesion_count", "Lesions", "Cysts and punctate white-matter lesions found by the segmentation"),
+        ("findings", "Findings", "What the segmentation found (each to be checked on the images)"),
         ("quality_warnings", "Quality warnings", "Image-quality checks that did not stop scoring"),
         ("reason", "Reason", "Why a file could not be scored"),
     ]
-    NUMERIC = {"p_injury", "tta_disagreement"}
+    NUMERIC = {"p_injury", "tta_disagreement", "ventricles_ml", "ventricles_z", "white_matter_ml", "lesion_count"}
+    #: Columns that come from the segmentation.
+    SEGMENTATION = {"ventricles_ml", "ventricles_z", "white_matter_ml", "lesion_count", "findings"}
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -157,13 +187,13 @@ class WorklistModel(QAbstractTableModel):
         key = self.COLUMNS[index.column()][0]
         raw = item.value(key)
         if role == Qt.ItemDataRole.DisplayRole:
+            if key in self.SEGMENTATION and not raw:
+                return self._no_segmentation(item)
             return self._display(key, raw)
         if role == SORT_ROLE:
             return _number(raw) if key in self.NUMERIC else raw.lower()
         if role == Qt.ItemDataRole.ToolTipRole:
-            if key == "file":
-                return item.entry.path.as_posix()
-            return raw or None
+            return self._tooltip(item, key, raw)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             if key in self.NUMERIC:
                 return Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -187,8 +217,49 @@ class WorklistModel(QAbstractTableModel):
             return font
         return None
 
+    def _tooltip(self, item: _Item, key: str, raw: str) -> str | None:
+        if key == "file":
+            return item.entry.path.as_posix()
+        if key in self.SEGMENTATION:
+            return self._segmentation_tip(item, key, raw)
+        return raw or None
+
+    @staticmethod
+    def _no_segmentation(item: _Item) -> str:
+        """What an empty segmentation cell says: "n/a" for weights without a decoder, "not given" for
+        a scan outside the training domain, nothing otherwise (not scored yet, no reference)."""
+        why = item.value("segmentation")
+        if why == NO_DECODER_TEXT:
+            return "n/a"
+        if why.startswith("not given"):
+            return "not given"
+        return ""
+
+    @staticmethod
+    def _segmentation_tip(item: _Item, key: str, raw: str) -> str | None:
+        why = item.value("segmentation")
+        if why and why != "available":
+            return f"Measurements {why}"
+        if key == "ventricles_z" and raw:
+            centile = _number(item.value("ventricles_centile"))
+            pma = item.value("pma_weeks")
+            where = f" at PMA {pma} weeks" if pma else ""
+            return f"z {float(raw):+.2f}" + (f", centile {centile:.0f}" if centile is not None else "") + where
+        if key == "ventricles_ml" and not item.value("pma_weeks") and raw:
+            return "PMA unknown: the volume alone, without an age reference"
+        return raw or None
+
     @staticmethod
     def _display(key: str, raw: str) -> str:
+        if key in ("ventricles_ml", "white_matter_ml"):
+            value = _number(raw)
+            return "" if value is None else f"{value:.2f}"
+        if key == "ventricles_z":
+            value = _number(raw)
+            return "" if value is None else f"{value:+.1f}"
+        if key == "lesion_count":
+            value = _number(raw)
+            return "" if value is None else f"{value:.0f}"
         if key == "p_injury":
             value = _number(raw)
             return "" if value is None else format_probability(value)
@@ -267,6 +338,10 @@ FLAG_FILTERS: dict[str, Callable[[_Item], bool] | None] = {
         flag.value.capitalize(): (lambda it, f=flag: it.value("flag") == f)
         for flag in (Flag.ABOVE, Flag.INDETERMINATE, Flag.BELOW, Flag.OUT_OF_DISTRIBUTION)
     },
+    "Ventricles above the 97th centile": lambda it: (_number(it.value("ventricles_z")) or 0.0) > Z_97TH_CENTILE,
+    "White matter below the 3rd centile": lambda it: (_number(it.value("white_matter_z")) or 0.0) < -Z_97TH_CENTILE,
+    "With findings": lambda it: it.value("findings") not in ("", "none"),
+    "With lesions": lambda it: (_number(it.value("lesion_count")) or 0) > 0,
     "With quality warnings": lambda it: bool(it.value("quality_warnings")),
     "Failed": lambda it: it.status == FAILED,
     "Not scored yet": lambda it: it.status in (QUEUED, SCORING),

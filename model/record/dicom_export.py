@@ -1,6 +1,7 @@
-"""Results back to PACS: a DICOM Structured Report and a Secondary Capture in the source study.
+"""Results back to PACS: a DICOM Structured Report, a Secondary Capture and, with weights that segment,
+a Segmentation and a TID 1500 Measurement Report, in the source study.
 
-:func:`export_dicom` writes two new series into the study of the analysed DICOM series (same Study
+:func:`export_dicom` writes new series into the study of the analysed DICOM series (same Study
 Instance UID and patient, new Series and SOP Instance UIDs, so nothing existing is replaced):
 
 * a **Comprehensive SR** (highdicom ``ComprehensiveSR``) whose content tree holds P(injury), the
@@ -14,6 +15,19 @@ Instance UID and patient, new Series and SOP Instance UIDs, so nothing existing 
 * a **Secondary Capture** (highdicom ``SCImage``, RGB, 8 bit) of the three planes through the
   heatmap maximum with the Grad-CAM overlay (:func:`model.record.report.heatmap_lut`, the
   viewer's colouring) and a burned-in "research use only" caption (:func:`key_image`).
+* with weights that segment (``result.report``), a **Segmentation** (SEG) of the label map and a
+  **Measurement Report** (Comprehensive 3D SR, TID 1500) of its measurements and findings
+  (:mod:`model.record.dicom_seg`).
+
+An out-of-distribution scan (:func:`model.disclosure.may_show_result`, issue 30) gets an SR with the
+verdict and no probability or call, a secondary capture without the heatmap (the planes through the
+centre of the head), and no SEG or measurement report, unless ``show_anyway``; then the numbers are
+written, each marked as not a call.
+
+A source series that lacks type-2 patient or study attributes (AccessionNumber in many anonymised
+exports) is exported with those attributes empty (:func:`model.record.dicom_seg.complete_type2`);
+the text of every object is UTF-8 (Specific Character Set ``ISO_IR 192``), and every object we
+write passes ``dciodvfy`` (dicom3tools) without errors (tests/model/test_dicom_seg_sr.py).
 
 Files are written atomically (:mod:`model.fileio`), never into the input folder and never over an
 existing file. The library does the DICOM (modules, UIDs, evidence); ours is the content and the
@@ -28,8 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
+from model.disclosure import is_out_of_distribution, may_show_result, suitability_text
 from model.errors import GloResNetError
 from model.fileio import write_bytes_atomic
+from model.record.dicom_seg import private_scheme_identification
 from model.record.report import (
     DEFAULT_HEATMAP_THRESHOLD,
     HEATMAP_CAPTION,
@@ -45,7 +61,9 @@ RESEARCH_ONLY = "RESEARCH USE ONLY - not for diagnosis; does not replace the rad
 SR_SERIES_DESCRIPTION = "GloResNet AI result (research use only)"
 SC_SERIES_DESCRIPTION = "GloResNet key images (research use only)"
 #: Series numbers of the new series: the source's plus these offsets (kept below 2**31).
-SR_SERIES_OFFSET, SC_SERIES_OFFSET = 9000, 9500
+SR_SERIES_OFFSET, SC_SERIES_OFFSET, SEG_SERIES_OFFSET, TID1500_SERIES_OFFSET = 9000, 9500, 9700, 9800
+#: Text of the objects (UTF-8: "±" and patient names in any script).
+CHARACTER_SET = "ISO_IR 192"
 
 
 class ExportError(GloResNetError):
@@ -54,13 +72,23 @@ class ExportError(GloResNetError):
 
 @dataclass(frozen=True)
 class ExportedFiles:
-    """What :func:`export_dicom` wrote: the two paths and the new UIDs."""
+    """What :func:`export_dicom` wrote: the paths and the new UIDs (SEG and TID 1500 None when not written)."""
 
     sr_path: Path
     sc_path: Path
     study_uid: str
     sr_series_uid: str
     sc_series_uid: str
+    seg_path: Path | None = None
+    tid1500_path: Path | None = None
+    seg_series_uid: str = ""
+    tid1500_series_uid: str = ""
+    not_written: str = ""
+
+    @property
+    def paths(self) -> list:
+        """Every file written."""
+        return [p for p in (self.sr_path, self.sc_path, self.seg_path, self.tid1500_path) if p is not None]
 
 
 def _code(value: str, meaning: str):
@@ -92,7 +120,7 @@ def _head_peak(data: np.ndarray, heatmap: np.ndarray) -> tuple:
 
 def key_image(
     volume,
-    heatmap: np.ndarray,
+    heatmap: np.ndarray | None,
     caption: str,
     threshold: float = DEFAULT_HEATMAP_THRESHOLD,
     colormap: str = "inferno",
@@ -109,7 +137,8 @@ def key_image(
     ----------
     volume : model.volume.Volume
         RAS+ volume (X, Y, Z).
-    heatmap : np.ndarray, shape (X, Y, Z), values in [0, 1]
+    heatmap : np.ndarray or None, shape (X, Y, Z), values in [0, 1]
+        None: the planes through the centre of the head, without an overlay (a result not shown).
     caption : str
         Burned in under the images (wrapped).
 
@@ -123,8 +152,14 @@ def key_image(
     from matplotlib.figure import Figure
 
     data = np.asarray(volume.data, dtype=np.float32)
-    (i, j, k), mask = _head_peak(data, heatmap)
-    shown = np.where(mask, heatmap, 0.0)
+    if heatmap is None:
+        _, mask = _head_peak(data, np.zeros(data.shape, np.float32))
+        centre = np.argwhere(mask).mean(axis=0) if mask.any() else (np.asarray(data.shape) - 1) / 2
+        i, j, k = (int(round(float(v))) for v in centre)
+        shown = np.zeros(data.shape, np.float32)
+    else:
+        (i, j, k), mask = _head_peak(data, heatmap)
+        shown = np.where(mask, heatmap, 0.0)
     sx, sy, sz = (float(s) for s in volume.spacing_mm)
     nx, ny, nz = data.shape
     # (title, image rows x cols with row 0 at the top, heatmap, extent (l, r, b, t) mm, edge letters)
@@ -152,7 +187,8 @@ def key_image(
         ax = fig.add_axes([0.01 + c / 3, 0.2, 1 / 3 - 0.02, 0.68])
         ax.set_facecolor("black")
         ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, extent=extent, origin="upper", interpolation="nearest")
-        ax.imshow(heatmap_rgba(hm, lut, opacity), extent=extent, origin="upper", interpolation="nearest")
+        if heatmap is not None:
+            ax.imshow(heatmap_rgba(hm, lut, opacity), extent=extent, origin="upper", interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
         for side in ax.spines.values():
@@ -176,9 +212,12 @@ def key_image(
 
 # -- the files -------------------------------------------------------------------------------------
 def _source_datasets(series) -> list:
+    """The source series' headers, type-2 patient/study attributes completed (never written back)."""
     import pydicom
 
-    return [pydicom.dcmread(p, stop_before_pixels=True) for p in series.files]
+    from model.record.dicom_seg import complete_type2
+
+    return [complete_type2(pydicom.dcmread(p, stop_before_pixels=True)) for p in series.files]
 
 
 def _check_out_dir(out_dir: Path, series, forbidden: list[Path]) -> None:
@@ -201,7 +240,9 @@ def _save(ds, path: Path) -> None:
     write_bytes_atomic(path, buf.getvalue())
 
 
-def _sr_content(result, card, volume, sc) -> object:
+def _sr_content(result, card, volume, sc, shown: bool = True, segmentation=None) -> object:
+    """The SR's content tree; without ``shown`` (an out-of-distribution result, :mod:`model.disclosure`)
+    no probability, threshold or call is in it, only the verdict."""
     from highdicom.sr import (
         CodedConcept,
         ContainerContentItem,
@@ -212,46 +253,79 @@ def _sr_content(result, card, volume, sc) -> object:
     )
 
     unit = CodedConcept(value="1", scheme_designator="UCUM", meaning="no units")
-    items = [
-        NumContentItem(
-            _code("P-INJURY", "Probability of brain injury (TTA mean)"),
-            float(result.probability),
-            unit,
-            relationship_type="CONTAINS",
-        ),
-        NumContentItem(
-            _code("P-IDENTITY", "Probability of brain injury, identity pass"),
-            float(result.pass_probabilities[0]),
-            unit,
-            relationship_type="CONTAINS",
-        ),
-        NumContentItem(
-            _code("P-FLIPPED", "Probability of brain injury, left-right flipped pass"),
-            float(result.pass_probabilities[1]),
-            unit,
-            relationship_type="CONTAINS",
-        ),
-        NumContentItem(
-            _code("THRESHOLD", "Decision threshold"), float(result.threshold), unit, relationship_type="CONTAINS"
-        ),
-        TextContentItem(
-            _code("CALL", "Call"),
-            f"{result.flag} (P(injury) {format_probability(result.probability)}, "
-            f"threshold {format_probability(result.threshold)}, indeterminate within "
-            f"±{100 * result.indeterminate_band:.1f} points)",
-            relationship_type="CONTAINS",
-        ),
-    ]
-    ood = _ood_text(result)
-    if ood is not None:
+    ood = is_out_of_distribution(result)
+    items = []
+    if shown:
+        items += [
+            NumContentItem(
+                _code("P-INJURY", "Probability of brain injury (TTA mean)"),
+                float(result.probability),
+                unit,
+                relationship_type="CONTAINS",
+            ),
+            NumContentItem(
+                _code("P-IDENTITY", "Probability of brain injury, identity pass"),
+                float(result.pass_probabilities[0]),
+                unit,
+                relationship_type="CONTAINS",
+            ),
+            NumContentItem(
+                _code("P-FLIPPED", "Probability of brain injury, left-right flipped pass"),
+                float(result.pass_probabilities[1]),
+                unit,
+                relationship_type="CONTAINS",
+            ),
+            NumContentItem(
+                _code("THRESHOLD", "Decision threshold"), float(result.threshold), unit, relationship_type="CONTAINS"
+            ),
+            TextContentItem(
+                _code("CALL", "Call"),
+                f"{result.flag} (P(injury) {format_probability(result.probability)}, "
+                f"threshold {format_probability(result.threshold)}, indeterminate within "
+                f"±{100 * result.indeterminate_band:.1f} points)"
+                + ("; NOT A CALL: outside the training domain, shown at the reader's request" if ood else ""),
+                relationship_type="CONTAINS",
+            ),
+        ]
+    else:
         items.append(
-            TextContentItem(_code("OOD", "Out-of-distribution verdict"), ood[:1024], relationship_type="CONTAINS")
+            TextContentItem(
+                _code("CALL", "Call"),
+                f"{result.flag}: no call; the probability, the heatmap, the measurements and the findings "
+                "are not given for a scan outside the training domain",
+                relationship_type="CONTAINS",
+            )
+        )
+    ood_text = _ood_text(result)
+    if ood_text is not None:
+        items.append(
+            TextContentItem(_code("OOD", "Out-of-distribution verdict"), ood_text[:1024], relationship_type="CONTAINS")
+        )
+    if shown and getattr(result, "report", None) is not None:
+        from model.seg_outputs import findings_summary
+
+        items.append(
+            TextContentItem(
+                _code("FINDINGS", "Findings (from the segmentation)"),
+                findings_summary(result.report)[:1024],
+                relationship_type="CONTAINS",
+            )
+        )
+    elif getattr(result, "report", None) is None:
+        from model.seg_outputs import NO_DECODER_TEXT
+
+        items.append(
+            TextContentItem(_code("MEASUREMENTS", "Measurements"), NO_DECODER_TEXT, relationship_type="CONTAINS")
         )
     items += [
-        TextContentItem(_code("MODEL", "Model name"), result.model_name, relationship_type="CONTAINS"),
-        TextContentItem(_code("MODEL-VERSION", "Model version"), result.model_version, relationship_type="CONTAINS"),
+        TextContentItem(_code("MODEL", "Model name"), result.model_name or "(unnamed)", relationship_type="CONTAINS"),
         TextContentItem(
-            _code("WEIGHTS-SHA256", "Model weights SHA-256"), result.weights_sha256, relationship_type="CONTAINS"
+            _code("MODEL-VERSION", "Model version"), result.model_version or "(none)", relationship_type="CONTAINS"
+        ),
+        TextContentItem(
+            _code("WEIGHTS-SHA256", "Model weights SHA-256"),
+            result.weights_sha256 or "(unknown)",
+            relationship_type="CONTAINS",
         ),
         TextContentItem(
             _code("DEMO", "Demonstration weights"),
@@ -260,28 +334,60 @@ def _sr_content(result, card, volume, sc) -> object:
         ),
         TextContentItem(
             _code("INPUT-HASH", "Input pixel data and geometry SHA-256"),
-            volume.sha256 or "",
+            volume.sha256 or "(not computed)",
             relationship_type="CONTAINS",
         ),
         TextContentItem(
             _code("INTENDED-USE", "Intended use"),
-            card.intended_use[:1024] if card else "",
+            (card.intended_use[:1024] if card is not None else "") or "(no model card given)",
             relationship_type="CONTAINS",
         ),
         TextContentItem(_code("RUO", "Research use only"), RESEARCH_ONLY, relationship_type="CONTAINS"),
         ImageContentItem(
-            _code("KEY-IMAGES", "Key images with heatmap"),
+            _code("KEY-IMAGES", "Key images with heatmap" if shown else "Key images (no heatmap)"),
             sc.SOPClassUID,
             sc.SOPInstanceUID,
             relationship_type="CONTAINS",
         ),
     ]
+    if segmentation is not None:
+        items.append(
+            ImageContentItem(
+                _code("SEGMENTATION", "Segmentation (tissue and lesion labels)"),
+                segmentation.SOPClassUID,
+                segmentation.SOPInstanceUID,
+                relationship_type="CONTAINS",
+            )
+        )
     root = ContainerContentItem(_code("AI-RESULT", "AI second-reader result: brain injury on neonatal T2 MRI"))
     root.ContentSequence = ContentSequence(items)
     return root
 
 
-def export_dicom(
+def _caption(result, series, shown: bool) -> str:
+    """The SC's burned-in caption (the heatmap's, or why there is none)."""
+    model = f"{result.model_name} v{result.model_version}" + (
+        " (DEMONSTRATION weights trained on simulated data)" if result.demonstration else ""
+    )
+    where = f"Series {series.series_number}: {series.series_description}."
+    if not shown:
+        return (
+            f"{model}: {suitability_text(result).rstrip('.')}. No probability, call or heatmap is given for this "
+            f"scan; the planes through the centre of the head are shown. {where}"
+        )
+    ood = _ood_text(result)
+    caption = (
+        f"{model}: P(injury) {format_probability(result.probability)}, {result.flag} "
+        f"(threshold {format_probability(result.threshold)})"
+        + (", NOT A CALL (shown at the reader's request)" if is_out_of_distribution(result) else "")
+        + f". {HEATMAP_CAPTION}. {where}"
+    )
+    if ood:
+        caption += f" Out-of-distribution check: {ood.rstrip('.')}."
+    return caption
+
+
+def export_dicom(  # noqa: C901, PLR0913 - the export's steps and its inputs
     out_dir: str | Path,
     volume,
     result,
@@ -289,8 +395,9 @@ def export_dicom(
     *,
     forbidden: list | None = None,
     key_image_rgb: np.ndarray | None = None,
+    show_anyway: bool = False,
 ) -> ExportedFiles:
-    """Write an SR and an SC for an analysed DICOM series into ``out_dir``.
+    """Write an SR and an SC (and, with a segmentation, a SEG and a TID 1500 report) into ``out_dir``.
 
     Parameters
     ----------
@@ -299,13 +406,15 @@ def export_dicom(
     volume : model.volume.Volume
         Loaded with :func:`model.dicom.load_series` (``volume.extra["dicom"]`` is its series).
     result : model.inference.AnalysisResult
-        With a heatmap (``with_cam=True``) unless ``key_image_rgb`` is given.
+        With a heatmap (``with_cam=True``) unless ``key_image_rgb`` is given or the result is not shown.
     card : model.checkpoint.ModelCard, optional
         For the intended-use text.
     forbidden : list of Path, optional
         Further input folders to refuse (a batch's root).
     key_image_rgb : np.ndarray, shape (rows, cols, 3), uint8, optional
         The picture to store (default :func:`key_image`).
+    show_anyway : bool
+        The reader asked to see an out-of-distribution result anyway (:func:`model.disclosure.may_show_result`).
 
     Returns
     -------
@@ -326,20 +435,11 @@ def export_dicom(
             "DICOM series, so there is no study to add the results to)"
         )
     _check_out_dir(out_dir, series, [Path(p) for p in (forbidden or [])])
+    shown = may_show_result(result, show_anyway)
     if key_image_rgb is None:
-        if result.heatmap is None:
+        if shown and result.heatmap is None:
             raise ExportError("DICOM export needs the Grad-CAM heatmap (analyse with the heatmap)")
-        caption = (
-            f"{result.model_name} v{result.model_version}"
-            + (" (DEMONSTRATION weights trained on simulated data)" if result.demonstration else "")
-            + f": P(injury) {format_probability(result.probability)}, {result.flag} "
-            f"(threshold {format_probability(result.threshold)}). {HEATMAP_CAPTION}. "
-            f"Series {series.series_number}: {series.series_description}."
-        )
-        ood = _ood_text(result)
-        if ood:
-            caption += f" Out-of-distribution check: {ood}."
-        key_image_rgb = key_image(volume, result.heatmap, caption)
+        key_image_rgb = key_image(volume, result.heatmap if shown else None, _caption(result, series, shown))
     sources = _source_datasets(series)
     ref = sources[0]
     base_number = int(series.series_number or 0)
@@ -360,10 +460,42 @@ def export_dicom(
     sc.SeriesDescription = SC_SERIES_DESCRIPTION
     sc.BurnedInAnnotation = "NO"  # the caption names no patient
     sc.ImageComments = RESEARCH_ONLY
-    sc.DerivationDescription = HEATMAP_CAPTION
+    sc.DerivationDescription = HEATMAP_CAPTION if shown else "Planes through the centre of the head, no heatmap"
+    sc.BodyPartExamined = "HEAD"  # an unpaired body part: Laterality (type 2C) stays absent
+    sc.SpecificCharacterSet = CHARACTER_SET
+    seg = measurements = None
+    not_written = ""
+    report = getattr(result, "report", None)
+    if report is not None and result.labels is not None and shown:
+        from model.record.dicom_seg import measurement_report_dataset, segmentation_dataset
+
+        try:
+            seg, numbers = segmentation_dataset(
+                sources,
+                volume,
+                result.labels,
+                result,
+                series_number=base_number + SEG_SERIES_OFFSET,
+                manufacturer=MANUFACTURER,
+            )
+        except ValueError as exc:  # an empty label map: nothing to store
+            not_written = f"no segmentation written: {exc}"
+        else:
+            seg.SpecificCharacterSet = CHARACTER_SET
+            measurements = measurement_report_dataset(
+                sources,
+                seg,
+                numbers,
+                volume,
+                result,
+                series_number=base_number + TID1500_SERIES_OFFSET,
+                manufacturer=MANUFACTURER,
+            )
+    elif report is not None and not shown:
+        not_written = "no segmentation or measurement report: the scan is outside the training domain"
     sr = hd.sr.ComprehensiveSR(
-        evidence=[*sources, sc],
-        content=_sr_content(result, card, volume, sc),
+        evidence=[*sources, sc] + ([seg] if seg is not None else []),
+        content=_sr_content(result, card, volume, sc, shown, seg),
         series_instance_uid=hd.UID(),
         series_number=base_number + SR_SERIES_OFFSET,
         sop_instance_uid=hd.UID(),
@@ -374,15 +506,37 @@ def export_dicom(
         is_verified=False,
     )
     sr.SeriesDescription = SR_SERIES_DESCRIPTION
+    sr.SpecificCharacterSet = CHARACTER_SET
+    for ds in (sr, seg, measurements):
+        if ds is not None:
+            ds.CodingSchemeIdentificationSequence = private_scheme_identification()
     stem = f"gloresnet-series{base_number}"
-    sr_path = out_dir / f"{stem}-SR-{sr.SOPInstanceUID}.dcm"
-    sc_path = out_dir / f"{stem}-SC-{sc.SOPInstanceUID}.dcm"
-    _save(sc, sc_path)
+    objects = [
+        (sc, out_dir / f"{stem}-SC-{sc.SOPInstanceUID}.dcm"),
+        (sr, out_dir / f"{stem}-SR-{sr.SOPInstanceUID}.dcm"),
+    ]
+    if seg is not None:
+        objects.append((seg, out_dir / f"{stem}-SEG-{seg.SOPInstanceUID}.dcm"))
+        objects.append((measurements, out_dir / f"{stem}-TID1500-{measurements.SOPInstanceUID}.dcm"))
+    written: list[Path] = []
     try:
-        _save(sr, sr_path)
+        for ds, path in objects:
+            _save(ds, path)
+            written.append(path)
     except BaseException:
-        sc_path.unlink(missing_ok=True)
+        for path in written:
+            path.unlink(missing_ok=True)
         raise
+    paths = [p for _, p in objects]
     return ExportedFiles(
-        sr_path, sc_path, str(sr.StudyInstanceUID), str(sr.SeriesInstanceUID), str(sc.SeriesInstanceUID)
+        sr_path=paths[1],
+        sc_path=paths[0],
+        study_uid=str(sr.StudyInstanceUID),
+        sr_series_uid=str(sr.SeriesInstanceUID),
+        sc_series_uid=str(sc.SeriesInstanceUID),
+        seg_path=paths[2] if seg is not None else None,
+        tid1500_path=paths[3] if seg is not None else None,
+        seg_series_uid=str(seg.SeriesInstanceUID) if seg is not None else "",
+        tid1500_series_uid=str(measurements.SeriesInstanceUID) if measurements is not None else "",
+        not_written=not_written,
     )

@@ -1,5 +1,6 @@
 """DICOM out: the SR and SC written by ``--dicom-out`` read back with pydicom (study, values, text),
-new UIDs, never into the input folder, never over an existing file, OOD verdict when present."""
+new UIDs, never into the input folder, never over an existing file, OOD verdict when present; an
+out-of-distribution scan's probability and heatmap only with ``--show-anyway`` (issue 30)."""
 
 import json
 
@@ -9,6 +10,7 @@ import pytest
 
 from model.checkpoint import load_weights
 from model.dicom import find_series, load_series
+from model.heatmap import HEATMAP_CAPTION
 from model.inference import analyse
 from model.ood import OODVerdict
 from model.predict import main as predict
@@ -39,9 +41,28 @@ def dicom_case(tmp_path):
     return folder
 
 
-def test_predict_dicom_out_writes_sr_and_sc_in_the_source_study(dicom_case, small_weights, tmp_path, capsys):
+@pytest.fixture
+def drawn_heatmaps(monkeypatch):
+    """Records the heatmap each secondary capture is drawn with (None: drawn without one)."""
+    import model.record.dicom_export as dicom_export
+
+    seen = []
+    original = dicom_export.key_image
+
+    def spy(volume, heatmap, caption, **kwargs):
+        seen.append(heatmap)
+        return original(volume, heatmap, caption, **kwargs)
+
+    monkeypatch.setattr(dicom_export, "key_image", spy)
+    return seen
+
+
+def test_predict_dicom_out_writes_sr_and_sc_in_the_source_study(
+    dicom_case, small_weights, tmp_path, capsys, drawn_heatmaps
+):
     out = tmp_path / "pacs-out"
-    assert predict([str(dicom_case), "--weights", str(small_weights), "--dicom-out", str(out), "--json"]) == 0
+    args = [str(dicom_case), "--weights", str(small_weights), "--dicom-out", str(out), "--json", "--show-anyway"]
+    assert predict(args) == 0
     summary = json.loads(capsys.readouterr().out)
     source = pydicom.dcmread(next(dicom_case.iterdir()))
     sr, sc = pydicom.dcmread(summary["dicom_sr"]), pydicom.dcmread(summary["dicom_sc"])
@@ -63,6 +84,7 @@ def test_predict_dicom_out_writes_sr_and_sc_in_the_source_study(dicom_case, smal
     assert values["Key images with heatmap"] == sc.SOPInstanceUID
     # the gate's verdict is recorded with its reasons (an adult-sized T1 here: outside the training domain)
     assert summary["in_distribution"] is False and values["Call"].startswith("out of distribution")
+    assert "NOT A CALL" in values["Call"]  # shown at the reader's request (--show-anyway), marked
     assert values["Out-of-distribution verdict"].startswith("Outside what these weights were trained on")
     assert all(reason in values["Out-of-distribution verdict"] for reason in summary["ood_reasons"])
     rgb = sc.pixel_array
@@ -70,7 +92,26 @@ def test_predict_dicom_out_writes_sr_and_sc_in_the_source_study(dicom_case, smal
     banner = rgb[: rgb.shape[0] // 12].reshape(-1, 3).astype(int)
     assert (np.abs(banner - [249, 168, 37]).sum(axis=1) < 40).sum() > 200  # the research-use caption is burned in
     assert "RESEARCH USE ONLY" in sc.ImageComments
+    assert drawn_heatmaps[0] is not None and sc.DerivationDescription == HEATMAP_CAPTION  # drawn (show anyway)
     assert sorted(p.name for p in dicom_case.iterdir()) == [f"IM{i:04d}" for i in range(14)]  # input untouched
+
+
+def test_out_of_distribution_dicom_has_no_probability_and_no_heatmap_without_show_anyway(
+    dicom_case, small_weights, tmp_path, capsys, drawn_heatmaps
+):
+    """Issue 30 item 2: one rule (model.disclosure) for the DICOM objects too."""
+    out = tmp_path / "pacs-out"
+    assert predict([str(dicom_case), "--weights", str(small_weights), "--dicom-out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["in_distribution"] is False
+    sr, sc = pydicom.dcmread(summary["dicom_sr"]), pydicom.dcmread(summary["dicom_sc"])
+    values = _items(sr)
+    assert not any(name.startswith("Probability") for name in values) and "Decision threshold" not in values
+    assert values["Call"].startswith("out of distribution: no call")
+    assert values["Out-of-distribution verdict"].startswith("Outside what these weights were trained on")
+    assert values["Key images (no heatmap)"] == sc.SOPInstanceUID
+    assert drawn_heatmaps == [None] and "no heatmap" in sc.DerivationDescription
+    assert "P(injury)" not in str(sr.ContentSequence)
 
 
 def test_dicom_out_never_into_the_input_folder_never_for_nifti(dicom_case, small_weights, tmp_path, serag_t2):
@@ -109,7 +150,9 @@ def test_score_dicom_out_for_each_dicom_series(dicom_case, small_weights, tmp_pa
     (row,) = read_worklist(out)
     sr_name, sc_name = row["dicom_export"].split("; ")
     sr = pydicom.dcmread(tmp_path / "sr" / sr_name)
-    assert _items(sr)["Probability of brain injury (TTA mean)"] == pytest.approx(float(row["p_injury"]), abs=1e-6)
+    items = _items(sr)  # an adult-sized synthetic series: outside the training domain, so no probability
+    assert row["flag"] == "out of distribution" and "Probability of brain injury (TTA mean)" not in items
+    assert items["Out-of-distribution verdict"].startswith("Outside what these weights were trained on")
     assert sr.SeriesInstanceUID != row["series_uid"] and sr.StudyInstanceUID == row["study_uid"]
     assert (tmp_path / "sr" / sc_name).is_file()
     assert score([str(root), "--out", str(out), "--weights", str(small_weights), "--dicom-out", str(root / "sr")]) == 2
