@@ -446,7 +446,8 @@ class SynthTrainer:
         path = self.out / "checkpoints" / f"{what}.pt"
         if path.is_file():
             v = torch.load(path, weights_only=True)
-            self.val_labels = v.get("labels")
+            if what == "validation":
+                self.val_labels = v.get("labels")
             return v["x"], v["y"].numpy(), v["mask"], v["fov_mm"].numpy()
         if what == "validation":
             base, n = VALIDATION_SEED_BASE, self.args.val_subjects
@@ -468,7 +469,8 @@ class SynthTrainer:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(path) as tmp:
             torch.save({"x": x, "y": y, "mask": m, "fov_mm": fov, "labels": lab}, tmp)
-        self.val_labels = lab
+        if what == "validation":  # the calibration set must not replace the validation labels
+            self.val_labels = lab
         return x, y.numpy(), m, fov.numpy()
 
     def _build_model(self):

@@ -206,6 +206,13 @@ def test_synthetic_training_end_to_end_with_resume(tmp_path):
     assert loaded.card.indeterminate_band == round(
         min(0.1, 0.2 * min(loaded.card.decision_threshold, 1 - loaded.card.decision_threshold)), 3
     )
+    # the segmentation decoder (issue 28): the card records it, and its held-out Dice is the
+    # validation set's (the last step's validation, same weights), not the calibration set's
+    assert loaded.model.decoder is not None and loaded.card.seg_classes == 10
+    history = json.loads(torch.load(out / "checkpoints" / "last.pt", weights_only=True)["history"])
+    assert loaded.card.segmentation["held_out_dice"] == pytest.approx(history[-1]["val_dice"])
+    fusion = loaded.card.segmentation["fusion"]
+    assert set(fusion["validation_auc"]) == {"classifier", "fused"} and isinstance(fusion["used"], bool)
     assert main(argv) == 1  # a finished run is not overwritten without --overwrite
 
 
