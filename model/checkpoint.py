@@ -115,6 +115,13 @@ class ModelCard:
     segmentation: dict = field(default_factory=dict)
 
     @property
+    def seg_widths(self) -> tuple:
+        """The decoder's widths (``segmentation.widths``; cards without them are the first decoder's)."""
+        from model.network import LEGACY_WIDTHS
+
+        return tuple(self.segmentation.get("widths") or LEGACY_WIDTHS) if self.segmentation else ()
+
+    @property
     def seg_classes(self) -> int:
         """Channels of the segmentation decoder (0 = none)."""
         return len(self.segmentation.get("labels", {}).get("labels", [])) if self.segmentation else 0
@@ -305,7 +312,9 @@ def load_weights(folder: str | Path, device: torch.device | str = "cpu") -> Load
         state = load_file(str(weights), device="cpu")
     except Exception as exc:  # noqa: BLE001 - safetensors raises several private error types
         raise CheckpointError(weights, f"cannot be read as safetensors ({exc})") from exc
-    model = ARCHITECTURES[card.architecture](num_classes=len(card.classes), seg_classes=card.seg_classes)
+    model = ARCHITECTURES[card.architecture](
+        num_classes=len(card.classes), seg_classes=card.seg_classes, seg_widths=card.seg_widths
+    )
     _load_state_strict(model, state, weights)
     try:
         model.get_submodule(card.gradcam_layer)

@@ -55,6 +55,11 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)
 
 
+#: Decoder widths of new weights, and of cards that do not record theirs (the first decoder, seg1).
+DEFAULT_WIDTHS = (128, 64, 48, 32, 16)
+LEGACY_WIDTHS = (128, 64, 32, 16, 8)
+
+
 def _conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv3d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True))
 
@@ -62,18 +67,22 @@ def _conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
 class SegDecoder(nn.Module):
     """U-Net decoder over the ResNet-10 stages (stem /2, layer1 /4, layer2 /8, layer3 /16, layer4 /32).
 
-    Channel widths are kept small (128, 64, 32, 16, 8 from coarse to fine) so that the decoder
-    costs less than the encoder at the network grid (measured in ``tests/benchmarks/bench_analysis``).
+    ``widths`` are the output channels of the five up-steps, coarse to fine; the model card records
+    them (``segmentation.widths``). Measured (``tests/benchmarks/bench_decoder_fit``): with 8
+    channels at the input grid and 16 at /2 (:data:`LEGACY_WIDTHS`, run seg1) the decoder could not
+    separate ventricles, cortex or cerebellum even on its own training batch; 32 and 16 fit them
+    (:data:`DEFAULT_WIDTHS`).
 
     ``forward(x, skips)`` takes the input (N, 1, X, Y, Z) and the five encoder outputs and returns
     logits (N, n_classes, X, Y, Z) float32.
     """
 
-    WIDTHS = (128, 64, 32, 16, 8)
-
-    def __init__(self, n_classes: int, in_channels: int = 1):
+    def __init__(self, n_classes: int, in_channels: int = 1, widths: tuple = ()):
         super().__init__()
-        w = self.WIDTHS
+        w = tuple(int(v) for v in (widths or DEFAULT_WIDTHS))
+        if len(w) != 5 or min(w) < 1:
+            raise ValueError(f"decoder widths must be 5 positive numbers, got {widths!r}")
+        self.widths = w
         self.stem_reduce = nn.Conv3d(64, 16, 1)  # the /2 stem output is large: reduce before concatenating
         self.up4 = _conv_bn_relu(512 + 256, w[0])  # layer4 up to /16, with layer3
         self.up3 = _conv_bn_relu(w[0] + 128, w[1])  # /8, with layer2
@@ -107,6 +116,8 @@ class ResNet3d(nn.Module):
     in_channels : int
     seg_classes : int
         Output classes of the segmentation decoder (:class:`SegDecoder`); 0 = none (the paper's network).
+    seg_widths : tuple of 5 int, optional
+        The decoder's widths (:data:`DEFAULT_WIDTHS` when empty).
 
     Notes
     -----
@@ -114,7 +125,9 @@ class ResNet3d(nn.Module):
     ``forward_features`` returns the pooled 512-D feature (N, 512); ``forward_head`` maps it to logits.
     """
 
-    def __init__(self, layers=(1, 1, 1, 1), num_classes: int = 2, in_channels: int = 1, seg_classes: int = 0):
+    def __init__(
+        self, layers=(1, 1, 1, 1), num_classes: int = 2, in_channels: int = 1, seg_classes: int = 0, seg_widths=()
+    ):
         super().__init__()
         self.in_planes = 64
         self.conv1 = nn.Conv3d(in_channels, 64, 7, stride=2, padding=3, bias=False)
@@ -129,7 +142,7 @@ class ResNet3d(nn.Module):
         self.fc = nn.Linear(512 * BasicBlock.expansion, num_classes)
         self.num_features = 512 * BasicBlock.expansion
         self.seg_classes = int(seg_classes)
-        self.decoder = SegDecoder(self.seg_classes, in_channels) if self.seg_classes else None
+        self.decoder = SegDecoder(self.seg_classes, in_channels, seg_widths) if self.seg_classes else None
         #: When a list, every forward pass appends its segmentation logits here (no grad).
         self.captured_segmentation: list | None = None
         self.reset_parameters()
@@ -198,10 +211,12 @@ class ResNet3d(nn.Module):
         return logits, self.decoder(x, (stem, l1, l2, l3, l4))
 
 
-def resnet10(num_classes: int = 2, in_channels: int = 1, seg_classes: int = 0) -> ResNet3d:
+def resnet10(num_classes: int = 2, in_channels: int = 1, seg_classes: int = 0, seg_widths=()) -> ResNet3d:
     """ResNet-10 of GloResNet (METHOD.md): one BasicBlock per stage, 14,356,546 parameters, plus
-    a :class:`SegDecoder` when ``seg_classes > 0``."""
-    return ResNet3d((1, 1, 1, 1), num_classes=num_classes, in_channels=in_channels, seg_classes=seg_classes)
+    a :class:`SegDecoder` (``seg_widths``) when ``seg_classes > 0``."""
+    return ResNet3d(
+        (1, 1, 1, 1), num_classes=num_classes, in_channels=in_channels, seg_classes=seg_classes, seg_widths=seg_widths
+    )
 
 
 #: Architectures a model card may name, and their factories.

@@ -109,7 +109,7 @@ def small_weights(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def seg_weights(tmp_path_factory):
-    """Random ResNet-10 weights WITH a segmentation decoder (issue 28), 32^3 grid, valid card."""
+    """Random ResNet-10 weights WITH a (narrow, fast) segmentation decoder (issue 28), 32^3 grid, valid card."""
     import torch
 
     from model.checkpoint import new_card, save_weights
@@ -126,6 +126,6 @@ def seg_weights(tmp_path_factory):
         demonstration=True,
         training={"command": "tests/conftest.py"},
     )
-    card.segmentation = {"labels": label_table(), "grid": [32, 32, 32]}
-    save_weights(folder, resnet10(seg_classes=N_SEG_CLASSES), card)
+    card.segmentation = {"labels": label_table(), "widths": [8, 8, 8, 8, 8], "grid": [32, 32, 32]}
+    save_weights(folder, resnet10(seg_classes=N_SEG_CLASSES, seg_widths=(8, 8, 8, 8, 8)), card)
     return folder

@@ -70,7 +70,7 @@ from model.errors import GloResNetError
 from model.fileio import atomic_output, write_bytes_atomic
 from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
 from model.inference import flip_lr, select_device, tta_probabilities
-from model.network import resnet10
+from model.network import DEFAULT_WIDTHS, resnet10
 from model.preprocessing import PreprocessConfig
 from model.segmentation import CHANNEL_VALUES, N_SEG_CLASSES, label_table
 from model.simulation.synth import _PACK, AnatomyPair, PairRenderer, anatomy_pair, injury_cells
@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="weight of the segmentation loss (Dice + cross-entropy); 0 = no segmentation decoder",
+    )
+    p.add_argument(
+        "--seg-widths",
+        type=_widths_arg,
+        default=DEFAULT_WIDTHS,
+        help="the segmentation decoder's five widths, coarse to fine (the card records them)",
     )
     p.add_argument("--mixup-prob", type=float, default=0.0)
     p.add_argument(
@@ -179,6 +185,18 @@ def _threshold_arg(text: str):
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {value}")
     return value
+
+
+def _widths_arg(text) -> tuple:
+    if isinstance(text, tuple):
+        return text
+    try:
+        widths = tuple(int(v) for v in str(text).split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected five comma-separated integers, got {text!r}") from None
+    if len(widths) != 5 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"expected five positive integers, got {text!r}")
+    return widths
 
 
 def _ema_arg(text: str) -> float:
@@ -426,7 +444,10 @@ class SynthTrainer:
         self.amp = self.device.type == "cuda"
         self.cfg = PreprocessConfig(target_shape=(args.input_size,) * 3, crop=args.crop)
         self.command = "python -m model.train --synthetic " + " ".join(shlex.quote(a) for a in argv)
-        self.config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+        self.config = {
+            k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+            for k, v in vars(args).items()
+        }
         self.ckpt = self.out / "checkpoints" / "last.pt"
 
     def _prepare(self) -> None:
@@ -478,7 +499,7 @@ class SynthTrainer:
         segmentation loss (None without a decoder)."""
         args = self.args
         self.seg_classes = N_SEG_CLASSES if args.seg_weight > 0 else 0
-        model = resnet10(seg_classes=self.seg_classes)
+        model = resnet10(seg_classes=self.seg_classes, seg_widths=args.seg_widths)
         init = "random (Kaiming normal; head N(0, 0.01))"
         if args.init:
             loaded = load_weights(args.init)
@@ -772,6 +793,7 @@ class SynthTrainer:
             metrics["held_out_synthetic"]["segmentation_dice"] = dice
             card.segmentation = {
                 "labels": label_table(),
+                "widths": list(args.seg_widths),
                 "grid": list(self.cfg.target_shape),
                 "output": "softmax over the label table's channels on the network grid; TTA: the flipped "
                 "pass's probabilities flipped back and averaged; trilinear back to the input grid, then argmax",

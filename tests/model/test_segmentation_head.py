@@ -40,6 +40,26 @@ def test_decoder_output_shape_and_classification_unchanged():
     assert sum(p.numel() for n, p in net.named_parameters() if not n.startswith("decoder.")) == RESNET10_PARAMETERS
 
 
+def test_decoder_widths_come_from_the_card_and_old_cards_get_the_first_decoders(seg_weights, tmp_path):
+    import shutil
+
+    from model.network import DEFAULT_WIDTHS, LEGACY_WIDTHS
+
+    assert load_weights(seg_weights).model.decoder.widths == (8, 8, 8, 8, 8)
+    assert resnet10(seg_classes=N_SEG_CLASSES).decoder.widths == DEFAULT_WIDTHS
+    # a card written before widths were recorded (run seg1) is the first decoder's
+    folder = tmp_path / "old"
+    shutil.copytree(seg_weights, folder)
+    d = json.loads((folder / "model_card.json").read_text())
+    del d["segmentation"]["widths"]
+    (folder / "model_card.json").write_text(json.dumps(d))
+    assert read_card(folder).seg_widths == LEGACY_WIDTHS
+    with pytest.raises(CheckpointError, match="do not fit|shape"):
+        load_weights(folder)  # these weights are 8-wide, not the legacy widths: refused, not misread
+    with pytest.raises(ValueError, match="5 positive"):
+        resnet10(seg_classes=N_SEG_CLASSES, seg_widths=(8, 8))
+
+
 def test_network_without_decoder_refuses_segmentation():
     with pytest.raises(RuntimeError, match="no segmentation decoder"):
         resnet10().forward_with_segmentation(torch.zeros(1, 1, 16, 16, 16))
