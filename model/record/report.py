@@ -728,9 +728,7 @@ def _measurement_pages(report: Report, pdf, first_number: int) -> int:
             pdf.savefig(fig)
             number += 1
             fig, y = _new_page(report, number)
-        y = _section_title(
-            fig, y, "Growth charts: reference by PMA (blue), this infant (red dot)"
-        )
+        y = _section_title(fig, y, "Growth charts: reference by PMA (blue), this infant (red dot)")
         while charts and y - chart_h - 0.02 >= bottom:
             row, charts = charts[:per_row], charts[per_row:]
             width = (_RIGHT_X - _LABEL_X) / per_row
