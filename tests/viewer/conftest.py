@@ -56,3 +56,15 @@ def make_window(qtbot, random_weights):
 @pytest.fixture
 def window(make_window):
     return make_window()
+
+
+@pytest.fixture
+def reading(window):
+    """A window showing a scan (with a file hash) and a reader name in the settings (tests may override)."""
+    from tests.viewer.helpers import head_scan
+
+    window.settings.reader_name = "Dr Test"
+    scan = head_scan()
+    scan.volume.sha256 = "ef" * 32
+    window.state.set_scan(scan)
+    return window

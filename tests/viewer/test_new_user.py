@@ -36,15 +36,6 @@ from viewer.screenshot import screenshot_caption
 REASON = "head size 3989 ml, 186 x 218 mm (left-right x front-back) is not that of an infant of 28-44 weeks"
 
 
-@pytest.fixture
-def reading(window):
-    window.settings.reader_name = "Dr Test"
-    scan = head_scan()
-    scan.volume.sha256 = "ef" * 32
-    window.state.set_scan(scan)
-    return window
-
-
 def _show_ood(window, p=0.91):
     volume = window.state.volume
     ramp = np.broadcast_to(np.linspace(0.2, 1.0, volume.shape[0], dtype=np.float32)[:, None, None], volume.shape)

@@ -10,16 +10,6 @@ from model.record.audit import verify_chain
 from tests.viewer.helpers import WAIT_MS, audit_entries, head_scan, show_result
 
 
-@pytest.fixture
-def reading(window):
-    """A window showing a scan (with a file hash) and a reader name in the settings."""
-    window.settings.reader_name = "Dr Test"
-    scan = head_scan()
-    scan.volume.sha256 = "ef" * 32
-    window.state.set_scan(scan)
-    return window
-
-
 def test_audit_log_lives_in_the_app_data_folder_and_is_shown(window, private_settings):
     assert window.audit_path.name == "audit-log.jsonl"
     assert str(window.audit_path).startswith(str(private_settings / "data"))  # QStandardPaths AppDataLocation

@@ -2,21 +2,8 @@
 
 import json
 
-import pytest
-
 from model.record.audit import entry_hash
 from tests.viewer.helpers import show_result
-
-
-@pytest.fixture
-def reading(window):
-    from tests.viewer.helpers import head_scan
-
-    window.settings.reader_name = "Dr Test"
-    scan = head_scan()
-    scan.volume.sha256 = "ef" * 32
-    window.state.set_scan(scan)
-    return window
 
 
 def _rehash(path, index, **changes):
