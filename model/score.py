@@ -23,16 +23,14 @@ as results (:func:`model.disclosure.may_show_result`).
 Exit codes of the CLI: 0 every file scored, 1 some files failed (reasons in the CSV), 2 usage error
 (bad arguments, missing folder, unusable weights), 130 interrupted (partial results written).
 
-The batch policy is here too, so the CLI and the GUI's batch dialog follow the same rules:
-:func:`heatmaps_folder_problem` refuses a heatmaps folder inside the scans folder, and
-:func:`merge_worklist` keeps the rows of earlier runs for files a run did not reach.
+The batch policy (which output folders are refused, how an earlier worklist is merged) and the
+worklist's columns and CSV file are in :mod:`model.worklist`, shared with the GUI's batch dialog;
+its names are importable from here too.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import logging
 import sys
 import time
@@ -40,7 +38,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generator, Iterable
+from typing import Generator
 
 import torch
 
@@ -49,7 +47,7 @@ from model.bids import ScanEntry, discover
 from model.checkpoint import LoadedModel, load_weights
 from model.dicom import load_series, row_columns
 from model.errors import GloResNetError, ScanError
-from model.fileio import save_nifti_atomic, write_bytes_atomic
+from model.fileio import save_nifti_atomic
 from model.inference import analyse, select_device, tta_forward, tta_mean
 from model.ood import OODVerdict, capture_features, feature_verdict, rule_reasons, statistics_from
 from model.preprocessing import preprocess
@@ -58,102 +56,19 @@ from model.seg_outputs import MEASURE_COLUMNS, NO_DECODER_TEXT, input_pma, workl
 from model.timestamps import utc_now
 from model.vocabulary import Flag, flag_for
 from model.volume import Volume, load_volume
+from model.worklist import (
+    COLUMNS,
+    OUTPUTS_INSIDE_INPUT,
+    heatmaps_folder_problem,
+    is_inside,
+    merge_worklist,
+    read_worklist,
+    write_worklist,
+)
 
 log = logging.getLogger("model.score")
 
-#: Worklist columns, in order (documented in README.md).
-COLUMNS = [
-    "file",
-    "subject",
-    "session",
-    "status",
-    "p_injury",
-    "p_injury_identity",
-    "p_injury_flipped",
-    "tta_disagreement",
-    "flag",
-    "in_distribution",
-    # the segmentation's main measures and findings (model.seg_outputs); empty without a decoder
-    *MEASURE_COLUMNS,
-    "quality_warnings",
-    "reason",
-    "input_sha256",
-    "weights_sha256",
-    "model",
-    "cam_file",
-    "seg_file",
-    "report_file",
-    "scored_utc",
-    # out-of-distribution gate (model.ood)
-    "ood_score",
-    "ood_threshold",
-    "ood_reasons",
-    # DICOM series (empty for NIfTI files); see model.dicom.row_columns
-    "patient_id",
-    "study_date",
-    "study_uid",
-    "series_uid",
-    "series_description",
-    "dicom_export",
-]
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-#: Why a heatmaps folder inside the scans folder is refused (the CLI and the dialog say the same).
-HEATMAPS_INSIDE_INPUT = (
-    "heatmaps cannot go into the scans folder (they would be found and scored as scans next "
-    "time); choose another folder"
-)
-#: The same for label maps and reports.
-OUTPUTS_INSIDE_INPUT = (
-    "{what} cannot go into the scans folder (we never write into an input folder; label maps would be "
-    "found and scored as scans next time); choose another folder"
-)
-
-
-# -- batch policy: the rules the CLI and the GUI's batch dialog share ------------------------------
-def is_inside(path: str | Path, folder: str | Path) -> bool:
-    """True when ``path`` is ``folder`` or lies anywhere below it (both resolved, links followed)."""
-    path, folder = Path(path).resolve(), Path(folder).resolve()
-    return path == folder or folder in path.parents
-
-
-def heatmaps_folder_problem(cams_dir: str | Path | None, scans_folder: str | Path) -> str | None:
-    """Why ``cams_dir`` cannot hold the heatmaps of a batch over ``scans_folder``, or None when it can.
-
-    Heatmaps are NIfTI files; written anywhere inside the scans folder they would be discovered as
-    scans by the next run. We never write into input folders.
-    """
-    if cams_dir is not None and is_inside(cams_dir, scans_folder):
-        return HEATMAPS_INSIDE_INPUT
-    return None
-
-
-def merge_worklist(rows: list[dict], previous: list[dict]) -> list[dict]:
-    """This run's ``rows``, then the earlier rows of files this run did not reach (by ``file``).
-
-    What an interrupted, cancelled or partial run writes: nothing scored before is lost, and a file
-    reached again is replaced by its new row.
-    """
-    reached = {r.get("file") for r in rows}
-    return list(rows) + [r for r in previous if r.get("file") not in reached]
-
-
-def read_worklist(path: str | Path) -> list[dict]:
-    """Rows of a worklist CSV written by :func:`write_worklist` (empty list when absent)."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-def write_worklist(path: str | Path, rows: Iterable[dict]) -> None:
-    """Write worklist rows as CSV (columns :data:`COLUMNS`) atomically."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_bytes_atomic(path, buf.getvalue().encode("utf-8"))
 
 
 @dataclass

@@ -1,52 +1,25 @@
-"""DICOM input: find the image series under a folder, describe them, load one as a :class:`Volume`.
+"""A DICOM series as the app shows it: :class:`SeriesInfo`, built from its files' headers.
 
-What is whose, and why
-----------------------
-* **pydicom** reads the tags: discovery (files with or without an extension, a ``DICOMDIR`` when
-  there is one), the description shown in the series picker, the identifiers shown in the header
-  bar, the refusal checks below, and the stored Pixel Data bytes that go into the hash.
-* **dcm2niix** (the PyPI wheel of Chris Rorden's converter; its build includes OpenJPEG and CharLS)
-  converts pixels and geometry: slice ordering, vendor quirks, classic and enhanced multi-frame
-  MR, JPEG / JPEG-LS / JPEG 2000 / RLE decompression, Rescale Slope/Intercept (kept as NIfTI
-  ``scl_slope``/``scl_inter``, applied by nibabel). It is the field's reference: the NIfTI files
-  our users compare with (dHCP, BIDS datasets) were made with it, so running it - rather than
-  re-deriving an affine with pydicom + nibabel, or adding SimpleITK/GDCM's own LPS slice sorting
-  and its partial enhanced-MR support - makes "same geometry as dcm2niix" true by construction.
-  It runs on symbolic links to one series' files in a temporary folder, never in the input folder.
-* **Ours**: only the checks that refuse a series with a one-line reason *before* conversion
-  (dcm2niix converts many of these with a warning, which a reader would never see): non-image
-  objects (structured reports, presentation states, ...), secondary captures, localisers, mixed
-  orientations or image sizes, several images at one position, missing or unevenly spaced slices,
-  and gantry tilt. A tilted (sheared) stack is **refused**, not resampled: resampling would change
-  the intensities the network sees, and tilt is a CT artefact that an MR brain series should not
-  have.
-
-After conversion the volume follows exactly the NIfTI path (:func:`model.volume.volume_from_image`):
-closest canonical RAS+, the same checks and, downstream, the same preprocessing. Its ``sha256`` is
-the SHA-256 of the series' stored pixel data and geometry (:func:`series_hash`).
+:func:`describe_series` reads the description shown in the series picker, the identifiers shown in
+the header bar and the acquisition (:mod:`model.acquisition`) from one series' pydicom headers, and
+runs the refusal checks (see :mod:`model.dicom`) that set :attr:`SeriesInfo.problem`, from each
+frame's geometry (:func:`frame_geometry`). The text forms other modules take from a series are here
+too: :func:`listing` (command line), :func:`row_columns` (worklist) and :func:`audit_fields` (audit
+log).
+Imports no other part of :mod:`model.dicom`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
-import logging
 import os
 import re
-import subprocess
-import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 
 from model.acquisition import Acquisition, from_dicom, t2_weighting
-from model.errors import ScanError
-from model.volume import Volume, is_nifti_path, volume_from_image
-
-log = logging.getLogger("model.dicom")
 
 #: SOP Class UID prefixes of objects that hold no image volume (DICOM PS3.4 Annex B).
 _NON_IMAGE_PREFIXES = (
@@ -59,28 +32,6 @@ _NON_IMAGE_PREFIXES = (
 )
 #: Secondary capture (screenshots): images, but not an acquired volume.
 _SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
-#: File name endings that are certainly not DICOM (skipped without reading).
-_NOT_DICOM_SUFFIXES = {
-    ".json",
-    ".tsv",
-    ".csv",
-    ".txt",
-    ".md",
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".pdf",
-    ".gz",
-    ".nii",
-    ".py",
-    ".xml",
-    ".html",
-    ".zip",
-    ".bval",
-    ".bvec",
-    ".jsonl",
-    ".ini",
-}
 _LOCALISER_WORDS = re.compile(r"\b(locali[sz]er|scout|survey|3[- ]?pl(ane)?\s*loc|tri[- ]?pilot|aahead_scout)\b", re.I)
 #: Relative tolerance on slice spacing before a stack is called uneven (IPPs are rounded on export).
 SPACING_TOLERANCE = 0.02
@@ -88,7 +39,6 @@ SPACING_TOLERANCE = 0.02
 TILT_TOLERANCE_DEG = 0.5
 #: Largest difference between image orientation cosines within one series.
 ORIENTATION_TOLERANCE = 1e-4
-DCM2NIIX_TIMEOUT_S = 600
 
 
 @dataclass(frozen=True)
@@ -195,127 +145,6 @@ class SeriesInfo:
 
 
 # ----------------------------------------------------------------------------------------------
-# Discovery
-# ----------------------------------------------------------------------------------------------
-
-
-def _read_header(path: Path):
-    """pydicom dataset without pixel data, or None when the file is not DICOM."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    try:
-        return pydicom.dcmread(path, stop_before_pixels=True)
-    except (InvalidDicomError, EOFError, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        log.debug("%s: not read as DICOM (%s)", path, exc)
-        return None
-
-
-def _dicomdir_files(folder: Path) -> list[Path] | None:
-    """Files referenced by ``folder/DICOMDIR`` (pydicom FileSet), or None when there is none/it is unreadable."""
-    dicomdir = next((p for p in (folder / "DICOMDIR", folder / "dicomdir") if p.is_file()), None)
-    if dicomdir is None:
-        return None
-    try:
-        from pydicom.fileset import FileSet
-
-        fs = FileSet(dicomdir)
-        paths = [Path(inst.path) for inst in fs]
-    except Exception as exc:  # noqa: BLE001 - any damage in a DICOMDIR means: walk the folder instead
-        log.warning("%s: DICOMDIR unreadable (%s); searching the folder instead", dicomdir, exc)
-        return None
-    return [p for p in paths if p.is_file()]
-
-
-def candidate_files(folder: Path) -> list[Path]:
-    """Files under ``folder`` that may be DICOM: those a DICOMDIR lists, else every file not hidden,
-    not named DICOMDIR and without an extension that is certainly something else."""
-    listed = _dicomdir_files(folder)
-    if listed is not None:
-        return sorted(listed)
-    out = []
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(p.startswith(".") for p in rel.parts) or not path.is_file():
-            continue
-        if path.name.upper() == "DICOMDIR" or path.suffix.lower() in _NOT_DICOM_SUFFIXES or is_nifti_path(path):
-            continue
-        out.append(path)
-    return out
-
-
-def find_series(folder: str | Path) -> list[SeriesInfo]:
-    """Every series under ``folder`` (recursively), analysable ones first, T2-weighted first.
-
-    Parameters
-    ----------
-    folder : str or Path
-        A folder (a scanner or PACS export, a CD with a DICOMDIR) or a single DICOM file (its
-        folder is searched).
-
-    Returns
-    -------
-    list of SeriesInfo
-        Sorted: analysable before not, T2-weighted before other, then series number. Non-DICOM
-        files are ignored. Empty when no DICOM file was found.
-
-    Raises
-    ------
-    ScanError
-        When ``folder`` does not exist.
-    """
-    folder = Path(folder)
-    if not folder.exists():
-        raise ScanError(folder, "folder not found")
-    if folder.is_file():
-        folder = folder.parent
-    groups: dict[str, list] = {}
-    for path in candidate_files(folder):
-        ds = _read_header(path)
-        if ds is None:
-            continue
-        uid = str(ds.get("SeriesInstanceUID", "")) or f"(no series UID) {path.parent}"
-        groups.setdefault(uid, []).append((path, ds))
-    series = [_describe(uid, members) for uid, members in groups.items()]
-    series.sort(
-        key=lambda s: (
-            not s.loadable,
-            not s.t2_weighted,
-            s.series_number if s.series_number is not None else 1 << 30,
-            s.series_uid,
-        )
-    )
-    return series
-
-
-def image_series(series: list[SeriesInfo]) -> list[SeriesInfo]:
-    """The series a reader can pick: images (analysable or refused with a reason), not SR/PR objects."""
-    return [s for s in series if not s.problem or not s.problem.startswith("not an image")]
-
-
-def select_series(series: list[SeriesInfo], key: str) -> SeriesInfo:
-    """Pick a series by series number (digits) or Series Instance UID.
-
-    Raises
-    ------
-    LookupError
-        Nothing matches, or a series number matches several series (then pass the UID).
-    """
-    key = str(key).strip()
-    matches = [s for s in series if s.series_uid == key]
-    if not matches and key.isdigit():
-        matches = [s for s in series if s.series_number == int(key)]
-    if not matches:
-        raise LookupError(f"no series with number or UID {key!r}")
-    if len(matches) > 1:
-        raise LookupError(
-            f"series number {key} is used by {len(matches)} series; pass the Series Instance UID: "
-            + ", ".join(s.series_uid for s in matches)
-        )
-    return matches[0]
-
-
-# ----------------------------------------------------------------------------------------------
 # Description and checks
 # ----------------------------------------------------------------------------------------------
 
@@ -338,7 +167,7 @@ def _date(value: str) -> str:
     return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if re.fullmatch(r"\d{8}", value) else value
 
 
-def _frames(ds) -> list[tuple[np.ndarray, np.ndarray, tuple]]:
+def frame_geometry(ds) -> list[tuple[np.ndarray, np.ndarray, tuple]]:
     """(IOP (6,), IPP (3,), pixel spacing (2,)) for each frame of a dataset (classic or enhanced)."""
     n = int(ds.get("NumberOfFrames", 1) or 1)
     if "PerFrameFunctionalGroupsSequence" in ds:
@@ -377,10 +206,12 @@ def _orientation_name(iop: np.ndarray) -> str:
     return f"oblique {name}" if angle > 1.0 else name
 
 
-def _describe(uid: str, members: list) -> SeriesInfo:
+def describe_series(uid: str, members: list) -> SeriesInfo:
+    """The :class:`SeriesInfo` of one series: ``members`` are its ``(path, pydicom dataset)`` pairs
+    (headers only; sorted here by path), ``uid`` its Series Instance UID."""
     members.sort(key=lambda m: str(m[0]))
     first = members[0][1]
-    frames = [f for _path, ds in members for f in _frames(ds)]
+    frames = [f for _path, ds in members for f in frame_geometry(ds)]
     n_images = sum(int(ds.get("NumberOfFrames", 1) or 1) for _p, ds in members if "Rows" in ds)
     problem = _problem(members, frames)
     voxel = None
@@ -511,189 +342,8 @@ def _problem(members: list, frames: list) -> str | None:  # noqa: C901 - one fla
 
 
 # ----------------------------------------------------------------------------------------------
-# Loading
+# Text forms: command line, worklist, audit log
 # ----------------------------------------------------------------------------------------------
-
-
-def dcm2niix_path() -> str:
-    """Path of the dcm2niix executable of the ``dcm2niix`` PyPI package (else the one on PATH)."""
-    try:
-        import dcm2niix
-
-        return str(dcm2niix.bin)
-    except (ImportError, AttributeError):
-        return "dcm2niix"
-
-
-def series_hash(files, affine: np.ndarray, shape: tuple) -> str:
-    """SHA-256 (hex) of a series' stored pixel data and geometry.
-
-    The digest covers, in this order: each file's Pixel Data element value as stored (compressed
-    bytes for an encapsulated transfer syntax), files ordered by SOP Instance UID; then the
-    volume's spatial shape and its voxel-to-world affine (float64, mm, RAS+, rounded to 1e-6 mm).
-    Tags other than Pixel Data (names, dates) do not change it, so anonymising a series keeps the
-    hash, and resampled or re-ordered pixel data does not.
-    """
-    import pydicom
-
-    items = []
-    for path in files:
-        ds = pydicom.dcmread(path)
-        items.append((str(ds.get("SOPInstanceUID", "")), str(path), ds))
-    digest = hashlib.sha256(b"gloresnet-dicom-series-v1\n")
-    for _uid, _path, ds in sorted(items, key=lambda t: (t[0], t[1])):
-        elem = ds.get((0x7FE0, 0x0010))
-        digest.update(b"" if elem is None else bytes(elem.value))
-    digest.update(json.dumps([list(map(int, shape)), np.round(np.asarray(affine, float), 6).tolist()]).encode())
-    return digest.hexdigest()
-
-
-def _convert(series: SeriesInfo) -> tuple[nib.Nifti1Image, list[str]]:
-    """Run dcm2niix on links to the series' files; the NIfTI image (in memory) and its warnings."""
-    with tempfile.TemporaryDirectory(prefix="gloresnet-dcm2niix-") as tmp:
-        src, out = Path(tmp) / "in", Path(tmp) / "out"
-        src.mkdir()
-        out.mkdir()
-        for i, path in enumerate(series.files):
-            os.symlink(Path(path).resolve(), src / f"{i:06d}.dcm")
-        cmd = [dcm2niix_path(), "-b", "n", "-z", "n", "-f", "series", "-o", str(out), str(src)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=DCM2NIIX_TIMEOUT_S, check=False)
-        except FileNotFoundError as exc:
-            raise ScanError(series.folder, "the dcm2niix converter is not installed (pip install dcm2niix)") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise ScanError(series.folder, f"dcm2niix did not finish within {DCM2NIIX_TIMEOUT_S} s") from exc
-        lines = (proc.stdout + "\n" + proc.stderr).splitlines()
-        warnings = [ln.strip() for ln in lines if ln.strip().lower().startswith(("warning", "error"))]
-        made = sorted(out.glob("*.nii"))
-        if not made:
-            why = warnings[-1] if warnings else (lines[-1].strip() if lines else f"exit code {proc.returncode}")
-            raise ScanError(series.folder, f"dcm2niix could not convert series {series.series_number}: {why[:200]}")
-        if len(made) > 1:
-            raise ScanError(
-                series.folder,
-                f"dcm2niix split series {series.series_number} into {len(made)} volumes "
-                "(several echoes, phases or slice groups); open a single 3D series",
-            )
-        raw = made[0].read_bytes()
-    img = nib.Nifti1Image.from_bytes(raw)
-    return img, warnings
-
-
-def load_series(series: SeriesInfo, compute_hash: bool = True) -> Volume:
-    """Load one series as a :class:`Volume` (closest canonical RAS+, like a NIfTI file).
-
-    Parameters
-    ----------
-    series : SeriesInfo
-        From :func:`find_series`.
-    compute_hash : bool
-        Compute :func:`series_hash` into ``Volume.sha256``.
-
-    Returns
-    -------
-    Volume
-        ``data`` float32 (X, Y, Z) with Rescale Slope/Intercept applied; ``source_affine`` is
-        dcm2niix's grid (what ``--cam-out`` writes on); ``path`` the series' folder;
-        ``extra["dicom"]`` the :class:`SeriesInfo`; ``extra["acquisition"]`` its
-        :class:`model.acquisition.Acquisition`; ``extra["hash_of"]`` says what the hash covers;
-        ``extra["converter"]`` and ``extra["converter_warnings"]``.
-
-    Raises
-    ------
-    ScanError
-        The series' :attr:`SeriesInfo.problem`, a conversion failure, or the NIfTI checks.
-    """
-    if series.problem:
-        raise ScanError(series.folder, f"series {series.series_number}: {series.problem}")
-    img, warnings = _convert(series)
-    volume = volume_from_image(img, path=series.folder)
-    slope, inter = _rescale(series)
-    if volume.header is not None:
-        volume.header = replace(volume.header, scl_slope=slope, scl_inter=inter)
-    if compute_hash:
-        volume.sha256 = series_hash(series.files, volume.affine, volume.shape)
-    volume.extra.update(
-        dicom=series,
-        acquisition=series.acquisition,
-        converter=_converter_version(),
-        converter_warnings=warnings,
-        hash_of="DICOM pixel data + geometry (model.dicom.series_hash)",
-    )
-    return volume
-
-
-def _rescale(series: SeriesInfo) -> tuple[float | None, float | None]:
-    import pydicom
-
-    ds = pydicom.dcmread(series.files[0], stop_before_pixels=True)
-    slope, inter = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
-    if slope is None and "SharedFunctionalGroupsSequence" in ds:
-        shared = ds.SharedFunctionalGroupsSequence[0]
-        if "PixelValueTransformationSequence" in shared:
-            t = shared.PixelValueTransformationSequence[0]
-            slope, inter = t.get("RescaleSlope"), t.get("RescaleIntercept")
-    return (None if slope is None else float(slope)), (None if inter is None else float(inter))
-
-
-def _converter_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return f"dcm2niix {version('dcm2niix')}"
-    except Exception:  # noqa: BLE001 - only a label
-        return "dcm2niix"
-
-
-def is_dicom_file(path: str | Path) -> bool:
-    """True when pydicom reads ``path`` as a DICOM file (header only)."""
-    return _read_header(Path(path)) is not None
-
-
-def series_uid_of(path: str | Path) -> str:
-    """Series Instance UID of a DICOM file ("" when it is not DICOM or has none)."""
-    ds = _read_header(Path(path))
-    return "" if ds is None else str(ds.get("SeriesInstanceUID", ""))
-
-
-def is_dicom_input(path: str | Path) -> bool:
-    """True for a folder, or for a file that is not NIfTI (it is then read as DICOM)."""
-    path = Path(path)
-    return path.is_dir() or (path.is_file() and not is_nifti_path(path))
-
-
-def load_dicom(path: str | Path, series: str | None = None) -> Volume:
-    """Load the one image series under ``path`` (a folder or a DICOM file), or the one ``series`` names.
-
-    Parameters
-    ----------
-    path : str or Path
-    series : str, optional
-        Series number or Series Instance UID (:func:`select_series`); needed when there are several.
-
-    Raises
-    ------
-    ScanError
-        No image series, several without ``series``, an unknown ``series``, or the series' problem.
-    """
-    path = Path(path)
-    found = image_series(find_series(path))
-    if path.is_file():
-        ds = _read_header(path)
-        uid = str(ds.get("SeriesInstanceUID", "")) if ds is not None else ""
-        found = [s for s in found if s.series_uid == uid] or found
-    if not found:
-        raise ScanError(path, "no DICOM image series found")
-    if series is not None:
-        try:
-            chosen = select_series(found, series)
-        except LookupError as exc:
-            raise ScanError(path, str(exc)) from exc
-    elif len(found) > 1:
-        raise ScanError(path, f"{len(found)} image series found; choose one (series number or UID)")
-    else:
-        chosen = found[0]
-    return load_series(chosen)
 
 
 def listing(series: list[SeriesInfo]) -> str:
