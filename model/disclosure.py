@@ -10,7 +10,7 @@ shown, reader-first mode or not.
 
 Every consumer asks :func:`may_show_result` -- the viewer's result panel, 2 x 2 result tile, cursor
 readout and status bar, screenshot, heatmap export, the PDF report and the DICOM export -- so they
-cannot disagree. Reader-first blinding (:mod:`viewer.blinding`) is a separate, further condition
+cannot disagree. Reader-first blinding (:mod:`viewer.services.blinding`) is a separate, further condition
 applied by the viewer. Plain Python (no numpy, torch or Qt), so anything may import it.
 """
 

@@ -112,7 +112,7 @@ def parse_args(argv: list) -> argparse.Namespace:
 
 def _install_excepthook(window) -> None:
     """Exceptions escaping Qt slots: log the traceback, tell the reader one line, keep running."""
-    from viewer.worker import one_line
+    from viewer.services.worker import one_line
 
     def hook(exc_type, exc, tb):
         if issubclass(exc_type, KeyboardInterrupt):
@@ -137,10 +137,12 @@ def build(argv: list):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication(list(argv))
-    from viewer.settings import set_application_identity
+    from viewer.services.settings import set_application_identity
 
     set_application_identity(app)
-    app.setDesktopFileName("gloresnet")  # matches the installed gloresnet.desktop (python -m viewer.desktop_entry)
+    app.setDesktopFileName(
+        "gloresnet"
+    )  # matches the installed gloresnet.desktop (python -m viewer.services.desktop_entry)
     configure_pyqtgraph()
     apply_dark_theme(app)
 

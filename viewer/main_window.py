@@ -3,14 +3,14 @@
 The window owns one :class:`ViewerState` (what is shown) and the views that draw it
 (:class:`OrthoView`, the side panels -- :class:`ResultPanel` with the :class:`ReaderPanel`,
 :class:`ImagePanel`, :class:`HeaderPanel` -- and the status bar). The work is elsewhere, each in its
-own module: services (``feedback``, ``jobs`` = :class:`viewer.job_runner.JobRunner`, ``models`` =
-:class:`viewer.model_provider.ModelProvider`, ``recorder`` = :class:`viewer.audit_recorder.AuditRecorder`)
+own module: services (``feedback``, ``jobs`` = :class:`viewer.services.job_runner.JobRunner`, ``models`` =
+:class:`viewer.services.model_provider.ModelProvider`, ``recorder`` = :class:`viewer.controllers.audit.AuditRecorder`)
 and controllers (``opener``, ``analysis``, ``reader``, ``exports``); every command is a QAction built
-by :mod:`viewer.window_actions`. The public methods here (``open_path``, ``start_analysis``,
+by :mod:`viewer.controllers.actions`. The public methods here (``open_path``, ``start_analysis``,
 ``record_decision``, ``export_report``, ...) forward to them, so the window is what tests and the
-batch dialog (:class:`viewer.batch_dialog.BatchHost`) talk to. Long work runs as generators from
-:mod:`viewer.jobs` in a :class:`viewer.worker.GeneratorWorker`; errors reach the reader as one line.
-A Batch menu is added by ``viewer.batch_dialog.install_batch_menu(window)`` before
+batch dialog (:class:`viewer.batch.host.BatchHost`) talk to. Long work runs as generators from
+:mod:`viewer.services.jobs` in a :class:`viewer.services.worker.GeneratorWorker`; errors reach the reader as one line.
+A Batch menu is added by ``viewer.batch.dialog.install_batch_menu(window)`` before
 :attr:`MainWindow.help_menu`.
 """
 
@@ -27,32 +27,32 @@ import model
 from model.dicom import is_dicom_input  # issue 9
 from model.record.report import card_facts
 from model.volume import is_nifti_path
-from viewer import window_actions
-from viewer.analysis_controller import AnalysisController
-from viewer.audit_recorder import AuditRecorder
-from viewer.batch_dialog import install_batch_menu
-from viewer.decision_history import DecisionHistory
-from viewer.dicom_open import install_dicom  # issue 9
+from viewer.batch.dialog import install_batch_menu
+from viewer.controllers import actions as window_actions
+from viewer.controllers.analysis import AnalysisController
+from viewer.controllers.audit import AuditRecorder
+from viewer.controllers.dicom import install_dicom  # issue 9
+from viewer.controllers.exports import ExportController
+from viewer.controllers.reader import ReaderController
+from viewer.controllers.reading_room import install_reading_room
+from viewer.controllers.scan_opener import ScanOpener
 from viewer.display import LAYOUTS, PLANES
-from viewer.export_controller import ExportController
-from viewer.feedback import Feedback, confirm_overwrite
-from viewer.header_panel import HeaderPanel
-from viewer.image_panel import ImagePanel
-from viewer.info_panel import readout_of
-from viewer.job_runner import JobRunner
-from viewer.measure_panel import MeasurePanel
-from viewer.model_provider import ModelProvider
-from viewer.orientation_notice import with_orientation_notice
-from viewer.ortho_view import OrthoView
-from viewer.reader_controller import ReaderController
-from viewer.reader_panel import ReaderPanel
-from viewer.reading_room import install_reading_room
-from viewer.result_panel import IDLE_TEXT, ResultPanel
-from viewer.scan_opener import ScanOpener
-from viewer.settings import Settings, set_application_identity, start_folder
-from viewer.shortcuts import ShortcutsDialog
+from viewer.panels.decision_history import DecisionHistory
+from viewer.panels.header_panel import HeaderPanel
+from viewer.panels.image_panel import ImagePanel
+from viewer.panels.measure_panel import MeasurePanel
+from viewer.panels.orientation_notice import with_orientation_notice
+from viewer.panels.reader_panel import ReaderPanel
+from viewer.panels.result_panel import IDLE_TEXT, ResultPanel
+from viewer.panels.shortcuts import ShortcutsDialog
+from viewer.services.feedback import Feedback, confirm_overwrite
+from viewer.services.job_runner import JobRunner
+from viewer.services.model_provider import ModelProvider
+from viewer.services.settings import Settings, set_application_identity, start_folder
+from viewer.services.worker import GeneratorWorker
 from viewer.state import ViewerState
-from viewer.worker import GeneratorWorker
+from viewer.views.info_panel import readout_of
+from viewer.views.ortho_view import OrthoView
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         Weights folder used by Analyse (default :data:`model.DEFAULT_WEIGHTS_DIR`).
     device : str
         ``"auto"``, ``"cpu"`` or ``"cuda"`` (:func:`model.inference.select_device`).
-    settings : viewer.settings.Settings, optional
+    settings : viewer.services.settings.Settings, optional
         Persisted settings (default: the user's).
     audit_path : str or Path, optional
         Audit log file (default: ``settings.audit_log_path``, in the user's application data).
@@ -187,8 +187,8 @@ class MainWindow(QMainWindow):
         )
 
         self.state.scan_changed.connect(self._on_scan_changed)
-        self.state.cursor_changed.connect(self._update_readout)
-        self.state.window_changed.connect(self._update_readout)
+        self.state.cursor_changed.connect(self.update_readout)
+        self.state.window_changed.connect(self.update_readout)
         self.state.radiological_changed.connect(self.action_states.on_radiological_changed)
         self.state.overlay_changed.connect(self.action_states.on_overlay_changed)
         self.state.result_changed.connect(self.action_states.on_result_changed)
@@ -210,7 +210,7 @@ class MainWindow(QMainWindow):
     weights_dir = property(
         lambda self: self.models.weights_dir,
         lambda self, folder: setattr(self.models, "weights_dir", Path(folder)),
-        doc="Weights folder Analyse and Batch use (:class:`viewer.model_provider.ModelProvider`).",
+        doc="Weights folder Analyse and Batch use (:class:`viewer.services.model_provider.ModelProvider`).",
     )
     device = property(lambda self: self.models.device, doc="Where the network runs (torch.device).")
     last_error = property(lambda self: self.feedback.last_error, doc="The last one-line error shown.")
@@ -255,7 +255,7 @@ class MainWindow(QMainWindow):
         return self.exports.export_report(path)
 
     def confirm_overwrite(self, path: Path) -> bool:
-        """Ask before replacing ``path`` (:func:`viewer.feedback.confirm_overwrite`; tests replace this method)."""
+        """Ask before replacing ``path`` (:func:`viewer.services.feedback.confirm_overwrite`; tests replace this method)."""
         return confirm_overwrite(self, path)
 
     @property
@@ -274,7 +274,7 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str | Path) -> GeneratorWorker:
         """Open a NIfTI file in the background; ``scan_loaded`` or ``scan_failed`` follows."""
-        if is_dicom_input(Path(path)):  # issue 9: a folder or a non-NIfTI file is DICOM (viewer.dicom_open)
+        if is_dicom_input(Path(path)):  # issue 9: a folder or a non-NIfTI file is DICOM (viewer.controllers.dicom)
             return self.dicom.open_folder(Path(path))
         return self.opener.open_path(path)
 
@@ -373,7 +373,8 @@ class MainWindow(QMainWindow):
         for view in self.ortho.views.values():
             view.reset_view()
 
-    def _set_crosshair(self, on: bool) -> None:
+    def set_crosshair(self, on: bool) -> None:
+        """Show or hide the cursor lines in every plane (View > Show crosshair, C)."""
         for view in self.ortho.views.values():
             view.set_crosshair_visible(on)
 
@@ -446,10 +447,10 @@ class MainWindow(QMainWindow):
         ):
             a.setEnabled(has_scan)
         self.set_busy(self.busy)
-        self._update_readout()
+        self.update_readout()
         self.action_states.on_reader_changed()
 
-    def _show_tab(self, panel, focus=None) -> None:
+    def show_tab(self, panel, focus=None) -> None:
         """Bring the side panel's tab holding ``panel`` to the front (and focus ``focus``)."""
         for i in range(self.tabs.count()):
             if self.tabs.widget(i).widget() is panel:
@@ -462,7 +463,8 @@ class MainWindow(QMainWindow):
         """Impression actions checked/enabled as the state says (after a decision was refused, too)."""
         self.action_states.on_reader_changed()
 
-    def _update_readout(self, *_args) -> None:
+    def update_readout(self, *_args) -> None:
+        """Rewrite the status bar's cursor readout and window/level from the state."""
         r = readout_of(self.state)
         if r is None:
             self.readout_label.clear()
@@ -480,7 +482,8 @@ class MainWindow(QMainWindow):
         level, width = self.state.window
         self.level_width_label.setText(f"W {width:.4g}  L {level:.4g}")
 
-    def _about(self) -> None:
+    def show_about(self) -> None:
+        """Help > About: what the app is, the research-use notice, the weights folder and the audit log."""
         QMessageBox.about(
             self,
             f"About {APP_TITLE}",

@@ -14,8 +14,8 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from model.disclosure import may_show_result
 from model.heatmap import DEFAULT_HEATMAP_THRESHOLD, HEATMAP_COLORMAPS, heatmap_peak
 from model.vocabulary import IMPRESSIONS
-from viewer.blinding import Blinding, scan_key
 from viewer.display import LAYOUTS, PLANES, Scan
+from viewer.services.blinding import Blinding, scan_key
 
 #: Smallest window width, as a fraction of the default width (keeps levels strictly increasing).
 MIN_WIDTH_FRACTION = 1e-3
@@ -299,7 +299,7 @@ class ViewerState(QObject):
     # -- reader workflow --------------------------------------------------------------------------
     @property
     def scan_key(self) -> str | None:
-        """The shown scan's key in :attr:`blinding` (:func:`viewer.blinding.scan_key`)."""
+        """The shown scan's key in :attr:`blinding` (:func:`viewer.services.blinding.scan_key`)."""
         return scan_key(self.volume)
 
     @property

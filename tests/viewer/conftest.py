@@ -32,7 +32,7 @@ def private_settings(tmp_path, monkeypatch):
 
 @pytest.fixture
 def settings(private_settings):
-    from viewer.settings import Settings
+    from viewer.services.settings import Settings
 
     return Settings()
 

@@ -14,8 +14,9 @@ from PyQt6.QtGui import QKeySequence
 from model.bids import ScanEntry
 from model.score import COLUMNS, ScoreEvent, read_worklist
 from tests.viewer.helpers import WAIT_MS
-from viewer import batch_dialog, batch_jobs
-from viewer.batch_dialog import (
+from viewer.batch import dialog as batch_dialog
+from viewer.batch import jobs as batch_jobs
+from viewer.batch.dialog import (
     FAILED,
     QUEUED,
     SCORED,
@@ -28,7 +29,7 @@ from viewer.batch_dialog import (
     format_eta,
     install_batch_menu,
 )
-from viewer.result_panel import format_probability
+from viewer.panels.result_panel import format_probability
 
 
 def _scan(path, seed=0, shape=(20, 24, 18)):

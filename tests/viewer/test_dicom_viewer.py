@@ -13,7 +13,7 @@ from PyQt6.QtGui import QDropEvent
 
 from tests.model.dicom_series import head, oblique_affine, write_patient_series, write_series
 from tests.viewer.helpers import WAIT_MS, make_result, open_and_wait
-from viewer.dicom_open import HIDDEN, HIDDEN_BAR_TEXT
+from viewer.controllers.dicom import HIDDEN, HIDDEN_BAR_TEXT
 
 
 @pytest.fixture

@@ -98,14 +98,14 @@ def test_default_window_of_constant_data_has_positive_width():
 
 @pytest.mark.slow
 def test_display_geometry_and_jobs_are_headless():
-    """viewer.display and viewer.jobs (pure logic) load no Qt, so they run and test without a display."""
+    """viewer.display and viewer.services.jobs (pure logic) load no Qt, so they run and test without a display."""
     import subprocess
     import sys
 
     from tests.conftest import ROOT
 
     code = (
-        "import sys, viewer.display, viewer.jobs, viewer.export, viewer.desktop_entry\n"
+        "import sys, viewer.display, viewer.services.jobs, viewer.controllers.export_content, viewer.services.desktop_entry\n"
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('PyQt6', 'pyqtgraph'))))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

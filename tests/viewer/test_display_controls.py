@@ -20,7 +20,7 @@ from viewer.display import (
     window_levels,
     window_presets,
 )
-from viewer.slice_view import INVERTED_GREY_LUT, ZOOM_STEP
+from viewer.views.slice_view import INVERTED_GREY_LUT, ZOOM_STEP
 
 
 def _with_result(window, scan=None, heatmap=None):

@@ -12,7 +12,7 @@ from PyQt6.QtGui import QAction, QImage, QKeySequence
 from PyQt6.QtWidgets import QFileDialog, QMenu
 
 from tests.viewer.helpers import WAIT_MS, make_result, open_and_wait, save_nifti
-from viewer.settings import MAX_RECENT, Settings
+from viewer.services.settings import MAX_RECENT, Settings
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ def test_tests_do_not_touch_the_real_settings(settings, private_settings):
 
 # -- keyboard shortcuts dialog ---------------------------------------------------------------------------
 def _all_menu_actions(window):
-    from viewer.shortcuts import menu_actions
+    from viewer.panels.shortcuts import menu_actions
 
     return [a for _, a in menu_actions(window.menuBar())]
 
@@ -184,7 +184,7 @@ def test_shortcuts_dialog_lists_every_menu_shortcut_including_later_menus(qtbot,
     dialog = window.show_shortcuts()
     assert dialog.isVisible()
     rows = {(r[1], r[2]) for r in dialog.rows}
-    from viewer.shortcuts import _clean
+    from viewer.panels.shortcuts import _clean
 
     for action in _all_menu_actions(window):
         if not action.shortcut().isEmpty():
@@ -202,7 +202,7 @@ def test_shortcuts_dialog_lists_every_menu_shortcut_including_later_menus(qtbot,
 
 def test_no_two_actions_share_a_shortcut_and_the_main_features_have_one(window):
     try:
-        from viewer.batch_dialog import install_batch_menu
+        from viewer.batch.dialog import install_batch_menu
 
         install_batch_menu(window)
     except ImportError:
@@ -234,7 +234,7 @@ def test_no_two_actions_share_a_shortcut_and_the_main_features_have_one(window):
 
 # -- desktop entry and icon ------------------------------------------------------------------------------
 def test_desktop_entry_has_absolute_paths_and_installs(tmp_path):
-    from viewer.desktop_entry import ICON_PNG, MAIN_PY, install, quote_exec_arg, render_entry, uninstall
+    from viewer.services.desktop_entry import ICON_PNG, MAIN_PY, install, quote_exec_arg, render_entry, uninstall
 
     text = render_entry(python="/opt/my env/bin/python")
     exec_line = next(line for line in text.splitlines() if line.startswith("Exec="))

@@ -12,7 +12,7 @@ from PyQt6.QtGui import QDropEvent
 
 from tests.conftest import ROOT
 from tests.viewer.helpers import WAIT_MS, make_result, open_and_wait
-from viewer.result_panel import CANCELLED_TEXT, DEMONSTRATION_TEXT, HEATMAP_CAPTION, format_probability
+from viewer.panels.result_panel import CANCELLED_TEXT, DEMONSTRATION_TEXT, HEATMAP_CAPTION, format_probability
 
 
 def _error_boxes(window):
@@ -203,3 +203,50 @@ def test_main_py_runs_from_another_directory(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "--weights" in proc.stdout
+
+
+def _protocol_members(protocol) -> set[str]:
+    """Names a ``typing.Protocol`` declares (annotations, methods, properties), its bases' included."""
+    names: set[str] = set()
+    for cls in protocol.__mro__:
+        if cls.__module__ in ("typing", "builtins"):
+            continue
+        names |= set(vars(cls).get("__annotations__", {}))
+        names |= {n for n, v in vars(cls).items() if not n.startswith("_") and (callable(v) or isinstance(v, property))}
+        names |= {n for n, v in vars(cls).items() if n.isupper() and isinstance(v, str)}
+    return names
+
+
+def test_the_window_has_every_member_the_protocols_of_its_parts_name(qtbot, window):
+    """Controllers, the batch dialog and the side tabs get the window as small Protocols, not as
+    MainWindow (issue 31); nothing type-checks the viewer, so this keeps each Protocol true: every
+    member it names exists on the object the part is really given."""
+    from viewer.batch.dialog import open_batch_dialog
+    from viewer.batch.host import BatchHost
+    from viewer.batch.layout import LayoutHost
+    from viewer.controllers.actions_host import ActionsHost
+    from viewer.controllers.analysis import AnalysisHost
+    from viewer.controllers.exports import ExportsHost
+    from viewer.controllers.host import WindowHost
+    from viewer.controllers.reader import ReaderHost
+    from viewer.controllers.reading_room import ReadingRoomHost
+    from viewer.controllers.scan_opener import ScanOpenerHost
+    from viewer.panels.findings_panel import RoomHost
+
+    dialog = open_batch_dialog(window)
+    given = [
+        (WindowHost, window),
+        (AnalysisHost, window),
+        (ScanOpenerHost, window),
+        (ReaderHost, window),
+        (ExportsHost, window),
+        (ReadingRoomHost, window),
+        (ActionsHost, window),
+        (BatchHost, window),
+        (LayoutHost, dialog),
+        (RoomHost, window.reading),
+    ]
+    missing = {p.__name__: sorted(n for n in _protocol_members(p) if not hasattr(obj, n)) for p, obj in given}
+    assert {k: v for k, v in missing.items() if v} == {}
+    assert len(_protocol_members(ActionsHost)) > 90  # the helper really reads the Protocols
+    dialog.close()

@@ -29,9 +29,9 @@ from model.heatmap import HEATMAP_CAPTION
 from model.ood import OODVerdict
 from model.record.audit import AuditLogError
 from tests.viewer.helpers import WAIT_MS, audit_entries, head_scan, make_result, open_and_wait, show_result
-from viewer import decision_history
-from viewer.batch_dialog import open_batch_dialog
-from viewer.screenshot import screenshot_caption
+from viewer.batch.dialog import open_batch_dialog
+from viewer.panels import decision_history
+from viewer.views.screenshot import screenshot_caption
 
 REASON = "head size 3989 ml, 186 x 218 mm (left-right x front-back) is not that of an infant of 28-44 weeks"
 
@@ -228,7 +228,7 @@ def test_contradiction_prompt_says_below_threshold_and_buttons_show_the_decision
 
 # -- 9. dialogs, keys, batch, status bar ------------------------------------------------------------------------
 def test_file_dialogs_start_in_the_users_folders_never_the_programs(qtbot, window, tmp_path, monkeypatch):
-    from viewer.settings import PROGRAM_FOLDER, default_export_folder, in_program_folder
+    from viewer.services.settings import PROGRAM_FOLDER, default_export_folder, in_program_folder
 
     monkeypatch.chdir(PROGRAM_FOLDER)  # started from its own folder, as on the workstation
     starts = []

@@ -367,7 +367,7 @@ def test_typing_n_and_s_in_a_text_field_is_text_not_a_shortcut(qtbot, window, dr
 
 
 def test_help_lists_the_reading_room_keys_and_file_open_segmentation(qtbot, window):
-    from viewer.shortcuts import menu_actions
+    from viewer.panels.shortcuts import menu_actions
 
     by_text = {a.text().replace("&", ""): a for _, a in menu_actions(window.menuBar())}
     assert by_text["Show segmentation"].shortcut().toString() == "S"

@@ -9,8 +9,8 @@ import pytest
 from model.errors import ScanError
 from model.inference import Progress
 from tests.viewer.helpers import asymmetric_scan
+from viewer.services.worker import GeneratorWorker
 from viewer.state import ViewerState
-from viewer.worker import GeneratorWorker
 
 
 def test_set_scan_centres_cursor_applies_window_and_clears_result(qtbot):
@@ -92,7 +92,7 @@ def test_worker_catches_unexpected_errors_and_logs_traceback(qtbot, caplog):
     messages = []
     worker = GeneratorWorker(lambda: _steps([], fail=KeyError("boom\nsecond line")))
     worker.failed.connect(messages.append)
-    with caplog.at_level(logging.ERROR, logger="viewer.worker"):
+    with caplog.at_level(logging.ERROR, logger="viewer.services.worker"):
         _run(qtbot, worker)
     qtbot.waitUntil(lambda: len(messages) == 1)
     assert messages[0].startswith("Unexpected error (KeyError)") and "\n" not in messages[0]

@@ -79,7 +79,7 @@ def _event(name, sha, p, flag):
 
 
 def test_batch_worklist_hides_results_of_scans_without_an_impression(qtbot, reading, tmp_path, monkeypatch):
-    from viewer.batch_dialog import BatchDialog
+    from viewer.batch.dialog import BatchDialog
 
     window = reading
     window.reader_first_action.setChecked(True)

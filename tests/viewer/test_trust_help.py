@@ -3,7 +3,7 @@ text), shipped with the app and shown offline."""
 
 import re
 
-from viewer.help_dialog import GUIDE_PATH, UserGuideDialog
+from viewer.panels.help_dialog import GUIDE_PATH, UserGuideDialog
 
 #: What a radiologist's guide must not contain: commands, paths and field names of the developer text.
 DEVELOPER_TEXT = (".venv", "python", "AppDataLocation", "prev_hash", ".jsonl", "~/.", "pip ", "--install", "`")

@@ -20,7 +20,7 @@ def test_unoriented_file_is_shown_with_assumed_letters_and_a_warning(qtbot, wind
     assert ORIENTATION_UNKNOWN in warnings and "No quality warnings" not in warnings
     assert "NOT IN THE HEADER" in window.header_panel.values["Orientation"].text()
 
-    from viewer.export import build_report
+    from viewer.controllers.export_content import build_report
 
     heatmap = np.zeros(scan.volume.shape, np.float32)
     report = build_report(

@@ -20,7 +20,7 @@ def reading(window):
 
 
 def _report(window):
-    from viewer.export import build_report
+    from viewer.controllers.export_content import build_report
 
     st = window.state
     return build_report(
@@ -138,5 +138,5 @@ def test_new_tabs_are_reachable_like_the_others(qtbot, reading):
     window = reading
     window.header_action.trigger()  # walks every tab
     assert window.tabs.currentWidget().widget() is window.header_panel
-    window._show_tab(window.history)
+    window.show_tab(window.history)
     assert window.tabs.currentWidget().widget() is window.history

@@ -59,7 +59,7 @@ def test_screenshot_carries_the_banner_and_the_caveat(qtbot, window, tmp_path):
     image = QImage(str(path))
     views = window.ortho.grab()
     assert image.height() > views.height()  # a caption strip was added under the views
-    from viewer.screenshot import screenshot_caption
+    from viewer.views.screenshot import screenshot_caption
 
     caption = screenshot_caption(window)
     assert "Demonstration weights" in caption and "not a lesion outline" in caption and "Research use only" in caption

@@ -25,8 +25,8 @@ from model.ood import OODVerdict
 from model.score import COLUMNS, ScoreEvent
 from model.seg_outputs import NO_DECODER_TEXT, worklist_cells
 from tests.viewer.test_batch_dialog import run_batch, table
-from viewer.blinding import Blinding
-from viewer.worklist_model import SORT_ROLE, BlindedWorklist, WorklistModel, WorklistProxy
+from viewer.batch.worklist_model import SORT_ROLE, BlindedWorklist, WorklistModel, WorklistProxy
+from viewer.services.blinding import Blinding
 
 
 class _Result:
@@ -159,8 +159,8 @@ def test_reader_first_hides_deviations_lesions_and_findings_like_the_probability
 
 def test_batch_dialog_scores_a_folder_with_weights_that_segment(qtbot, tmp_path, seg_weights, monkeypatch):
     from tests.model.seg_cases import drawn_head
-    from viewer import batch_dialog
-    from viewer.batch_dialog import BatchDialog, install_batch_menu
+    from viewer.batch import dialog as batch_dialog
+    from viewer.batch.dialog import BatchDialog, install_batch_menu
     from viewer.main_window import MainWindow
 
     monkeypatch.setattr(batch_dialog, "worklist_cache_dir", lambda: tmp_path / "cache")
