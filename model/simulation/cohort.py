@@ -17,14 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from model.fileio import save_nifti_atomic, write_bytes_atomic
-from model.simulation.phantom import (
-    PMA_RANGE_WEEKS,
-    SAMPLE_ORIENTATION,
-    _grid_geometry,
-    _parse_orientation,
-    make_phantom,
-    to_nifti,
-)
+from model.simulation.phantom import PMA_RANGE_WEEKS, SAMPLE_ORIENTATION, make_phantom, to_nifti
+from model.simulation.phantom.output import _parse_orientation
+from model.simulation.phantom.scanner import _grid_geometry
 
 
 # --------------------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from model.simulation.phantom import (
     sample_image,
     to_nifti,
 )
+from model.simulation.phantom.anatomy import _draw_subject
+from model.simulation.phantom.injuries import _draw_injury
 from model.volume import load_volume
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,8 +155,8 @@ def test_injury_mask_non_empty_iff_injured_and_inside_brain():
 def test_injury_draw_includes_single_subtle_findings():
     """About a third of injured infants carry one finding at the mild end; the rest keep the full
     ranges, so the generator teaches that one small lesion is already an injury."""
-    subj = synthetic._draw_subject(np.random.default_rng(0), 36.0)
-    draws = [synthetic._draw_injury(np.random.default_rng(s), subj) for s in range(600)]
+    subj = _draw_subject(np.random.default_rng(0), 36.0)
+    draws = [_draw_injury(np.random.default_rng(s), subj) for s in range(600)]
     subtle = [d for d in draws if d.subtle]
     full = [d for d in draws if not d.subtle]
     assert 0.27 < len(subtle) / len(draws) < 0.40
