@@ -26,20 +26,41 @@ entry from it on must be signed. :meth:`ChainReport.message` says exactly which 
 
 Nothing here imports Qt; where the log lives is the caller's choice (the viewer uses the user's
 application-data folder).
+
+The log is in three parts; this module is the chain (append, verify, read) and re-exports the public
+names of the other two, so ``from model.record.audit import ...`` reaches all of them:
+
+* :mod:`model.record.audit_entry`: one entry, its fields validated (:func:`decision_record`), its
+  canonical JSON and hash (:func:`entry_hash`), and :class:`AuditLogError`;
+* :mod:`model.record.audit_keys`: the site signing key (:func:`generate_signing_key`,
+  :func:`load_signing_key`, :func:`public_key_text`); imports ``audit_entry`` only;
+* this module: :func:`append_entry`, :func:`verify_chain` with :class:`ChainReport`,
+  :func:`count_entries`, :func:`read_entries`; imports both.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.errors import GloResNetError
-from model.timestamps import utc_now
-from model.vocabulary import AI_DECISIONS, DECISIONS, IMPRESSIONS, MEASURES, OVERRIDE_CALLS, SIDES
+from model.record.audit_entry import (
+    ENTRY_FORMAT,
+    UNHASHED_FIELDS,
+    AuditLogError,
+    canonical_json,
+    decision_record,
+    entry_hash,
+)
+from model.record.audit_keys import (
+    _public_key,
+    _signature_ok,
+    generate_signing_key,
+    load_signing_key,
+    public_key_text,
+)
 
 try:  # POSIX advisory lock: two app windows appending at once keep the chain linear
     import fcntl
@@ -50,273 +71,31 @@ except ImportError:  # pragma: no cover - Windows
 AUDIT_FILE_NAME = "audit-log.jsonl"
 #: ``prev_hash`` of the first entry.
 GENESIS_HASH = "0" * 64
-#: Version of the entry layout (for readers of old logs).
-ENTRY_FORMAT = 1
-#: Fields that are not hashed: the hash itself and the signature over it.
-UNHASHED_FIELDS = ("hash", "signature")
 #: What an unsigned chain can and cannot show (said wherever an unsigned log is verified).
 UNSIGNED_CAVEAT = (
     "Without a site signing key the chain shows accidental edits, but not deliberate rewriting: "
     "anyone can recompute every hash after changing an entry."
 )
 
-
-class AuditLogError(GloResNetError):
-    """The audit log cannot be read or appended to (the path and the reason)."""
-
-    def __init__(self, path: str | Path, reason: str):
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
-
-
-def canonical_json(entry: dict) -> bytes:
-    """The bytes that are hashed: keys sorted, no insignificant whitespace, UTF-8."""
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def entry_hash(entry: dict) -> str:
-    """SHA-256 (hex) of ``entry`` without its ``hash`` and ``signature`` fields (``prev_hash`` and
-    ``signer`` included)."""
-    body = {k: v for k, v in entry.items() if k not in UNHASHED_FIELDS}
-    return hashlib.sha256(canonical_json(body)).hexdigest()
-
-
-# -- site signing key (Ed25519, RFC 8032, via the ``cryptography`` package) --------------------------
-def generate_signing_key(path: str | Path) -> str:
-    """Create a new Ed25519 site key as unencrypted PKCS#8 PEM at ``path`` (mode 0600, never replaced).
-
-    Returns
-    -------
-    str
-        The public key as base64 of its 32 raw bytes (:func:`public_key_text`).
-
-    Raises
-    ------
-    AuditLogError
-        ``path`` exists or cannot be written.
-    """
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    path = Path(path)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as exc:
-        raise AuditLogError(path, "a key file already exists here; it is never replaced") from exc
-    except OSError as exc:
-        raise AuditLogError(path, f"the key cannot be written ({exc.strerror or exc})") from exc
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    return public_key_text(key)
-
-
-def load_signing_key(path: str | Path):
-    """The Ed25519 private key in the PEM file at ``path``.
-
-    Raises
-    ------
-    AuditLogError
-        Missing, unreadable, or not an unencrypted Ed25519 private key.
-    """
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AuditLogError(path, f"the signing key cannot be read ({exc.strerror or exc})") from exc
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise AuditLogError(path, "not an unencrypted PEM private key") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise AuditLogError(path, f"the key is {type(key).__name__}, an Ed25519 key is needed")
-    return key
-
-
-def public_key_text(key) -> str:
-    """Base64 of the 32 raw bytes of an Ed25519 public key (or of a private key's public half)."""
-    from cryptography.hazmat.primitives import serialization
-
-    public = key.public_key() if hasattr(key, "public_key") else key
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.b64encode(raw).decode("ascii")
-
-
-def _public_key(text: str):
-    """Ed25519 public key from :func:`public_key_text` output. Raises ValueError when malformed."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    try:
-        raw = base64.b64decode(str(text).strip(), validate=True)
-        return Ed25519PublicKey.from_public_bytes(raw)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"not an Ed25519 public key (base64 of 32 bytes): {text!r}") from exc
-
-
-def _signature_ok(public, entry: dict) -> bool:
-    from cryptography.exceptions import InvalidSignature
-
-    try:
-        public.verify(
-            base64.b64decode(str(entry.get("signature", "")), validate=True), str(entry["hash"]).encode("ascii")
-        )
-    except (InvalidSignature, ValueError, TypeError, UnicodeEncodeError):
-        return False
-    return True
-
-
-def decision_record(
-    *,
-    decision: str,
-    reader: str,
-    input_sha256: str | None,
-    model_name: str | None,
-    weights_sha256: str | None,
-    probability: float | None,
-    impression: str | None = None,
-    reason: str = "",
-    override_call: str | None = None,
-    ai_shown: bool = True,
-    model_version: str | None = None,
-    threshold: float | None = None,
-    flag: str | None = None,
-    time_utc: str | None = None,
-    in_distribution: bool | None = None,
-    ood_reasons: list | None = None,
-    chain_note: str = "",
-    pma_weeks: float | None = None,
-    measurement: dict | None = None,
-    finding: dict | None = None,
-) -> dict:
-    """One decision as a dict ready for :func:`append_entry` (validated, JSON-safe).
-
-    Parameters
-    ----------
-    decision : str
-        One of :data:`DECISIONS`: ``"impression"`` records the reader's own read (before or
-        without the AI result); ``"accept"`` / ``"reject"`` the AI result; ``"override"`` replaces
-        the AI's call with ``override_call``.
-    reader : str
-        Reader's name (from the app's settings); must not be empty.
-    input_sha256 : str or None
-        SHA-256 of the scan file's bytes (None for an in-memory scan).
-    model_name, weights_sha256, model_version : str or None
-        Which model produced the result (None when there is none yet).
-    probability : float or None
-        P(injury) of the result (None when there is none).
-    impression : str or None
-        The reader's impression (:data:`IMPRESSIONS`) when one was recorded.
-    reason : str
-        Optional free text.
-    override_call : str or None
-        ``"normal"`` or ``"injury"``; required for ``"override"``.
-    ai_shown : bool
-        Whether the AI result was visible to the reader when deciding (reader-first mode hides it
-        until an impression is recorded).
-    threshold : float, optional
-        Decision threshold of the model card; ``flag`` which side of it the result was.
-    time_utc : str, optional
-        Default: now (:func:`utc_now`).
-    in_distribution, ood_reasons : bool and list of str, optional
-        The out-of-distribution verdict of the result (:mod:`model.ood`); None when there is none.
-    chain_note : str
-        Set when the log failed verification and the reader chose to record anyway: what was wrong
-        (stored as ``chain_note``; absent otherwise).
-    pma_weeks : float, optional
-        Post-menstrual age at scan in weeks, as entered by the reader (stored when given).
-    measurement : dict, optional
-        For ``decision="measurement"``: ``{"measure": key of MEASURES, "length_mm": float, "plane": str,
-        "from_ijk": [i, j, k], "to_ijk": [i, j, k]}`` (voxel indices on the RAS+ grid, may be fractional),
-        and ``"side"`` (``"left"`` or ``"right"``, the patient's) for a measure taken on one side.
-
-    finding : dict, optional
-        For ``decision="finding"`` (issue 29): the reader agreed or not with one located finding of
-        the segmentation: ``{"agreed": bool, "kind": str, "key": str, "summary": str, "location_ras_mm":
-        [x, y, z], "source": "model" or the label map's path, ...}`` (JSON-safe values, kept as given).
-
-    Raises
-    ------
-    ValueError
-        Unknown decision or impression, empty reader, override without a call, measurement without
-        its fields, finding without ``agreed`` and ``kind``.
-    """
-    if decision not in DECISIONS:
-        raise ValueError(f"decision must be one of {DECISIONS}, got {decision!r}")
-    if impression is not None and impression not in IMPRESSIONS:
-        raise ValueError(f"impression must be one of {IMPRESSIONS}, got {impression!r}")
-    if decision == "impression" and impression is None:
-        raise ValueError("an impression entry needs the impression")
-    if decision == "override" and override_call not in OVERRIDE_CALLS:
-        raise ValueError(f"an override needs the reader's call 'normal' or 'injury', got {override_call!r}")
-    if decision != "override" and override_call is not None:
-        raise ValueError("override_call is only for decision='override'")
-    if decision in AI_DECISIONS and probability is None:
-        raise ValueError(f"{decision!r} needs an AI result (probability)")
-    if not str(reader).strip():
-        raise ValueError("the reader's name is empty")
-    if (decision == "measurement") != (measurement is not None):
-        raise ValueError("a measurement entry needs its measurement, and only it")
-    extra = {}
-    if measurement is not None:
-        extra["measurement"] = _measurement_field(measurement)
-    if (decision == "finding") != (finding is not None):
-        raise ValueError("a finding entry needs its finding, and only it")
-    if finding is not None:
-        if not isinstance(finding.get("agreed"), bool) or not finding.get("kind"):
-            raise ValueError(f"a finding needs 'agreed' (true or false) and its 'kind', got {finding!r}")
-        extra["finding"] = json.loads(json.dumps(finding))  # a JSON-safe copy
-    if pma_weeks is not None:
-        extra["pma_weeks"] = round(float(pma_weeks), 1)
-    if str(chain_note or "").strip():
-        extra["chain_note"] = str(chain_note).strip()
-    return {
-        "format": ENTRY_FORMAT,
-        "time_utc": time_utc or utc_now(),
-        "reader": str(reader).strip(),
-        "input_sha256": input_sha256,
-        "model_name": model_name,
-        "model_version": model_version,
-        "weights_sha256": weights_sha256,
-        "probability": None if probability is None else round(float(probability), 6),
-        "threshold": None if threshold is None else float(threshold),
-        "flag": flag,
-        "ai_shown": bool(ai_shown),
-        "impression": impression,
-        "decision": decision,
-        "override_call": override_call,
-        "reason": str(reason or "").strip(),
-        "in_distribution": None if in_distribution is None else bool(in_distribution),
-        "ood_reasons": [str(r) for r in (ood_reasons or [])],
-        **extra,
-    }
-
-
-def _measurement_field(measurement: dict) -> dict:
-    """The ``measurement`` field of an entry, validated and rounded (see :func:`decision_record`)."""
-    if measurement.get("measure") not in MEASURES:
-        raise ValueError(f"measure must be one of {tuple(MEASURES)}, got {measurement.get('measure')!r}")
-    length = float(measurement.get("length_mm", float("nan")))
-    if not length >= 0:
-        raise ValueError(f"length_mm must be a non-negative number, got {measurement.get('length_mm')!r}")
-    out = {
-        "measure": measurement["measure"],
-        "length_mm": round(length, 3),
-        "plane": str(measurement.get("plane", "")),
-        "from_ijk": [round(float(v), 2) for v in measurement.get("from_ijk", ())],
-        "to_ijk": [round(float(v), 2) for v in measurement.get("to_ijk", ())],
-    }
-    side = measurement.get("side")
-    if side is not None:
-        if side not in SIDES:
-            raise ValueError(f"side must be one of {SIDES}, got {side!r}")
-        out["side"] = side
-    return out
+__all__ = [
+    "AUDIT_FILE_NAME",
+    "ENTRY_FORMAT",
+    "GENESIS_HASH",
+    "UNHASHED_FIELDS",
+    "UNSIGNED_CAVEAT",
+    "AuditLogError",
+    "ChainReport",
+    "append_entry",
+    "canonical_json",
+    "count_entries",
+    "decision_record",
+    "entry_hash",
+    "generate_signing_key",
+    "load_signing_key",
+    "public_key_text",
+    "read_entries",
+    "verify_chain",
+]
 
 
 def _last_line(fh) -> bytes:

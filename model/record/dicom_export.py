@@ -13,11 +13,11 @@ Instance UID and patient, new Series and SOP Instance UIDs, so nothing existing 
   standard template describes a second reader's probability; it is *not* a TID 1500 measurement
   report.
 * a **Secondary Capture** (highdicom ``SCImage``, RGB, 8 bit) of the three planes through the
-  heatmap maximum with the Grad-CAM overlay (:func:`model.record.report.heatmap_lut`, the
+  heatmap maximum with the Grad-CAM overlay (:func:`model.heatmap.heatmap_lut`, the
   viewer's colouring) and a burned-in "research use only" caption (:func:`key_image`).
 * with weights that segment (``result.report``), a **Segmentation** (SEG) of the label map and a
   **Measurement Report** (Comprehensive 3D SR, TID 1500) of its measurements and findings
-  (:mod:`model.record.dicom_seg`).
+  (:mod:`model.record.dicom_seg`, :mod:`model.record.dicom_tid1500`).
 
 An out-of-distribution scan (:func:`model.disclosure.may_show_result`, issue 30) gets an SR with the
 verdict and no probability or call, a secondary capture without the heatmap (the planes through the
@@ -45,25 +45,23 @@ import numpy as np
 from model.disclosure import is_out_of_distribution, may_show_result, suitability_text
 from model.errors import GloResNetError
 from model.fileio import write_bytes_atomic
-from model.record.dicom_seg import private_scheme_identification
-from model.record.report import (
-    DEFAULT_HEATMAP_THRESHOLD,
-    HEATMAP_CAPTION,
-    format_probability,
-    heatmap_lut,
-    heatmap_rgba,
+from model.heatmap import DEFAULT_HEATMAP_THRESHOLD, HEATMAP_CAPTION, heatmap_lut, heatmap_rgba
+from model.record.dicom_common import (  # noqa: F401 - SCHEME re-exported: the SR's private scheme
+    CHARACTER_SET,
+    SCHEME,
+    private_code,
+    private_scheme_identification,
+    structured_report,
+    ucum,
 )
+from model.record.report_facts import format_probability
 
-#: Private (local) coding scheme designator of our SR concept names.
-SCHEME = "99GLRN"
 MANUFACTURER = "GloResNet second reader (research software)"
 RESEARCH_ONLY = "RESEARCH USE ONLY - not for diagnosis; does not replace the radiologist's report"
 SR_SERIES_DESCRIPTION = "GloResNet AI result (research use only)"
 SC_SERIES_DESCRIPTION = "GloResNet key images (research use only)"
 #: Series numbers of the new series: the source's plus these offsets (kept below 2**31).
 SR_SERIES_OFFSET, SC_SERIES_OFFSET, SEG_SERIES_OFFSET, TID1500_SERIES_OFFSET = 9000, 9500, 9700, 9800
-#: Text of the objects (UTF-8: "±" and patient names in any script).
-CHARACTER_SET = "ISO_IR 192"
 
 
 class ExportError(GloResNetError):
@@ -89,12 +87,6 @@ class ExportedFiles:
     def paths(self) -> list:
         """Every file written."""
         return [p for p in (self.sr_path, self.sc_path, self.seg_path, self.tid1500_path) if p is not None]
-
-
-def _code(value: str, meaning: str):
-    from highdicom.sr import CodedConcept
-
-    return CodedConcept(value=value, scheme_designator=SCHEME, meaning=meaning)
 
 
 def _ood_text(result) -> str | None:
@@ -244,7 +236,6 @@ def _sr_content(result, card, volume, sc, shown: bool = True, segmentation=None)
     """The SR's content tree; without ``shown`` (an out-of-distribution result, :mod:`model.disclosure`)
     no probability, threshold or call is in it, only the verdict."""
     from highdicom.sr import (
-        CodedConcept,
         ContainerContentItem,
         ContentSequence,
         ImageContentItem,
@@ -252,34 +243,37 @@ def _sr_content(result, card, volume, sc, shown: bool = True, segmentation=None)
         TextContentItem,
     )
 
-    unit = CodedConcept(value="1", scheme_designator="UCUM", meaning="no units")
+    unit = ucum("1", "no units")
     ood = is_out_of_distribution(result)
     items = []
     if shown:
         items += [
             NumContentItem(
-                _code("P-INJURY", "Probability of brain injury (TTA mean)"),
+                private_code("P-INJURY", "Probability of brain injury (TTA mean)"),
                 float(result.probability),
                 unit,
                 relationship_type="CONTAINS",
             ),
             NumContentItem(
-                _code("P-IDENTITY", "Probability of brain injury, identity pass"),
+                private_code("P-IDENTITY", "Probability of brain injury, identity pass"),
                 float(result.pass_probabilities[0]),
                 unit,
                 relationship_type="CONTAINS",
             ),
             NumContentItem(
-                _code("P-FLIPPED", "Probability of brain injury, left-right flipped pass"),
+                private_code("P-FLIPPED", "Probability of brain injury, left-right flipped pass"),
                 float(result.pass_probabilities[1]),
                 unit,
                 relationship_type="CONTAINS",
             ),
             NumContentItem(
-                _code("THRESHOLD", "Decision threshold"), float(result.threshold), unit, relationship_type="CONTAINS"
+                private_code("THRESHOLD", "Decision threshold"),
+                float(result.threshold),
+                unit,
+                relationship_type="CONTAINS",
             ),
             TextContentItem(
-                _code("CALL", "Call"),
+                private_code("CALL", "Call"),
                 f"{result.flag} (P(injury) {format_probability(result.probability)}, "
                 f"threshold {format_probability(result.threshold)}, indeterminate within "
                 f"±{100 * result.indeterminate_band:.1f} points)"
@@ -290,7 +284,7 @@ def _sr_content(result, card, volume, sc, shown: bool = True, segmentation=None)
     else:
         items.append(
             TextContentItem(
-                _code("CALL", "Call"),
+                private_code("CALL", "Call"),
                 f"{result.flag}: no call; the probability, the heatmap, the measurements and the findings "
                 "are not given for a scan outside the training domain",
                 relationship_type="CONTAINS",
@@ -299,14 +293,16 @@ def _sr_content(result, card, volume, sc, shown: bool = True, segmentation=None)
     ood_text = _ood_text(result)
     if ood_text is not None:
         items.append(
-            TextContentItem(_code("OOD", "Out-of-distribution verdict"), ood_text[:1024], relationship_type="CONTAINS")
+            TextContentItem(
+                private_code("OOD", "Out-of-distribution verdict"), ood_text[:1024], relationship_type="CONTAINS"
+            )
         )
     if shown and getattr(result, "report", None) is not None:
         from model.seg_outputs import findings_summary
 
         items.append(
             TextContentItem(
-                _code("FINDINGS", "Findings (from the segmentation)"),
+                private_code("FINDINGS", "Findings (from the segmentation)"),
                 findings_summary(result.report)[:1024],
                 relationship_type="CONTAINS",
             )
@@ -315,36 +311,40 @@ def _sr_content(result, card, volume, sc, shown: bool = True, segmentation=None)
         from model.seg_outputs import NO_DECODER_TEXT
 
         items.append(
-            TextContentItem(_code("MEASUREMENTS", "Measurements"), NO_DECODER_TEXT, relationship_type="CONTAINS")
+            TextContentItem(private_code("MEASUREMENTS", "Measurements"), NO_DECODER_TEXT, relationship_type="CONTAINS")
         )
     items += [
-        TextContentItem(_code("MODEL", "Model name"), result.model_name or "(unnamed)", relationship_type="CONTAINS"),
         TextContentItem(
-            _code("MODEL-VERSION", "Model version"), result.model_version or "(none)", relationship_type="CONTAINS"
+            private_code("MODEL", "Model name"), result.model_name or "(unnamed)", relationship_type="CONTAINS"
         ),
         TextContentItem(
-            _code("WEIGHTS-SHA256", "Model weights SHA-256"),
+            private_code("MODEL-VERSION", "Model version"),
+            result.model_version or "(none)",
+            relationship_type="CONTAINS",
+        ),
+        TextContentItem(
+            private_code("WEIGHTS-SHA256", "Model weights SHA-256"),
             result.weights_sha256 or "(unknown)",
             relationship_type="CONTAINS",
         ),
         TextContentItem(
-            _code("DEMO", "Demonstration weights"),
+            private_code("DEMO", "Demonstration weights"),
             "yes" if result.demonstration else "no",
             relationship_type="CONTAINS",
         ),
         TextContentItem(
-            _code("INPUT-HASH", "Input pixel data and geometry SHA-256"),
+            private_code("INPUT-HASH", "Input pixel data and geometry SHA-256"),
             volume.sha256 or "(not computed)",
             relationship_type="CONTAINS",
         ),
         TextContentItem(
-            _code("INTENDED-USE", "Intended use"),
+            private_code("INTENDED-USE", "Intended use"),
             (card.intended_use[:1024] if card is not None else "") or "(no model card given)",
             relationship_type="CONTAINS",
         ),
-        TextContentItem(_code("RUO", "Research use only"), RESEARCH_ONLY, relationship_type="CONTAINS"),
+        TextContentItem(private_code("RUO", "Research use only"), RESEARCH_ONLY, relationship_type="CONTAINS"),
         ImageContentItem(
-            _code("KEY-IMAGES", "Key images with heatmap" if shown else "Key images (no heatmap)"),
+            private_code("KEY-IMAGES", "Key images with heatmap" if shown else "Key images (no heatmap)"),
             sc.SOPClassUID,
             sc.SOPInstanceUID,
             relationship_type="CONTAINS",
@@ -353,13 +353,13 @@ def _sr_content(result, card, volume, sc, shown: bool = True, segmentation=None)
     if segmentation is not None:
         items.append(
             ImageContentItem(
-                _code("SEGMENTATION", "Segmentation (tissue and lesion labels)"),
+                private_code("SEGMENTATION", "Segmentation (tissue and lesion labels)"),
                 segmentation.SOPClassUID,
                 segmentation.SOPInstanceUID,
                 relationship_type="CONTAINS",
             )
         )
-    root = ContainerContentItem(_code("AI-RESULT", "AI second-reader result: brain injury on neonatal T2 MRI"))
+    root = ContainerContentItem(private_code("AI-RESULT", "AI second-reader result: brain injury on neonatal T2 MRI"))
     root.ContentSequence = ContentSequence(items)
     return root
 
@@ -467,7 +467,8 @@ def export_dicom(  # noqa: C901, PLR0913 - the export's steps and its inputs
     not_written = ""
     report = getattr(result, "report", None)
     if report is not None and result.labels is not None and shown:
-        from model.record.dicom_seg import measurement_report_dataset, segmentation_dataset
+        from model.record.dicom_seg import segmentation_dataset
+        from model.record.dicom_tid1500 import measurement_report_dataset
 
         try:
             seg, numbers = segmentation_dataset(
@@ -493,20 +494,14 @@ def export_dicom(  # noqa: C901, PLR0913 - the export's steps and its inputs
             )
     elif report is not None and not shown:
         not_written = "no segmentation or measurement report: the scan is outside the training domain"
-    sr = hd.sr.ComprehensiveSR(
+    sr = structured_report(
+        hd.sr.ComprehensiveSR,
         evidence=[*sources, sc] + ([seg] if seg is not None else []),
         content=_sr_content(result, card, volume, sc, shown, seg),
-        series_instance_uid=hd.UID(),
         series_number=base_number + SR_SERIES_OFFSET,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
         manufacturer=MANUFACTURER,
-        is_complete=True,
-        is_final=False,
-        is_verified=False,
+        description=SR_SERIES_DESCRIPTION,
     )
-    sr.SeriesDescription = SR_SERIES_DESCRIPTION
-    sr.SpecificCharacterSet = CHARACTER_SET
     for ds in (sr, seg, measurements):
         if ds is not None:
             ds.CodingSchemeIdentificationSequence = private_scheme_identification()

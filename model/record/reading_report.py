@@ -2,7 +2,7 @@
 rule, and the whole report for the command line (issues 29 and 30).
 
 * :func:`complete_report` takes a :class:`model.record.report.Report` built by the app
-  (``viewer.export.build_report``) or by :func:`build_reading_report`, applies the one rule of
+  (``viewer.controllers.export_content.build_report``) or by :func:`build_reading_report`, applies the one rule of
   :func:`model.disclosure.may_show_result` (no probability, call, heatmap or anything read off the
   heatmap for an out-of-distribution scan unless the reader asked to see it anyway; then neither
   measurements nor findings as results) and adds what the segmentation gives: the measurements
@@ -401,7 +401,7 @@ def build_reading_report(  # noqa: PLR0913 - the report's inputs
 ) -> Report:
     """The reading report of one analysed scan without the app (``--report``, ``--reports``).
 
-    The app's sections (``viewer.export.build_report``) less the reader's: identifiers (DICOM, when
+    The app's sections (``viewer.controllers.export_content.build_report``) less the reader's: identifiers (DICOM, when
     given), the AI result, the scan, the model card; key images through the heatmap maximum inside
     the head; then :func:`complete_report`.
     """

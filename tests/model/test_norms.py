@@ -17,9 +17,9 @@ from model.norms import (
     NormTable,
     centile,
     flag,
-    main,
     z_score,
 )
+from model.norms.cli import main
 from tests.model.test_measure import phantom, ras_affine
 
 # ----------------------------------------------------------------------------------------------

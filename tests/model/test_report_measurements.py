@@ -228,7 +228,7 @@ def test_plane_views_follow_the_viewers_geometry(head):
 
 
 def test_complete_report_adds_the_segmentation_to_an_apps_report(head):
-    """The app's report (built in viewer.export) gets the same parts through complete_report."""
+    """The app's report (built in viewer.controllers.export_content) gets the same parts through complete_report."""
     volume, labels = head
     result = seg_result(volume, labels, pma_weeks=40.0)
     views = [replace(v, heatmap=np.zeros_like(v.image)) for v in plane_views(volume, (20, 25, 18))]

@@ -1,0 +1,7 @@
+"""``python -m model.norms``: see :mod:`model.norms.cli`."""
+
+import sys
+
+from model.norms.cli import main
+
+sys.exit(main())
