@@ -2,7 +2,7 @@
 
 The one place the rule "is this acquisition T2-weighted?" lives. The DICOM series picker uses it to
 suggest a series (:func:`model.dicom.find_series`), and the out-of-distribution gate uses it to flag
-a scan whose metadata says it is *not* T2-weighted (:func:`model.ood.rule_reasons`). The gate needs
+a scan whose metadata says it is *not* T2-weighted (:func:`model.ood_gate.rule_reasons`). The gate needs
 this because image statistics cannot tell a neonatal T1 from a T2 without segmenting it: a T1 rendered
 from the Serag tissue labels with random T1 contrasts passes the gate's contrast rules in most draws
 (measured in ``resources/README.md``, "Known limits"). A T1 acquired in the same session as the T2

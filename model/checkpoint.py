@@ -83,7 +83,7 @@ class ModelCard:
     weights_sha256 : str
     created_utc : str
     ood : dict
-        Out-of-distribution feature gate (:mod:`model.ood`): ``file`` (``ood.safetensors``), its
+        Out-of-distribution feature gate (:mod:`model.ood_gate`): ``file`` (``ood.safetensors``), its
         ``sha256``, the ``weights_sha256`` it was fitted for, ``threshold`` and how it was fitted.
         Empty = feature gate not fitted. Optional in the file (older cards lack it).
     segmentation : dict
@@ -207,7 +207,7 @@ class LoadedModel:
     model: ResNet3d
     card: ModelCard
     folder: Path
-    #: ``{"means", "precision"}`` float64 tensors of the fitted feature gate (model.ood), or None.
+    #: ``{"means", "precision"}`` float64 tensors of the fitted feature gate (model.ood_gate), or None.
     ood_tensors: dict | None = None
 
     @property

@@ -1,6 +1,6 @@
 """What an analysis result may show: one rule for every place a result can appear.
 
-A scan outside what the weights were trained on (``result.ood``, :mod:`model.ood`) gets no call:
+A scan outside what the weights were trained on (``result.ood``, :mod:`model.ood_gate`) gets no call:
 its P(injury), the flag against the threshold, the two test-time-augmentation passes, their
 disagreement and the Grad-CAM heatmap (and anything read off it: a value under the cursor, the
 heatmap maximum, key images, an exported heatmap) are not shown, unless the reader asked to see them
@@ -32,7 +32,7 @@ def may_show_result(result, show_anyway: bool) -> bool:
     Parameters
     ----------
     result : model.inference.AnalysisResult or None
-        Any object with an ``ood`` attribute (:class:`model.ood.OODVerdict` or None); None = no result.
+        Any object with an ``ood`` attribute (:class:`model.ood_gate.OODVerdict` or None); None = no result.
     show_anyway : bool
         The reader asked to see an out-of-distribution result anyway (the viewer's "Show probability
         and heatmap anyway"; off by default and for every new result).

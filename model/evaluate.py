@@ -83,7 +83,7 @@ def _metrics_block(labels, probs, groups, threshold: float, n_boot: int, seed: i
 
 
 def evaluate_rows(rows: list[dict], loaded, *, masks: bool, log=print, segmentation: bool = False) -> list[dict]:
-    """Analyse each manifest row (:func:`model.ood.read_manifest`); one prediction dict per row.
+    """Analyse each manifest row (:func:`model.ood_gate.read_manifest`); one prediction dict per row.
 
     With ``segmentation``, rows with a ``seg`` reference also get ``seg_tissue`` and
     ``seg_lesions`` (:func:`model.seg_metrics.tissue_scores`, :func:`~model.seg_metrics.lesion_detection`).
@@ -472,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     from model.checkpoint import load_weights
     from model.errors import GloResNetError
     from model.inference import select_device
-    from model.ood import read_manifest
+    from model.ood_gate import read_manifest
 
     def usage(msg: str) -> int:
         print(f"error: {msg}", file=sys.stderr)

@@ -21,7 +21,7 @@ from model.fusion import FusionModel
 from model.fusion import features as fusion_features
 from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
 from model.network import ResNet3d
-from model.ood import OODVerdict, capture_features, feature_verdict, measure_head, rule_reasons, statistics_from
+from model.ood_gate import OODVerdict, capture_features, feature_verdict, measure_head, rule_reasons, statistics_from
 from model.preprocessing import preprocess_with_box, resample_to_grid
 from model.segmentation import resample_probabilities
 from model.vocabulary import INJURY, Flag, flag_for
@@ -179,7 +179,7 @@ def tta_segmentation(captured: list) -> torch.Tensor | None:
     return 0.5 * (p[0] + torch.flip(p[1], dims=(LR_DIM - 1,)))
 
 
-#: Flag of a scan outside what the weights were trained on (model.ood); its probability is not a call.
+#: Flag of a scan outside what the weights were trained on (model.ood_gate); its probability is not a call.
 OUT_OF_DISTRIBUTION = Flag.OUT_OF_DISTRIBUTION
 
 
@@ -214,7 +214,7 @@ class AnalysisResult:
     timings_s : dict
         Seconds per step (``preprocess``, ``inference``, ``gradcam``, ``total``).
     ood : OODVerdict or None
-        Out-of-distribution verdict (:mod:`model.ood`); None for results made without the gate.
+        Out-of-distribution verdict (:mod:`model.ood_gate`); None for results made without the gate.
     labels : np.ndarray or None, shape (X, Y, Z), uint8
         The decoder's label map on the volume's grid (Draw-EM values of
         :data:`model.segmentation.SEG_CLASSES`); None for weights without a decoder.

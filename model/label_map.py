@@ -247,7 +247,7 @@ def segmentation_report(labels, affine, pma_weeks=None, pma_source: str = "", so
     ------
     ValueError
         A label map or PMA :func:`model.measure.report_from_labels` refuses, or a reference table
-        that cannot be read (:class:`model.norms.NormError`).
+        that cannot be read (:class:`model.norms_table.NormError`).
     """
     try:
         from model.measure import report_from_labels

@@ -3,7 +3,7 @@ a heatmap "points" at an injury when its maximum inside the head lies in the (di
 
 Inside the head only: outside it the map is meaningless, and on a coarse feature grid the
 upsampled map has plateaus whose first voxel (``np.argmax``) is a corner of the field of view.
-The head is :func:`model.ood.head_mask` (so background noise does not count as head). The mask is
+The head is :func:`model.ood_gate.head_mask` (so background noise does not count as head). The mask is
 dilated by ``tolerance_mm`` (default 3 mm) because the map comes from a coarse feature grid.
 ``mask_fraction`` (dilated mask within the head / head) is the hit rate of a random point in the
 head, the chance level to compare with.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from model.ood import head_mask
+from model.ood_gate import head_mask
 from model.volume import Volume
 
 TOLERANCE_MM = 3.0

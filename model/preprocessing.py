@@ -149,7 +149,7 @@ def head_object(data: np.ndarray) -> np.ndarray:
     """The head: largest connected object above half Otsu's threshold, opened once, holes filled.
 
     Otsu's threshold is scikit-image's ``threshold_otsu``; components and hole filling are
-    ``scipy.ndimage``. The out-of-distribution rules (:mod:`model.ood`) measure this same object.
+    ``scipy.ndimage``. The out-of-distribution rules (:mod:`model.ood_gate`) measure this same object.
 
     Parameters
     ----------

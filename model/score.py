@@ -49,7 +49,7 @@ from model.dicom import load_series, row_columns
 from model.errors import GloResNetError, ScanError
 from model.fileio import save_nifti_atomic
 from model.inference import analyse, select_device, tta_forward, tta_mean
-from model.ood import OODVerdict, capture_features, feature_verdict, rule_reasons, statistics_from
+from model.ood_gate import OODVerdict, capture_features, feature_verdict, rule_reasons, statistics_from
 from model.preprocessing import preprocess
 from model.quality import quality_warnings
 from model.seg_outputs import MEASURE_COLUMNS, NO_DECODER_TEXT, input_pma, worklist_cells, write_label_map
@@ -304,7 +304,7 @@ def _score_batch(batch: list[_Loaded], loaded: LoadedModel, outputs: dict, *, fu
     forward pass. With ``full`` each case runs the whole analysis (:func:`model.inference.analyse`,
     Grad-CAM when ``with_cam``): its heatmap, label map and PDF report are written where
     ``outputs`` (``cams``, ``segs``, ``reports``, ``dicom``) say, and DICOM series get their DICOM
-    objects. The verdict is the out-of-distribution gate's (:class:`model.ood.OODVerdict`).
+    objects. The verdict is the out-of-distribution gate's (:class:`model.ood_gate.OODVerdict`).
     """
     if not full:
         device = next(loaded.model.parameters()).device

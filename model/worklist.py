@@ -42,7 +42,7 @@ COLUMNS = [
     "seg_file",
     "report_file",
     "scored_utc",
-    # out-of-distribution gate (model.ood)
+    # out-of-distribution gate (model.ood_gate)
     "ood_score",
     "ood_threshold",
     "ood_reasons",

@@ -211,7 +211,7 @@ class ViewerState(QObject):
 
     @property
     def heatmap_withheld(self) -> bool:
-        """True while the result is outside the training domain (``result.ood``, :mod:`model.ood`) and
+        """True while the result is outside the training domain (``result.ood``, :mod:`model.ood_gate`) and
         the reader has not asked to see it anyway: its heatmap explains no call, so it is not drawn
         (:func:`model.disclosure.may_show_result`)."""
         return self._result is not None and not may_show_result(self._result, self._ood_revealed)

@@ -16,13 +16,13 @@ Each part documents its own definitions and sources:
   anterior horn width, thalamo-occipital distance: :func:`linear_measures`, :data:`LINEAR`).
   Imports ``volumes``.
 * :mod:`model.measure.findings`: the findings and :func:`report_from_labels`, which puts the parts
-  together and applies the age references of :mod:`model.norms` (its reference table, and its
-  :data:`Z_LIMIT`); also the keys an age reference may exist for (:data:`REFERENCED_KEYS`,
-  :data:`UNITS`). Imports the three parts above.
+  together and applies the age references (:mod:`model.norms_table`, and its :data:`Z_LIMIT`);
+  also the keys an age reference may exist for (:data:`REFERENCED_KEYS`, :data:`UNITS`). Imports
+  the three parts above.
 
-:mod:`model.norms` imports this package (to measure template and normal label maps), and this
-package imports only the reference table of :mod:`model.norms` (never its fitting part), so the
-dependency goes one way.
+:mod:`model.norms` imports this package (to measure template and normal label maps and fit tables
+from them), and this package imports only the table (:mod:`model.norms_table`), so the dependency
+goes one way.
 """
 
 from model.measure.findings import (

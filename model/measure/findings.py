@@ -49,7 +49,7 @@ from model.measure.volumes import (
     check_labels,
     volumes_ml,
 )
-from model.norms import Z_LIMIT, NormTable  # Z_LIMIT: the |z| of the references' high/low flags
+from model.norms_table import Z_LIMIT, NormTable  # Z_LIMIT: the |z| of the references' high/low flags
 from model.segmentation import (
     CSF,
     CYST,
@@ -251,8 +251,8 @@ def report_from_labels(
         Where the age came from (``"reader"``, ``"sessions.tsv"``, ...), recorded in the report.
     probabilities : np.ndarray, shape (N_SEG_CLASSES, X, Y, Z), float, optional
         The decoder's class probabilities on the same grid, for lesion confidences.
-    norms : model.norms.NormTable or None
-        The age references; None = the bundled table (:meth:`model.norms.NormTable.load`).
+    norms : model.norms_table.NormTable or None
+        The age references; None = the bundled table (:meth:`model.norms_table.NormTable.load`).
     source : str
         ``"model"`` or the label-map file it was read from.
     confidence : np.ndarray, shape (X, Y, Z), float, optional

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from model.norms.fit import fit_site, serag_header, serag_table
-from model.norms.table import BUNDLED_PATH, NormError
+from model.norms_table import BUNDLED_PATH, NormError
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -2,8 +2,8 @@
 site's own fit from its normal scans.
 
 Part of :mod:`model.norms` (the package docstring says what each part holds). It measures with
-:func:`model.measure.report_from_labels`, so it is the only part of :mod:`model.norms` that imports
-:mod:`model.measure`; the command line is :mod:`model.norms.cli`.
+:func:`model.measure.report_from_labels` and writes :mod:`model.norms_table` tables; the command line
+is :mod:`model.norms.cli`.
 
 Where the bundled numbers come from
 -----------------------------------
@@ -52,7 +52,7 @@ import warnings
 from pathlib import Path
 
 from model.measure import REFERENCED_KEYS, UNITS, report_from_labels
-from model.norms.table import WEEKS, NormError, NormRow, NormTable, _number, read_csv_rows
+from model.norms_table import WEEKS, NormError, NormRow, NormTable, _number, read_csv_rows
 
 #: Fewest normal scans ``fit`` accepts (per measure).
 MIN_FIT_SCANS = 5

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from model.checkpoint import OOD_FILE, read_card
-from model.ood import check_table, read_manifest
 from model.ood.fit import fit_for_weights, manifest_cases, phantom_cases, synthetic_cases
+from model.ood_gate import check_table, read_manifest
 
 
 def build_parser() -> argparse.ArgumentParser:

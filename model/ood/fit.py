@@ -1,4 +1,4 @@
-"""Fitting the feature gate of :mod:`model.ood` for a weights folder (``python -m model.ood fit``).
+"""Fitting the feature gate of :mod:`model.ood_gate` for a weights folder (``python -m model.ood fit``).
 
 Kept apart from the gate itself so the inference core never imports the simulators: fitting needs
 fresh in-distribution cases, and for weights trained by ``python -m model.train --synthetic`` those
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.ood import OOD_METHOD, features_of, fit_statistics, read_manifest, rule_reasons
+from model.ood_gate import OOD_METHOD, features_of, fit_statistics, read_manifest, rule_reasons
 from model.volume import Volume
 
 #: Anatomy seeds of the fitting renders: ``OOD_SEED_BASE + seed * 10_000 + k`` (disjoint from the

@@ -95,7 +95,7 @@ def decision_record(  # noqa: PLR0913 - an entry's named fields, all keyword-onl
     time_utc : str, optional
         Default: now (:func:`utc_now`).
     in_distribution, ood_reasons : bool and list of str, optional
-        The out-of-distribution verdict of the result (:mod:`model.ood`); None when there is none.
+        The out-of-distribution verdict of the result (:mod:`model.ood_gate`); None when there is none.
     chain_note : str
         Set when the log failed verification and the reader chose to record anyway: what was wrong
         (stored as ``chain_note``; absent otherwise).

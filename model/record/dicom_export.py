@@ -90,7 +90,7 @@ class ExportedFiles:
 
 
 def _ood_text(result) -> str | None:
-    """The out-of-distribution verdict of a result (:attr:`model.ood.OODVerdict.summary`), or None."""
+    """The out-of-distribution verdict of a result (:attr:`model.ood_gate.OODVerdict.summary`), or None."""
     ood = getattr(result, "ood", None)
     return None if ood is None else str(ood.summary)
 

@@ -229,7 +229,7 @@ def measurement_table(report) -> ReportTable:
 def _curve(key: str, source: str) -> tuple:
     """(pma, mean, sd) of the bundled reference of ``key`` when it is the one named ``source``."""
     try:
-        from model.norms import NormError, NormTable
+        from model.norms_table import NormError, NormTable
     except ImportError:  # pragma: no cover - model.norms ships with the measurements
         return (), (), ()
     try:

@@ -156,7 +156,7 @@ def _fusion_facts(result) -> list:
 
 
 def _ood_facts(result) -> list:
-    """The out-of-distribution verdict (model.ood) as report rows; none when the gate did not run.
+    """The out-of-distribution verdict (model.ood_gate) as report rows; none when the gate did not run.
 
     Each number is said once: a feature-distance reason already names the distance and threshold,
     so they are not repeated in brackets after it.

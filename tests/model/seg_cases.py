@@ -13,7 +13,7 @@ import numpy as np
 
 from model.inference import AnalysisResult
 from model.measure import report_from_labels
-from model.ood import OODVerdict
+from model.ood_gate import OODVerdict
 from model.volume import volume_from_array
 
 #: T2 intensity per label (CSF bright, white matter brighter than cortex in the neonate).

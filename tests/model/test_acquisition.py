@@ -10,7 +10,7 @@ import pytest
 
 from model.acquisition import Acquisition, from_nifti, t2_weighting
 from model.dicom import find_series, load_series
-from model.ood import rule_reasons
+from model.ood_gate import rule_reasons
 from model.predict import main as predict_main
 from model.simulation.phantom import make_phantom, to_nifti
 from model.volume import load_volume, volume_from_image

@@ -12,7 +12,7 @@ from model.checkpoint import load_weights
 from model.dicom import find_series, load_series
 from model.heatmap import HEATMAP_CAPTION
 from model.inference import analyse
-from model.ood import OODVerdict
+from model.ood_gate import OODVerdict
 from model.predict import main as predict
 from model.record.dicom_export import RESEARCH_ONLY, ExportError, export_dicom
 from model.score import main as score

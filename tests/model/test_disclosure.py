@@ -3,7 +3,7 @@
 from types import SimpleNamespace
 
 from model.disclosure import OOD_PREFIX, is_out_of_distribution, may_show_result, suitability_text
-from model.ood import OODVerdict
+from model.ood_gate import OODVerdict
 
 REASON = "head size 3989 ml is not that of an infant of 28-44 weeks"
 

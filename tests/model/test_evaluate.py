@@ -9,7 +9,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from model.evaluate import main
-from model.ood import head_mask
+from model.ood_gate import head_mask
 from model.pointing import pointing_hit
 from model.simulation.phantom import make_phantom, to_nifti
 from model.volume import volume_from_image

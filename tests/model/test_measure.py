@@ -12,7 +12,7 @@ from scipy.spatial.distance import pdist
 
 from model import findings_types as ft
 from model.measure import MIN_LESION_MM3, REFERENCED_KEYS, lesion_components, report_from_labels, volumes_ml
-from model.norms import NormRow, NormTable
+from model.norms_table import NormRow, NormTable
 from model.segmentation import CHANNEL_VALUES, N_SEG_CLASSES, from_serag
 from tests.conftest import serag_path
 

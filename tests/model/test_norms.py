@@ -10,7 +10,8 @@ import pytest
 
 from model.findings_types import Measurement, Reference
 from model.measure import REFERENCED_KEYS
-from model.norms import (
+from model.norms.cli import main
+from model.norms_table import (
     BUNDLED_PATH,
     NormError,
     NormRow,
@@ -19,7 +20,6 @@ from model.norms import (
     flag,
     z_score,
 )
-from model.norms.cli import main
 from tests.model.test_measure import phantom, ras_affine
 
 # ----------------------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ import torch
 from model.checkpoint import OOD_FILE, load_weights, read_card, save_weights, write_ood
 from model.errors import CheckpointError
 from model.inference import analyse
-from model.ood import FEATURE_REASON, OODStatistics, feature_verdict, features_of, fit_statistics, rule_reasons
 from model.ood.cli import main as ood_main
+from model.ood_gate import FEATURE_REASON, OODStatistics, feature_verdict, features_of, fit_statistics, rule_reasons
 from model.predict import main as predict_main
 from model.simulation.phantom import make_phantom, to_nifti
 from model.volume import load_volume, volume_from_array, volume_from_image
@@ -71,7 +71,7 @@ def test_simulated_scans_pass_the_rules_normal_or_injured(seed, injured):
     # 12: ventricles x1.9; 33: cysts and punctate lesions; 49: ventricles x2.3 with white matter
     # loss, the lowest bright tail of seeds 10-49 (0.55). (Ventricles dilated about x2.4 or more
     # with white matter loss can fall below the bright-tail minimum: a known limit of the contrast
-    # rule, measured in model/ood/__init__.py.)
+    # rule, measured in model/ood_gate.py.)
     assert rule_reasons(_phantom(seed, injured)) == []
 
 
@@ -201,7 +201,7 @@ def test_fit_command_writes_statistics_the_loader_accepts(small_weights, tmp_pat
 # ---- the verdict in the records ------------------------------------------------------------------------
 def test_report_and_audit_record_the_verdict():
     from model.inference import AnalysisResult
-    from model.ood import OODVerdict
+    from model.ood_gate import OODVerdict
     from model.record.audit import decision_record
     from model.record.report import result_facts
 

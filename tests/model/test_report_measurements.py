@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from model.ood import FEATURE_REASON, OODVerdict
+from model.ood_gate import FEATURE_REASON, OODVerdict
 from model.record.reading_report import build_reading_report, complete_report, plane_views
 from model.record.report import Report, ReportView, result_facts, write_report
 from tests.model.seg_cases import drawn_head, seg_result

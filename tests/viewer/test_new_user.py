@@ -26,7 +26,7 @@ from PyQt6.QtGui import QGuiApplication
 from PyQt6.QtWidgets import QFileDialog, QMessageBox
 
 from model.heatmap import HEATMAP_CAPTION
-from model.ood import OODVerdict
+from model.ood_gate import OODVerdict
 from model.record.audit import AuditLogError
 from tests.viewer.helpers import WAIT_MS, audit_entries, head_scan, make_result, open_and_wait, show_result
 from viewer.batch.dialog import open_batch_dialog

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from model.ood import OODVerdict
+from model.ood_gate import OODVerdict
 from tests.viewer.helpers import head_scan, make_result
 
 REASON = "head size 3989 ml, 186 x 218 mm (left-right x front-back) is not that of an infant of 28-44 weeks"

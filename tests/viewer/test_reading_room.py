@@ -14,7 +14,7 @@ from PyQt6.QtGui import QGuiApplication
 
 from model.findings_types import CYSTIC_LESION, PUNCTATE_LESION
 from model.measure import report_from_labels
-from model.ood import OODVerdict
+from model.ood_gate import OODVerdict
 from model.segmentation import SEG_CLASSES
 from tests.viewer.helpers import WAIT_MS, audit_entries, make_result
 from tests.viewer.reading_fixtures import CYST_CENTRE, PUNCTATE_VOXELS, drawn_scan

@@ -21,7 +21,7 @@ from model.findings_types import (
     Reference,
     SegmentationReport,
 )
-from model.ood import OODVerdict
+from model.ood_gate import OODVerdict
 from model.score import COLUMNS, ScoreEvent
 from model.seg_outputs import NO_DECODER_TEXT, worklist_cells
 from tests.viewer.test_batch_dialog import run_batch, table

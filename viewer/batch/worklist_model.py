@@ -45,7 +45,7 @@ RESULT_COLUMNS = (
     "p_injury_flipped",
     "tta_disagreement",
     "flag",
-    # the out-of-distribution verdict is a result too (model.ood)
+    # the out-of-distribution verdict is a result too (model.ood_gate)
     "in_distribution",
     "ood_score",
     "ood_threshold",

@@ -167,7 +167,7 @@ class ReaderController:
                 impression=impression if impression is not None else st.impression,
                 reason=reason,
                 override_call=override_call,
-                # out-of-distribution verdict (model.ood)
+                # out-of-distribution verdict (model.ood_gate)
                 in_distribution=None if result is None else result.in_distribution,
                 ood_reasons=None if result is None or result.ood is None else result.ood.reasons,
                 ai_shown=st.ai_ever_shown,  # issue 11: ever visible for this scan in this session

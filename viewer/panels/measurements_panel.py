@@ -5,7 +5,7 @@ age reference at the infant's post-menstrual age (mean ± SD, or "no published s
 with its centile, and the flag; every reference's source is named under the table, with the
 report's notes (a measure that could not be found, a PMA outside a reference's range). Below, the
 growth chart of the selected measure (pyqtgraph): the reference by PMA from the bundled table
-(:class:`model.norms.NormTable`; mean line, ± 2 SD band where a spread is published) and this infant
+(:class:`model.norms_table.NormTable`; mean line, ± 2 SD band where a spread is published) and this infant
 as a point.
 
 Without a PMA the table has values only, and a prompt takes the reader to the PMA entry. Reader-first
@@ -135,7 +135,7 @@ def measurements_csv(report) -> str:
 def reference_rows(key: str) -> list:
     """The bundled reference table's rows of measure ``key`` by week ([] when it has none or cannot be read)."""
     try:
-        from model.norms import NormTable
+        from model.norms_table import NormTable
 
         table = NormTable.load()
     except (ImportError, ValueError, OSError):

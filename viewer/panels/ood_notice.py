@@ -1,5 +1,5 @@
 """The out-of-distribution notice: shown in place of the call when the scan is outside what the
-weights were trained on (:mod:`model.ood`).
+weights were trained on (:mod:`model.ood_gate`).
 
 The notice replaces the probability and the flag with "Outside what these weights were trained
 on: <reason>", and the heatmap is not drawn (it would explain a call that is not made). Both stay

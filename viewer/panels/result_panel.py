@@ -53,7 +53,7 @@ FLAG_COLOURS = {
     Flag.ABOVE: "#ff8a65",
     Flag.INDETERMINATE: "#ffd54f",
     Flag.BELOW: "#9ccc65",
-    Flag.OUT_OF_DISTRIBUTION: "#bcaaa4",  # model.ood flagged the scan; no call
+    Flag.OUT_OF_DISTRIBUTION: "#bcaaa4",  # model.ood_gate flagged the scan; no call
 }
 
 

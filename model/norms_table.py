@@ -1,7 +1,7 @@
 """The age-reference table: rows by measure and week, lookup with interpolation, z-score, centile, flag.
 
-Part of :mod:`model.norms` (the package docstring says what each part holds). Imports nothing of
-:mod:`model.measure`.
+Imports nothing of :mod:`model.measure`, which applies it; the tables are made by :mod:`model.norms`
+(from the Serag templates, or a site's own fit), which sits above both.
 
 The bundled table ``model/data/norms.csv`` has one row per measure and week (28-44): ``key``,
 ``unit``, ``pma_weeks``, ``mean``, ``sd`` (empty where no published spread exists) and ``source``
@@ -25,7 +25,7 @@ from model.fileio import write_bytes_atomic
 from model.findings_types import Measurement, Reference
 
 #: The table shipped in the package.
-BUNDLED_PATH = Path(__file__).resolve().parent.parent / "data" / "norms.csv"
+BUNDLED_PATH = Path(__file__).resolve().parent / "data" / "norms.csv"
 COLUMNS = ("key", "unit", "pma_weeks", "mean", "sd", "source")
 #: |z| beyond which a measure is outside its reference.
 Z_LIMIT = 2.0
