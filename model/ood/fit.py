@@ -18,7 +18,7 @@ from model.ood_gate import OOD_METHOD, features_of, fit_statistics, read_manifes
 from model.volume import Volume
 
 #: Anatomy seeds of the fitting renders: ``OOD_SEED_BASE + seed * 10_000 + k`` (disjoint from the
-#: training bank, ``seed * 10^6 + k``, and its validation set, model.training.synth_train).
+#: training bank, ``seed * 10^6 + k``, and its validation set, model.training.synth_bank).
 OOD_SEED_BASE = 3_000_000_000 // 2
 
 

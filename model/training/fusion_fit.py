@@ -40,7 +40,7 @@ from model.segmentation import CHANNEL_VALUES
 def render_features(loaded, seeds: list[int], stream: str, seed: int, bank_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """Features (N, F) and labels (N,) of the normal and injured render of each seed."""
     from model.simulation.synth import PairRenderer
-    from model.training.synth_train import _bank_file, _seed_for, build_bank, load_pair
+    from model.training.synth_bank import bank_file, build_bank, load_pair, seed_for
 
     build_bank(bank_dir, seeds)
     renderer = PairRenderer(loaded.card.preprocessing)
@@ -48,7 +48,7 @@ def render_features(loaded, seeds: list[int], stream: str, seed: int, bank_dir: 
     device = next(model.parameters()).device
     xs, ys = [], []
     for s in tqdm(seeds, desc=f"{stream} renders", unit="pair"):
-        r = renderer.render(load_pair(_bank_file(bank_dir, s)), _seed_for(seed, stream, s))
+        r = renderer.render(load_pair(bank_file(bank_dir, s)), seed_for(seed, stream, s))
         x = r.x.to(device)
         logits, seg = model.forward_with_segmentation(torch.cat([x, flip_lr(x)]))
         p = torch.softmax(logits.float(), 1)[:, 1].cpu().numpy()
@@ -74,7 +74,7 @@ def fit(weights: Path, pairs: int, seed: int, min_gain: float, work: Path) -> di
     from sklearn.preprocessing import StandardScaler
 
     from model.training.metrics import youden_threshold
-    from model.training.synth_train import CALIBRATION_SEED_BASE, VALIDATION_SEED_BASE
+    from model.training.synth_bank import CALIBRATION_SEED_BASE, VALIDATION_SEED_BASE
 
     loaded = load_weights(weights)
     if not loaded.card.seg_classes:

@@ -44,20 +44,20 @@ Protocol
 Outputs in ``--out``: ``model.safetensors`` + ``model_card.json`` (what the app loads),
 ``config.json``, ``metrics.json`` (held-out synthetic validation), ``validation.csv``,
 ``training_curves.png``, ``checkpoints/last.pt`` (resumable every ``--checkpoint-every`` steps).
+
+This module holds the options and the trainer; the anatomy bank, sample stream and held-out seed
+ranges are in :mod:`model.training.synth_bank`, the held-out evaluation in
+:mod:`model.training.synth_eval`, and what the cross-validated trainer shares in
+:mod:`model.training.loop` and :mod:`model.training.run_folder`.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
-import math
-import shlex
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -66,26 +66,41 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from model.checkpoint import load_weights, new_card, save_weights
-from model.errors import GloResNetError
-from model.fileio import atomic_output, write_bytes_atomic
-from model.gradcam import cam_pass, gradcam_session, upsample_cell_centred
-from model.inference import flip_lr, select_device, tta_probabilities
+from model.fileio import write_bytes_atomic
+from model.inference import select_device
 from model.network import DEFAULT_WIDTHS, resnet10
 from model.preprocessing import PreprocessConfig
-from model.segmentation import CHANNEL_VALUES, N_SEG_CLASSES, label_table
-from model.simulation.synth import _PACK, AnatomyPair, PairRenderer, anatomy_pair, injury_cells
+from model.segmentation import N_SEG_CLASSES, label_table
+from model.simulation.synth import injury_cells
+from model.training.loop import (
+    adamw_cosine,
+    autocast_factory,
+    ema_model,
+    load_training_state,
+    optimizer_record,
+    save_training_state,
+)
 from model.training.metrics import binary_metrics, bootstrap_ci, youden_threshold
-from model.training.run_folder import CONFIG_FILE, add_crop_argument, check_run_folder
+from model.training.run_folder import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    add_card_arguments,
+    add_crop_argument,
+    add_device_argument,
+    add_optimizer_arguments,
+    add_out_argument,
+    check_run_folder,
+    command_line,
+    resolved_config,
+    run_guarded,
+    to_json,
+    write_config,
+)
+from model.training.synth_bank import PairStream, bank_file, build_bank, collate_pairs
+from model.training.synth_eval import held_out_renders, segmentation_dice, validate
 
 log = logging.getLogger("model.training.synth_train")
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _RESUME_FREE = {"resume", "overwrite", "workers", "steps_limit"}
-VALIDATION_SEED_BASE = 9_000_000
-#: Seeds of the held-out pairs the 'youden' decision threshold is chosen on (disjoint from the
-#: training bank, seed * 10^6 + k, and from validation, 9 * 10^6 + seed * 1000 + k).
-CALIBRATION_SEED_BASE = 8_000_000
-#: Pointing-game tolerance (mm): a hit is a heatmap maximum within this distance of the injury.
-POINTING_TOLERANCE_MM = 10.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--out", required=True, type=Path, help="run folder (weights, model card, report)")
+    add_out_argument(p)
     p.add_argument("--subjects", type=int, default=400, help="phantom infants in the training anatomy bank")
     p.add_argument(
         "--icbm-subjects",
@@ -108,9 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=2000, help="optimiser steps (fixed; no model selection)")
     p.add_argument("--steps-limit", type=int, default=0, help="stop (resumably) after this step; 0 = --steps")
     p.add_argument("--pairs", type=int, default=4, help="normal/injured pairs per step (batch = 2 x pairs)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--min-lr", type=float, default=1e-5)
-    p.add_argument("--weight-decay", type=float, default=0.01)
+    add_optimizer_arguments(p, lr=1e-3)
     p.add_argument("--aux-weight", type=float, default=0.5, help="weight of the injury-localisation loss")
     p.add_argument(
         "--seg-weight",
@@ -143,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", type=Path, help="weights folder to start from (e.g. earlier demo weights)")
     p.add_argument("--seed", type=int, default=2026, help="anatomy bank, held-out set and (by default) sample stream")
     p.add_argument("--stream-seed", type=int, help="seed of the render stream (continue training with fresh renders)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_device_argument(p)
     p.add_argument("--workers", type=int, default=1, help="DataLoader workers rendering pairs")
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--checkpoint-every", type=int, default=50)
@@ -167,9 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=200,
         help="fresh renders to fit the out-of-distribution feature gate on after training (model.ood); 0 = skip",
     )
-    p.add_argument("--name", default="GloResNet-synth")
-    p.add_argument("--version", default="0.2.0")
-    p.add_argument("--demonstration", action="store_true", help="mark weights as demonstration-only")
+    add_card_arguments(p, name="GloResNet-synth", version="0.2.0")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--overwrite", action="store_true")
     return p
@@ -209,219 +220,6 @@ def _ema_arg(text: str) -> float:
     return value
 
 
-def ema_model(model: torch.nn.Module, decay: float):
-    """An exponential moving average of ``model``'s parameters and buffers (BatchNorm running
-    statistics included), ``torch.optim.swa_utils.AveragedModel`` with ``get_ema_multi_avg_fn``.
-
-    Its first ``update_parameters`` copies ``model``; each later one sets
-    ``theta_ema = decay * theta_ema + (1 - decay) * theta``. The averaged network is ``.module``.
-    """
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-
-
-def _seed_for(*parts) -> int:
-    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little") & 0x7FFFFFFF
-
-
-# ------------------------------------------------------------------------------------------- anatomy bank
-def _bank_file(folder: Path, seed: int, icbm: bool = False) -> Path:
-    return folder / f"{'icbm' if icbm else 'anatomy'}-{seed}.npz"
-
-
-def _build_one(args: tuple) -> str:
-    folder, seed, icbm = args
-    path = _bank_file(Path(folder), seed, icbm is not None)
-    if not path.is_file():
-        if icbm is not None:
-            from model.simulation.icbm_anatomy import icbm_pair
-
-            pair = icbm_pair(seed, icbm)
-        else:
-            pair = anatomy_pair(seed)
-        packed = pair.normal.astype(np.int16) * _PACK + pair.injured.astype(np.int16)
-        with atomic_output(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(
-                    fh,
-                    packed=packed,
-                    spacing_mm=pair.spacing_mm,
-                    pma_weeks=pair.pma_weeks,
-                    findings=json.dumps(pair.findings),
-                )
-    return str(path)
-
-
-def build_bank(folder: Path, seeds: list[int], processes: int = 2, icbm: Path | None = None) -> None:
-    """Anatomy pairs for ``seeds`` (skips those present): phantoms as ``anatomy-<seed>.npz``, or,
-    with ``icbm`` (the ICBM152 2009c folder), infant-sized ICBM anatomy as ``icbm-<seed>.npz``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    todo = [s for s in seeds if not _bank_file(folder, s, icbm is not None).is_file()]
-    if not todo:
-        return
-    source = None if icbm is None else str(icbm)
-    with ProcessPoolExecutor(max_workers=max(1, processes)) as pool:
-        for _ in tqdm(
-            pool.map(_build_one, [(str(folder), s, source) for s in todo], chunksize=4),
-            total=len(todo),
-            desc="anatomy bank",
-            unit="infant",
-        ):
-            pass
-
-
-def load_pair(path: Path) -> AnatomyPair:
-    """An :class:`AnatomyPair` from a bank file (injury mask = where the two maps differ)."""
-    with np.load(path) as z:
-        packed = z["packed"]
-        normal, injured = (packed // _PACK).astype(np.uint8), (packed % _PACK).astype(np.uint8)
-        return AnatomyPair(
-            normal,
-            injured,
-            normal != injured,
-            float(z["spacing_mm"]),
-            float(z["pma_weeks"]),
-            json.loads(str(z["findings"])),
-            int(path.stem.split("-")[1]),
-        )
-
-
-class PairStream(torch.utils.data.Dataset):
-    """Pair ``j`` of the run: anatomy and nuisance fixed by ``(seed, j)``; rendered on access."""
-
-    def __init__(self, bank: list[Path], cfg: PreprocessConfig, seed: int, start: int, total: int):
-        self.bank, self.cfg, self.seed, self.start, self.total = bank, cfg, seed, start, total
-        self._renderer = None
-        self._cache: dict[int, AnatomyPair] = {}
-
-    def __len__(self) -> int:
-        return self.total - self.start
-
-    def __getitem__(self, i: int):
-        j = self.start + i
-        if self._renderer is None:
-            torch.set_num_threads(1)
-            self._renderer = PairRenderer(self.cfg)
-        k = _seed_for(self.seed, "subject", j) % len(self.bank)
-        if k not in self._cache:
-            if len(self._cache) > 64:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[k] = load_pair(self.bank[k])
-        r = self._renderer.render(self._cache[k], _seed_for(self.seed, "render", j))
-        x, mask, seg = r.x, r.mask, r.seg
-        if _seed_for(self.seed, "flip", j) % 2:
-            x, mask, seg = flip_lr(x), flip_lr(mask), flip_lr(seg)
-        return x, r.y, mask, seg
-
-
-def _collate(items):
-    xs, ys, ms, ss = zip(*items)
-    return torch.cat(xs), torch.cat(ys), torch.cat(ms), torch.cat(ss)
-
-
-@torch.no_grad()
-def segmentation_dice(model, inputs: torch.Tensor, labels: torch.Tensor, device) -> dict:
-    """Dice of the decoder's argmax against render label maps, per label value, over all cases.
-
-    Parameters
-    ----------
-    inputs : torch.Tensor, shape (N, 1, X, Y, Z); labels : torch.Tensor, shape (N, X, Y, Z), uint8
-        label values of :data:`model.segmentation.SEG_CLASSES`.
-
-    Returns
-    -------
-    dict
-        label value (str) -> Dice (pooled over the cases), classes absent from both omitted.
-    """
-    model.eval()
-    inter = np.zeros(len(CHANNEL_VALUES)), np.zeros(len(CHANNEL_VALUES)), np.zeros(len(CHANNEL_VALUES))
-    for start in range(0, len(inputs), 8):
-        _, seg = model.forward_with_segmentation(inputs[start : start + 8].to(device))
-        pred = torch.as_tensor(CHANNEL_VALUES, device=seg.device)[seg.argmax(1)].cpu().numpy()
-        ref = labels[start : start + 8].numpy()
-        for k, v in enumerate(CHANNEL_VALUES):
-            p, r = pred == v, ref == v
-            inter[0][k] += np.sum(p & r)
-            inter[1][k] += np.sum(p)
-            inter[2][k] += np.sum(r)
-    model.train()
-    both, npred, nref = inter
-    return {
-        str(int(v)): float(2 * both[k] / (npred[k] + nref[k]))
-        for k, v in enumerate(CHANNEL_VALUES)
-        if npred[k] + nref[k] > 0
-    }
-
-
-# ------------------------------------------------------------------------------------------- evaluation
-def pointing_hit(
-    heatmap: np.ndarray,
-    mask: np.ndarray,
-    brain: np.ndarray,
-    spacing_mm: np.ndarray,
-    tolerance_mm: float = POINTING_TOLERANCE_MM,
-) -> bool:
-    """Pointing game (Zhang et al., ECCV 2016) with a distance tolerance, on one grid.
-
-    A hit when the heatmap's maximum inside the brain lies within ``tolerance_mm`` of an injury
-    voxel (the original game allows 15 pixels; our coarse 4x4x4 Grad-CAM cells are 25-35 mm).
-
-    Parameters
-    ----------
-    heatmap : (X, Y, Z) float; mask, brain : (X, Y, Z) bool; spacing_mm : (3,) float
-    """
-    from scipy import ndimage
-
-    if not mask.any() or not brain.any():
-        return False
-    peak = np.unravel_index(int(np.argmax(np.where(brain, heatmap, -1.0))), heatmap.shape)
-    dist = ndimage.distance_transform_edt(~mask, sampling=spacing_mm)
-    return bool(dist[peak] <= tolerance_mm)
-
-
-def validate(
-    model,
-    inputs: torch.Tensor,
-    labels: np.ndarray,
-    masks: torch.Tensor,
-    layer: str,
-    device,
-    fov_mm: np.ndarray,
-    with_cam: bool = True,
-    threshold: float = 0.5,
-) -> dict:
-    """TTA probabilities, metrics at ``threshold``, and the pointing game on the held-out renders
-    (injured cases called at ``threshold``)."""
-    model.eval()
-    p1, p2 = [], []
-    for start in range(0, len(inputs), 8):
-        a, b = tta_probabilities(model, inputs[start : start + 8].to(device))
-        p1.append(a), p2.append(b)
-    p = 0.5 * (np.concatenate(p1) + np.concatenate(p2))
-    out = {"probs": p, "metrics": binary_metrics(labels, p, threshold=threshold)}
-    if with_cam:
-        hits = []
-        with gradcam_session(model, layer) as cam:
-            for i in np.flatnonzero((labels == 1) & (p >= threshold)):
-                x = inputs[i : i + 1].to(device)
-                _, g1 = cam_pass(cam, x)
-                _, g2 = cam_pass(cam, flip_lr(x))
-                grid = 0.5 * (g1 + np.flip(g2, axis=0))
-                heat = upsample_cell_centred(grid, x.shape[2:]).numpy()
-                xi = inputs[i, 0].numpy()
-                brain = xi > xi.min() + 0.1 * (xi.max() - xi.min())
-                hits.append(pointing_hit(heat, masks[i, 0].numpy() > 0.5, brain, fov_mm / np.array(x.shape[2:])))
-        out["pointing"] = {
-            "hits": int(sum(hits)),
-            "n": len(hits),
-            "rate": float(np.mean(hits)) if hits else None,
-            "tolerance_mm": POINTING_TOLERANCE_MM,
-        }
-    model.train()
-    return out
-
-
 # ------------------------------------------------------------------------------------------- trainer
 class SynthTrainer:
     def __init__(self, args: argparse.Namespace, argv: list[str]):
@@ -443,56 +241,29 @@ class SynthTrainer:
         self.device = select_device(args.device)
         self.amp = self.device.type == "cuda"
         self.cfg = PreprocessConfig(target_shape=(args.input_size,) * 3, crop=args.crop)
-        self.command = "python -m model.train --synthetic " + " ".join(shlex.quote(a) for a in argv)
-        self.config = {
-            k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
-            for k, v in vars(args).items()
-        }
+        self.command = command_line("python -m model.train --synthetic", argv)
+        self.config = resolved_config(args)
         self.ckpt = self.out / "checkpoints" / "last.pt"
 
     def _prepare(self) -> None:
         a = self.args
         if check_run_folder(self.out, self.config, resume=a.resume, overwrite=a.overwrite, resume_free=_RESUME_FREE):
             return
-        cfg_path = self.out / CONFIG_FILE
-        self.out.mkdir(parents=True, exist_ok=True)
         self.ckpt.unlink(missing_ok=True)
-        write_bytes_atomic(cfg_path, _json({"command": self.command, **self.config}))
+        write_config(self.out, self.command, self.config)
 
     def _validation_set(self, bank_dir: Path, what: str = "validation"):
-        """Held-out renders (x, y, mask, mean field of view in mm), cached in ``checkpoints/<what>.pt``.
+        """Held-out renders (x, y, mask, mean field of view in mm), cached in ``checkpoints/<what>.pt``
+        (:func:`model.training.synth_eval.held_out_renders`).
 
         ``what`` is ``"validation"`` (reported metrics) or ``"calibration"`` (the 'youden' threshold).
         """
+        n = self.args.val_subjects if what == "validation" else self.args.calibration_subjects
         path = self.out / "checkpoints" / f"{what}.pt"
-        if path.is_file():
-            v = torch.load(path, weights_only=True)
-            if what == "validation":
-                self.val_labels = v.get("labels")
-            return v["x"], v["y"].numpy(), v["mask"], v["fov_mm"].numpy()
-        if what == "validation":
-            base, n = VALIDATION_SEED_BASE, self.args.val_subjects
-        else:
-            base, n = CALIBRATION_SEED_BASE, self.args.calibration_subjects
-        seeds = [base + self.args.seed * 1000 + k for k in range(n)]
-        build_bank(bank_dir, seeds)
-        renderer = PairRenderer(self.cfg)
-        xs, ys, ms, fovs, labs = [], [], [], [], []
-        for s in tqdm(seeds, desc=f"held-out {what} renders", unit="pair"):
-            pair = load_pair(_bank_file(bank_dir, s))
-            r = renderer.render(pair, _seed_for(self.args.seed, what, s))
-            xs.append(r.x), ys.append(r.y), ms.append(r.mask)
-            assert r.seg is not None
-            labs.append(torch.from_numpy(CHANNEL_VALUES[r.seg.float().argmax(1).numpy()]))
-            fovs.append(np.array(pair.normal.shape) * pair.spacing_mm)
-        x, y, m, lab = torch.cat(xs), torch.cat(ys), torch.cat(ms), torch.cat(labs)
-        fov = torch.as_tensor(np.mean(fovs, axis=0))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(path) as tmp:
-            torch.save({"x": x, "y": y, "mask": m, "fov_mm": fov, "labels": lab}, tmp)
+        x, y, mask, fov, labels = held_out_renders(path, bank_dir, self.cfg, self.args.seed, what, n)
         if what == "validation":  # the calibration set must not replace the validation labels
-            self.val_labels = lab
-        return x, y.numpy(), m, fov.numpy()
+            self.val_labels = labels
+        return x, y, mask, fov
 
     def _build_model(self):
         """The network (with a decoder when ``--seg-weight`` > 0), what it starts from, and the
@@ -528,11 +299,11 @@ class SynthTrainer:
         bank_dir = self.out / "checkpoints" / "anatomy"
         seeds = [args.seed * 1_000_000 + k for k in range(args.subjects)]
         build_bank(bank_dir, seeds, processes=2)
-        bank = [_bank_file(bank_dir, s) for s in seeds]
+        bank = [bank_file(bank_dir, s) for s in seeds]
         if args.icbm_subjects:
             icbm_seeds = [args.seed * 1_000_000 + 500_000 + k for k in range(args.icbm_subjects)]
             build_bank(bank_dir, icbm_seeds, processes=2, icbm=args.icbm)
-            bank += [_bank_file(bank_dir, s, icbm=True) for s in icbm_seeds]
+            bank += [bank_file(bank_dir, s, icbm=True) for s in icbm_seeds]
         vx, vy, vmask, vfov = self._validation_set(bank_dir)
         log.info(
             "anatomy bank %d infants, held-out %d pairs (%d injury after deformation); device %s",
@@ -549,18 +320,16 @@ class SynthTrainer:
         model.to(self.device), aux.to(self.device)
         model = model.to(memory_format=torch.channels_last_3d)
         params = list(model.parameters()) + list(aux.parameters())
-        opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=args.weight_decay)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.steps, eta_min=args.min_lr)
+        opt, sched = adamw_cosine(params, args, args.steps)
         history, step = [], 0
         ema = ema_model(model, args.ema_decay) if args.ema_decay else None
         ema_start = args.steps // 2 if args.ema_start < 0 else args.ema_start
         if args.resume and self.ckpt.is_file():
-            state = torch.load(self.ckpt, map_location=self.device, weights_only=True)  # our own file
-            model.load_state_dict(state["model"]), aux.load_state_dict(state["aux"])
+            parts = {"model": model, "aux": aux, "optimizer": opt, "scheduler": sched}
+            state, history = load_training_state(self.ckpt, self.device, parts)
             if ema is not None and "ema" in state:
                 ema.load_state_dict(state["ema"])
-            opt.load_state_dict(state["optimizer"]), sched.load_state_dict(state["scheduler"])
-            history, step = json.loads(state["history"]), int(state["step"])
+            step = int(state["step"])
             log.info("resuming after step %d", step)
 
         feats = {}
@@ -572,12 +341,12 @@ class SynthTrainer:
             stream,
             batch_size=args.pairs,
             shuffle=False,
-            collate_fn=_collate,
+            collate_fn=collate_pairs,
             num_workers=args.workers,
             persistent_workers=False,
             prefetch_factor=4 if args.workers else None,
         )
-        autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if self.amp else nullcontext
+        autocast = autocast_factory(self.amp)
         model.train()
         bar = tqdm(total=stop, initial=step, desc="train", unit="step")
         running, t_last = [], time.perf_counter()
@@ -668,19 +437,10 @@ class SynthTrainer:
         return model
 
     def _checkpoint(self, model, aux, opt, sched, history, step, ema=None) -> None:
-        self.ckpt.parent.mkdir(parents=True, exist_ok=True)
-        state = {
-            "model": model.state_dict(),
-            "aux": aux.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "history": json.dumps(history),
-            "step": step,
-        }
+        parts = {"model": model, "aux": aux, "optimizer": opt, "scheduler": sched}
         if ema is not None:
-            state["ema"] = ema.state_dict()
-        with atomic_output(self.ckpt) as tmp:
-            torch.save(state, tmp)
+            parts["ema"] = ema
+        save_training_state(self.ckpt, parts, history, step=step)
 
     def _finish(self, model, vx, vy, vmask, vfov, history, init, seconds) -> None:
         from model.training import plots
@@ -725,7 +485,7 @@ class SynthTrainer:
             metrics["threshold_calibration"] = calibration
         rows = ["index,label,p_injury"] + [f"{i},{int(a)},{b:.6f}" for i, (a, b) in enumerate(zip(vy, p))]
         write_bytes_atomic(self.out / "validation.csv", ("\n".join(rows) + "\n").encode())
-        write_bytes_atomic(self.out / "metrics.json", _json(metrics))
+        write_bytes_atomic(self.out / "metrics.json", to_json(metrics))
         plots.training_curves_figure(
             {
                 "synthetic": [
@@ -762,11 +522,7 @@ class SynthTrainer:
                 "steps": args.steps,
                 "pairs_per_step": args.pairs,
                 "samples_seen": args.steps * args.pairs * 2,
-                "optimizer": "AdamW",
-                "lr": args.lr,
-                "min_lr": args.min_lr,
-                "weight_decay": args.weight_decay,
-                "schedule": "cosine annealing",
+                **optimizer_record(args),
                 "weight_averaging": (
                     f"EMA of weights and BatchNorm statistics, decay {args.ema_decay}, from step "
                     f"{args.steps // 2 if args.ema_start < 0 else args.ema_start} (torch.optim.swa_utils)"
@@ -808,7 +564,7 @@ class SynthTrainer:
                 "partial-volume fractions on the network grid",
                 "held_out_dice": dice,
             }
-            write_bytes_atomic(self.out / "metrics.json", _json(metrics))
+            write_bytes_atomic(self.out / "metrics.json", to_json(metrics))
         save_weights(self.out, model, card)
         if args.ood_cases:
             from model.ood.fit import fit_for_weights, synthetic_cases
@@ -837,28 +593,8 @@ class SynthTrainer:
         print(f"wrote {self.out}: held-out synthetic AUC {m.get('auc')}, pointing {res['pointing']['rate']}")
 
 
-def _json(obj) -> bytes:
-    def conv(o):
-        if isinstance(o, (np.floating, np.integer)):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, float) and not math.isfinite(o):
-            return None
-        raise TypeError(type(o))
-
-    return (json.dumps(obj, indent=2, default=conv) + "\n").encode()
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        return SynthTrainer(args, argv).run()
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with the same command plus --resume (run folder {args.out})", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except (GloResNetError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    return run_guarded(args.out, lambda: SynthTrainer(args, argv).run())

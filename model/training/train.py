@@ -24,21 +24,22 @@ Checkpoints after every epoch make Ctrl-C safe: run the same command with ``--re
 Scale: scans are preprocessed once per run and cached in memory; channels_last_3d on CPU and CUDA
 (faster on both), bf16 autocast on CUDA (``--no-amp``, ``--no-channels-last``); ``torchrun --nproc_per_node N -m
 model.train ...`` uses DistributedDataParallel (NCCL on GPUs, gloo on CPU).
+
+Scoring a fold's model lives in :mod:`model.training.fold_eval`; what the synthetic trainer shares
+(optimiser, checkpoints, run folder, options) in :mod:`model.training.loop` and
+:mod:`model.training.run_folder`.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import io
 import json
 import logging
 import os
-import shlex
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -51,19 +52,40 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from model.checkpoint import load_medicalnet_encoder, new_card, save_weights
-from model.errors import GloResNetError
 from model.fileio import atomic_output, write_bytes_atomic
-from model.inference import select_device, tta_forward, tta_mean
+from model.inference import select_device, tta_mean
 from model.network import resnet10
 from model.preprocessing import PreprocessConfig
 from model.training import plots
 from model.training.augment import mixup, random_flip_lr, random_rotate
 from model.training.dataset import Case, ManifestError, class_weights, preprocess_cases, read_bids, read_manifest
+from model.training.fold_eval import evaluate, pointing_game
+from model.training.loop import (
+    adamw_cosine,
+    autocast_factory,
+    hashed_seed,
+    load_training_state,
+    optimizer_record,
+    save_training_state,
+)
 from model.training.metrics import binary_metrics, bootstrap_ci, summarise_folds
-from model.training.run_folder import CONFIG_FILE, add_crop_argument, check_run_folder
+from model.training.run_folder import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_card_arguments,
+    add_crop_argument,
+    add_device_argument,
+    add_optimizer_arguments,
+    add_out_argument,
+    check_run_folder,
+    command_line,
+    resolved_config,
+    run_guarded,
+    to_json,
+    write_config,
+)
 
 log = logging.getLogger("model.training.train")
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: Settings that may differ between a run and its --resume.
 _RESUME_FREE = {"resume", "overwrite", "workers"}
 
@@ -91,13 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--bids", type=Path, help="BIDS folder; labels from a TSV column")
     src.add_argument("--labels-from", default="radiology_score", help="numeric column of sessions/participants TSV")
     src.add_argument("--injury-threshold", type=float, default=3.0, help="score >= threshold is injury")
-    p.add_argument("--out", required=True, type=Path, help="run folder (weights, model card, report)")
+    add_out_argument(p)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=150, help="fixed; no model selection")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--min-lr", type=float, default=1e-5, help="cosine annealing floor")
-    p.add_argument("--weight-decay", type=float, default=0.01)
+    add_optimizer_arguments(p, lr=2e-3, min_lr_help="cosine annealing floor")
     p.add_argument("--mixup-alpha", type=float, default=1.0, help="Beta(alpha, alpha) (Eq. 9)")
     p.add_argument("--mixup-prob", type=float, default=0.5, help="probability a batch is mixed")
     p.add_argument("--rotate-degrees", type=float, default=10.0, help="max random 3D rotation")
@@ -109,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, default=128, help="network grid (cubic); the card records it")
     add_crop_argument(p)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_device_argument(p)
     p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
     p.add_argument(
         "--no-channels-last",
@@ -124,9 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="BIDS derivatives folder with *_desc-injury_mask files: Grad-CAM pointing game",
     )
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for 95%% intervals")
-    p.add_argument("--name", default="GloResNet")
-    p.add_argument("--version", default="0.1.0")
-    p.add_argument("--demonstration", action="store_true", help="mark weights as demonstration-only")
+    add_card_arguments(p, name="GloResNet", version="0.1.0")
     p.add_argument("--data-description", default="", help="what the data is (into the card)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--overwrite", action="store_true", help="start again in a folder holding a finished run")
@@ -166,24 +184,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     ddp = _Dist()
-    try:
+
+    def body() -> int:
         if ddp.enabled:
             backend = "nccl" if torch.cuda.is_available() and args.device != "cpu" else "gloo"
             dist.init_process_group(backend)
         return Trainer(args, argv, ddp).run()
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with the same command plus --resume (run folder {args.out})", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except (GloResNetError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+
+    try:
+        return run_guarded(args.out, body)
     finally:
         if ddp.enabled and dist.is_initialized():
             dist.destroy_process_group()
-
-
-def _seed_for(*parts) -> int:
-    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:7], "little")
 
 
 class Trainer:
@@ -201,8 +213,8 @@ class Trainer:
         self.amp = cuda and not args.no_amp
         self.channels_last = not args.no_channels_last  # faster on CPU too (bench_train.py)
         self.cfg = PreprocessConfig(target_shape=(args.input_size,) * 3, crop=args.crop)
-        self.command = "python -m model.train " + " ".join(shlex.quote(a) for a in argv)
-        self.config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+        self.command = command_line("python -m model.train", argv)
+        self.config = resolved_config(args)
         self.ckpt_dir = self.out / "checkpoints"
 
     # ----------------------------------------------------------------- set-up
@@ -211,15 +223,14 @@ class Trainer:
         resuming = check_run_folder(
             self.out, self.config, resume=a.resume, overwrite=a.overwrite, resume_free=_RESUME_FREE
         )
+        self.ddp.barrier()  # every rank checks the folder before rank 0 writes config.json into it
         if resuming:
             return
-        cfg_path = self.out / CONFIG_FILE
         if self.ddp.main:
-            self.out.mkdir(parents=True, exist_ok=True)
             if self.args.overwrite:
                 for old in list(self.ckpt_dir.glob("*")) if self.ckpt_dir.is_dir() else []:
                     old.unlink()
-            write_bytes_atomic(cfg_path, _json({"command": self.command, **self.config}))
+            write_config(self.out, self.command, self.config)
         self.ddp.barrier()
 
     def _read_cases(self) -> list[Case]:
@@ -311,7 +322,7 @@ class Trainer:
             with atomic_output(self.ckpt_dir / f"{name}_features.npy") as tmp:
                 with open(tmp, "wb") as fh:
                     np.save(fh, feats)
-            write_bytes_atomic(done, _json(result))
+            write_bytes_atomic(done, to_json(result))
             with atomic_output(self.ckpt_dir / f"{name}.safetensors") as tmp:
                 save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
             (self.ckpt_dir / f"{name}_last.pt").unlink(missing_ok=True)
@@ -343,28 +354,24 @@ class Trainer:
             else model
         )
         weights = torch.as_tensor(class_weights(labels[train_idx]), device=self.device)
-        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         per_rank = max(1, args.batch_size // self.ddp.world)
         usable = len(train_idx) - len(train_idx) % self.ddp.world  # equal shards, or DDP all-reduces would hang
         steps = int(np.ceil((usable // self.ddp.world) / per_rank))
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs * steps, eta_min=args.min_lr)
+        opt, sched = adamw_cosine(model.parameters(), args, args.epochs * steps)
         history, start = [], 1
         last = self.ckpt_dir / f"{name}_last.pt"
         if args.resume and last.is_file():
-            state = torch.load(last, map_location=self.device, weights_only=True)  # our own file; no code runs
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            history = json.loads(state["history"])
+            parts = {"model": model, "optimizer": opt, "scheduler": sched}
+            state, history = load_training_state(last, self.device, parts)
             start = int(state["epoch"]) + 1
             log.info("%s: resuming after epoch %d", name, start - 1)
         y_all = F.one_hot(torch.as_tensor(labels), 2).float()
-        autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if self.amp else nullcontext
+        autocast = autocast_factory(self.amp)
         for epoch in range(start, args.epochs + 1):
             model.train()
-            gen = torch.Generator().manual_seed(_seed_for(args.seed, name, epoch))
+            gen = torch.Generator().manual_seed(hashed_seed(args.seed, name, epoch, bits=56))
             order = torch.as_tensor(train_idx)[torch.randperm(len(train_idx), generator=gen)]
-            aug = torch.Generator().manual_seed(_seed_for(args.seed, name, epoch, self.ddp.rank))
+            aug = torch.Generator().manual_seed(hashed_seed(args.seed, name, epoch, self.ddp.rank, bits=56))
             mine = order[:usable][self.ddp.rank :: self.ddp.world]  # DistributedSampler-style shard
             loader = torch.utils.data.DataLoader(
                 _Indexed(inputs, y_all, mine),
@@ -404,18 +411,8 @@ class Trainer:
                 "%s epoch %d/%d  loss %.4f  lr %.2e", name, epoch, args.epochs, history[-1]["loss"], history[-1]["lr"]
             )
             if self.ddp.main:
-                self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-                with atomic_output(last) as tmp:
-                    torch.save(
-                        {
-                            "model": model.state_dict(),
-                            "optimizer": opt.state_dict(),
-                            "scheduler": sched.state_dict(),
-                            "epoch": epoch,
-                            "history": json.dumps(history),
-                        },
-                        tmp,
-                    )
+                parts = {"model": model, "optimizer": opt, "scheduler": sched}
+                save_training_state(last, parts, history, epoch=epoch)
             self.ddp.barrier()
         if self.channels_last:
             model = model.to(memory_format=torch.contiguous_format)
@@ -457,7 +454,7 @@ class Trainer:
                 "chance_rate": float(np.mean(chance)) if chance else None,
                 "chance_definition": "mean fraction of the head (model.heatmap.head_mask) covered by the injury mask",
             }
-        write_bytes_atomic(self.out / "metrics.json", _json(metrics))
+        write_bytes_atomic(self.out / "metrics.json", to_json(metrics))
         rows = []
         for i, c in enumerate(cases):
             pg = pointing.get(i, {})
@@ -543,11 +540,7 @@ class Trainer:
                 "seed": args.seed,
                 "epochs": args.epochs,
                 "batch_size": args.batch_size,
-                "optimizer": "AdamW",
-                "lr": args.lr,
-                "min_lr": args.min_lr,
-                "weight_decay": args.weight_decay,
-                "schedule": "cosine annealing",
+                **optimizer_record(args),
                 "loss": "class-weighted soft-label cross-entropy (Eq. 11)",
                 "mixup": {"alpha": args.mixup_alpha, "prob": args.mixup_prob},
                 "augmentation": {
@@ -584,88 +577,6 @@ class _Indexed(torch.utils.data.Dataset):
     def __getitem__(self, i):
         j = int(self.indices[i])
         return self.inputs[j], self.targets[j]
-
-
-@torch.no_grad()
-def evaluate(model, inputs, device, amp=False, channels_last=False, batch_size: int = 4):
-    """TTA probabilities (Eq. 12) and identity-pass 512-D features of preprocessed inputs.
-
-    Returns
-    -------
-    p_identity, p_flipped : np.ndarray (N,); features : np.ndarray (N, 512) float32
-    """
-    model.eval()
-    p1, p2, feats = [], [], []
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp else nullcontext()
-    with autocast:
-        for start in range(0, len(inputs), batch_size):
-            passes = tta_forward(
-                model, inputs[start : start + batch_size].to(device), with_features=True, channels_last=channels_last
-            )
-            p1.append(passes.p_identity), p2.append(passes.p_flipped), feats.append(passes.features)
-    return np.concatenate(p1), np.concatenate(p2), np.concatenate(feats).astype(np.float32)
-
-
-def find_injury_mask(case: Case, masks_root: Path) -> Path | None:
-    """``<masks_root>/<...>/<stem>_desc-injury_mask.nii.gz`` for a BIDS T2w scan, if present."""
-    stem = case.path.name.split(".")[0]
-    stem = stem[: -len("_T2w")] if stem.endswith("_T2w") else stem
-    hits = list(Path(masks_root).rglob(f"{stem}_desc-injury_mask.nii*"))
-    return hits[0] if hits else None
-
-
-def pointing_game(
-    model, cases: list[Case], probs: np.ndarray, cfg: PreprocessConfig, masks_root: Path, threshold: float = 0.5
-) -> dict:
-    """Grad-CAM pointing game on correctly flagged injured cases (those with a mask).
-
-    The heatmap (averaged over both TTA passes, on the scan's grid) counts as a hit when its
-    maximum inside the head (:func:`model.heatmap.heatmap_peak` within :func:`model.heatmap.head_mask`,
-    the same point the viewer's "go to maximum" and the report show) lies inside the ground-truth
-    injury mask. ``mask_fraction`` (mask volume / head volume) is the hit rate of a random point in
-    the head, for comparison.
-
-    Returns
-    -------
-    dict
-        ``{case index within cases: {"hit": bool, "mask_fraction": float}}``.
-    """
-    from model.checkpoint import LoadedModel, new_card
-    from model.heatmap import head_mask, heatmap_peak
-    from model.inference import analyse
-    from model.volume import load_volume
-
-    loaded = LoadedModel(model=model, card=new_card("fold", "0", cfg, demonstration=True), folder=Path("."))
-    out = {}
-    for i, (case, p) in enumerate(zip(cases, probs)):
-        if case.label != 1 or p < threshold:
-            continue
-        mask_path = find_injury_mask(case, masks_root)
-        if mask_path is None:
-            continue
-        vol = load_volume(case.path, compute_hash=False)
-        mask = load_volume(mask_path, compute_hash=False).data > 0.5
-        heat = analyse(vol, loaded, with_cam=True).heatmap
-        brain = head_mask(vol.data)
-        if not (vol.data > vol.data.min()).any():
-            continue
-        peak = heatmap_peak(heat, brain)
-        out[i] = {"hit": bool(mask[peak]), "mask_fraction": float(mask[brain].mean())}
-    return out
-
-
-def _json(obj) -> bytes:
-    return (json.dumps(obj, indent=2, default=_jsonable) + "\n").encode()
-
-
-def _jsonable(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def _csv(header: list, rows: list) -> bytes:

@@ -94,10 +94,10 @@ def test_trainer_checks_the_icbm_flags(tmp_path):
 
 
 def test_bank_files_round_trip_with_their_seed(tmp_path, spheres):
-    from model.training.synth_train import _bank_file, build_bank, load_pair
+    from model.training.synth_bank import bank_file, build_bank, load_pair
 
     build_bank(tmp_path, [11], processes=1, icbm=spheres)
-    path = _bank_file(tmp_path, 11, icbm=True)
+    path = bank_file(tmp_path, 11, icbm=True)
     assert path.name == "icbm-11.npz"
     pair, direct = load_pair(path), icbm_pair(11, spheres)
     assert pair.seed == 11
