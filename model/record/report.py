@@ -242,15 +242,8 @@ def _views_page(report: Report, pdf, number: int) -> None:
         for c, view in enumerate(views):
             ax = fig.add_axes([left + c * width + 0.01, y0 + 0.01, width - 0.02, row_h - 0.045])
             _imshow_view(ax, view, report, heatmap=with_overlay, lut=lut)
-            if view.marker_mm is not None and not withheld:
-                ax.plot(
-                    [view.marker_mm[0]],
-                    [view.marker_mm[1]],
-                    marker="+",
-                    color="#00e5ff",
-                    markersize=12,
-                    markeredgewidth=1.2,
-                )
+            if not withheld:
+                _draw_marker(ax, view, size=12, width=1.2)
             _label_plane(ax, view)
     if not withheld:  # colour bar of the overlay, starting at the threshold
         cax = fig.add_axes([0.885, top - 2 * row_h + 0.02, 0.018, row_h - 0.06])
@@ -314,21 +307,26 @@ def _finding_pages(report: Report, pdf, first_number: int) -> int:
                     [_LABEL_X + c * width + 0.01, y_top - block + 0.012, width - 0.02, img_top - (y_top - block) - 0.03]
                 )
                 _imshow_view(ax, view, report, heatmap=False)
-                if view.marker_mm is not None:
-                    ax.plot(
-                        [view.marker_mm[0]],
-                        [view.marker_mm[1]],
-                        marker="+",
-                        color="#00e5ff",
-                        markersize=10,
-                        markeredgewidth=1.0,
-                    )
+                _draw_marker(ax, view, size=10, width=1.0)
                 _label_plane(ax, view)
         _draw_caption(fig, _bottom(report) + 0.02, segmentation_legend(), size=7.0)
         pdf.savefig(fig)
         number += 1
         pages += 1
     return pages
+
+
+def _draw_marker(ax, view, size: float, width: float) -> None:
+    """A cyan + at the view's marker (the heatmap maximum or a finding, view mm); nothing when it has none."""
+    if view.marker_mm is not None:
+        ax.plot(
+            [view.marker_mm[0]],
+            [view.marker_mm[1]],
+            marker="+",
+            color="#00e5ff",
+            markersize=size,
+            markeredgewidth=width,
+        )
 
 
 def write_report(path: str | Path, report: Report) -> int:
